@@ -1,0 +1,75 @@
+"""Waits until Kafka and MongoDB answer, and creates the topics; for start-up scripts.
+
+A port that accepts connections is not a broker that serves metadata, so this asks
+each server a real question before declaring the stack healthy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+from .topics_admin import ensure_topics
+
+
+async def kafka_ready(bootstrap: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+
+
+async def mongo_ready(uri: str) -> bool:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=3000
+    )
+    try:
+        await client.admin.command("ping")
+        return True
+    except Exception:
+        return False
+    finally:
+        await client.close()
+
+
+async def wait(kafka: str | None, mongo: str | None, timeout: float, create: bool) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {"kafka": kafka, "mongo": mongo}
+    while True:
+        if pending.get("kafka") and await kafka_ready(pending["kafka"] or ""):
+            pending["kafka"] = None
+        if pending.get("mongo") and await mongo_ready(pending["mongo"] or ""):
+            pending["mongo"] = None
+        if not any(pending.values()):
+            break
+        if time.monotonic() > deadline:
+            waiting = ", ".join(k for k, v in pending.items() if v)
+            raise SystemExit(f"not healthy after {timeout:.0f} s: {waiting}")
+        await asyncio.sleep(1)
+    if create and kafka:
+        created = await ensure_topics(kafka)
+        print(f"topics created: {', '.join(created) or 'none (all present)'}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kafka")
+    parser.add_argument("--mongo")
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--create-topics", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(wait(args.kafka, args.mongo, args.timeout, args.create_topics))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Parley's contracts: every record on every topic, the topics and the keys."""
+
+from .codec import UndecodableRecord, decode
+from .commands import ReplyAction, ReplyCommand
+from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
+from .deadletter import DeadLetter
+from .delivery import DeliveryResult, DeliveryState
+from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, utcnow
+from .events import DiscussionCreated, MessageEvent, MessageReceived, MessageSent
+from .keys import DiscussionKey, discussion_id_for
+from .snapshots import RawEntity, RawMessage, RawThreadSnapshot
+from .topics import (
+    ALL_TOPICS,
+    CONVERSATION_COMMANDS,
+    CONVERSATION_EVENTS,
+    DEAD_LETTER,
+    DEAD_LETTERS,
+    DELIVERY_RESULT,
+    DELIVERY_RESULTS,
+    DISCUSSION_CREATED,
+    MARKETPLACE_RAW,
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
+    RECORD_TYPES,
+    REPLY_REQUESTED,
+    THREAD_SNAPSHOT,
+    RecordType,
+    Topic,
+)
+
+__all__ = [
+    "ALL_TOPICS",
+    "CLOUDEVENTS_CONTENT_TYPE",
+    "CONVERSATION_COMMANDS",
+    "CONVERSATION_EVENTS",
+    "DEAD_LETTER",
+    "DEAD_LETTERS",
+    "DELIVERY_RESULT",
+    "DELIVERY_RESULTS",
+    "DISCUSSION_CREATED",
+    "MARKETPLACE_RAW",
+    "MESSAGE_RECEIVED",
+    "MESSAGE_SENT",
+    "RECORD_TYPES",
+    "REPLY_REQUESTED",
+    "THREAD_SNAPSHOT",
+    "AttachmentRef",
+    "DeadLetter",
+    "DeliveryResult",
+    "DeliveryState",
+    "Direction",
+    "DiscussionCreated",
+    "DiscussionKey",
+    "Envelope",
+    "MessageEvent",
+    "MessageReceived",
+    "MessageSent",
+    "Participant",
+    "ParticipantRole",
+    "RawEntity",
+    "RawMessage",
+    "RawThreadSnapshot",
+    "Record",
+    "RecordType",
+    "ReplyAction",
+    "ReplyCommand",
+    "Topic",
+    "UndecodableRecord",
+    "decode",
+    "discussion_id_for",
+    "utcnow",
+]

@@ -1,0 +1,32 @@
+"""Commands from the gateway to the responder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from .common import ParticipantRole, Record
+
+
+class ReplyAction(StrEnum):
+    REPLY = "reply"
+    REPLY_AND_SOLVE = "reply_and_solve"
+    REPLY_AND_PENDING = "reply_and_pending"
+
+
+class ReplyCommand(Record):
+    """One reply to deliver; ``command_id`` is the idempotency key end to end."""
+
+    command_id: str = Field(min_length=8, max_length=64)
+    discussion_id: str
+    store_id: str
+    marketplace: str
+    thread_id: str
+    action: ReplyAction = ReplyAction.REPLY
+    body: str = Field(min_length=1, max_length=10_000)
+    recipients: list[ParticipantRole] = Field(min_length=1)
+    attachment_file_ids: list[str] = Field(default_factory=list)
+    requested_by: str
+    requested_at: datetime

@@ -1,0 +1,47 @@
+"""Conversation events for internal consumers (F16)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from .common import Direction, Participant, ParticipantRole, Record
+from .delivery import DeliveryState
+
+
+class DiscussionCreated(Record):
+    discussion_id: str
+    store_id: str
+    marketplace: str
+    channel: str
+    thread_id: str
+    subject: str | None = None
+    type: str
+    created_at: datetime
+
+
+class MessageEvent(Record):
+    discussion_id: str
+    store_id: str
+    marketplace: str
+    thread_id: str
+    message_id: str = Field(description="Parley message id")
+    marketplace_message_id: str | None = None
+    direction: Direction
+    sender: Participant
+    recipients: list[ParticipantRole] = Field(default_factory=list)
+    body: str
+    sent_at: datetime
+
+
+class MessageReceived(MessageEvent):
+    """A new inbound message (buyer or operator) was recorded."""
+
+
+class MessageSent(MessageEvent):
+    """An outbound reply changed delivery state (queued, sent or failed)."""
+
+    delivery_state: DeliveryState
+    command_id: str
+    error: str | None = None
