@@ -1,0 +1,32 @@
+"""The discussions store shared by the normalizer (writer of synced fields) and the
+gateway (writer of workflow fields, reader of everything)."""
+
+from .collections import DELIVERIES, DISCUSSIONS, MESSAGES, SYNC_CURSORS, ensure_indexes
+from .documents import (
+    SYNCED_FIELDS,
+    WORKFLOW_FIELDS,
+    DeliveryInfo,
+    DiscussionDocument,
+    DiscussionStatus,
+    DiscussionType,
+    MessageDocument,
+    inbound_message_id,
+    outbound_message_id,
+)
+
+__all__ = [
+    "DELIVERIES",
+    "DISCUSSIONS",
+    "MESSAGES",
+    "SYNCED_FIELDS",
+    "SYNC_CURSORS",
+    "WORKFLOW_FIELDS",
+    "DeliveryInfo",
+    "DiscussionDocument",
+    "DiscussionStatus",
+    "DiscussionType",
+    "MessageDocument",
+    "ensure_indexes",
+    "inbound_message_id",
+    "outbound_message_id",
+]
