@@ -42,8 +42,8 @@ async def mongo_ready(uri: str) -> bool:
         await client.close()
 
 
-async def wait(kafka: str | None, mongo: str | None, timeout: float, create: bool) -> None:
-    deadline = time.monotonic() + timeout
+async def wait(kafka: str | None, mongo: str | None, within: float, create: bool) -> None:
+    deadline = time.monotonic() + within
     pending = {"kafka": kafka, "mongo": mongo}
     while True:
         if pending.get("kafka") and await kafka_ready(pending["kafka"] or ""):
@@ -54,7 +54,7 @@ async def wait(kafka: str | None, mongo: str | None, timeout: float, create: boo
             break
         if time.monotonic() > deadline:
             waiting = ", ".join(k for k, v in pending.items() if v)
-            raise SystemExit(f"not healthy after {timeout:.0f} s: {waiting}")
+            raise SystemExit(f"not healthy after {within:.0f} s: {waiting}")
         await asyncio.sleep(1)
     if create and kafka:
         created = await ensure_topics(kafka)
