@@ -41,24 +41,20 @@ def add_trace_context(
     return event_dict
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route stdlib logging (Faust, aiokafka, uvicorn) and structlog to one JSON stream."""
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        add_trace_context,
-        redact_secrets,
-    ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    add_trace_context,
+    redact_secrets,
+]
+
+
+def json_handler() -> logging.Handler:
+    """A stderr handler rendering every record, stdlib or structlog, as one JSON line."""
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=_SHARED,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -67,12 +63,35 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    return handler
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Route stdlib logging (Faust, aiokafka, uvicorn) and structlog to one JSON stream."""
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [json_handler()]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
     for noisy in ("aiokafka", "kafka", "pymongo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def dict_config(level: str = "INFO") -> dict[str, Any]:
+    """The same set-up as a ``logging.config.dictConfig`` mapping, for Faust workers,
+    which re-install logging from such a mapping when they start."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"json": {"()": "parley_platform.logging.json_handler"}},
+        "root": {"level": level.upper(), "handlers": ["json"]},
+        "loggers": {n: {"level": "WARNING"} for n in ("aiokafka", "kafka", "pymongo")},
+    }
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -43,5 +43,7 @@ class MessageSent(MessageEvent):
     """An outbound reply changed delivery state (queued, sent or failed)."""
 
     delivery_state: DeliveryState
-    command_id: str
+    command_id: str | None = Field(
+        default=None, description="None when the merchant answered outside Parley"
+    )
     error: str | None = None

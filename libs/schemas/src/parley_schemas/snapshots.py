@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from .common import AttachmentRef, Participant, ParticipantRole, Record
+from .keys import DiscussionKey
 
 
 class RawEntity(Record):
@@ -47,3 +48,9 @@ class RawThreadSnapshot(Record):
     updated_at: datetime | None = None
     fetched_at: datetime
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> DiscussionKey:
+        return DiscussionKey(
+            store_id=self.store_id, marketplace=self.marketplace, thread_id=self.thread_id
+        )

@@ -36,7 +36,9 @@ _INDEXES: dict[str, list[IndexModel]] = {
             name="discussion_marketplace_message",
         ),
         IndexModel([("command_id", ASCENDING)], name="command"),
-        IndexModel([("event_published", ASCENDING)], name="event_pending"),
+        IndexModel(
+            [("discussion_id", ASCENDING), ("event_pending", ASCENDING)], name="event_pending"
+        ),
     ],
     DELIVERIES: [IndexModel([("state", ASCENDING)], name="state")],
 }

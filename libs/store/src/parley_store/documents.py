@@ -85,6 +85,7 @@ class DiscussionDocument(_Document):
     read: bool = False
     merchant_ticket_id: str | None = None
     tags: list[str] = Field(default_factory=list)
+    created_event_published: bool = False
 
 
 class DeliveryInfo(_Document):
@@ -106,7 +107,8 @@ class MessageDocument(_Document):
     marketplace_message_id: str | None = None
     command_id: str | None = None
     delivery: DeliveryInfo | None = None
-    event_published: bool = False
+    event_version: int = 0
+    event_pending: bool = False
 
 
 def _digest(*parts: str) -> str:

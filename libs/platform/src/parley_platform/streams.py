@@ -1,0 +1,182 @@
+"""Faust plumbing shared by the stream processors (normalizer, responder).
+
+Every record goes through :func:`consume_envelopes`: it restores the trace context
+from the Kafka headers, decodes the envelope (undecodable records go to the
+dead-letter topic and the stream goes on), and retries the handler. Infrastructure
+faults (MongoDB or Kafka unreachable) are retried without limit, because skipping
+the record would lose it; a record that keeps failing for any other reason is
+dead-lettered after a few attempts so one poison record never stops a partition.
+Faust commits an offset only after the handler returned, so a crash mid-record
+means the record is processed again: handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
+
+import faust
+from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from pymongo.errors import ConnectionFailure
+
+from parley_schemas import Envelope, Topic, UndecodableRecord, decode
+
+from .kafka import KafkaPublisher
+from .logging import dict_config, get_logger
+from .settings import ServiceSettings
+from .tracing import extract_context
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("parley.streams")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    KafkaError,
+    TimeoutError,
+    ConnectionError,
+)
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def create_app(app_id: str, settings: ServiceSettings, *, web_port: int) -> faust.App:
+    """A Faust app wired to our broker, with in-memory state and no leader topic."""
+    brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
+    return faust.App(
+        app_id,
+        broker=brokers,
+        store="memory://",
+        topic_partitions=6,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind="127.0.0.1" if web_port else "0.0.0.0",  # noqa: S104
+        web_port=web_port,
+        web_host="127.0.0.1",
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+    )
+
+
+def run_worker(app: faust.App, settings: ServiceSettings) -> None:
+    """Run the worker in the foreground with our JSON logging."""
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level.lower(),
+        logging_config=dict_config(settings.log_level),
+        override_logging=True,
+        quiet=True,
+    )
+    worker.execute_from_commandline()
+
+
+def _headers(message: Any) -> list[tuple[str, bytes]]:
+    headers = getattr(message, "headers", None) or []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
+
+
+async def consume_envelopes(
+    events: AsyncIterator[Any],
+    topics: Mapping[str, Topic],
+    handle: Handler,
+    dead_letters: KafkaPublisher,
+    *,
+    stage: str,
+    max_attempts: int = 5,
+    base_delay: float = 0.2,
+    max_delay: float = 30.0,
+) -> None:
+    async for event in events:
+        message = event.message
+        with tracer.start_as_current_span(
+            f"{stage} {message.topic}",
+            context=extract_context(_headers(message)),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": message.topic,
+                "messaging.kafka.partition": message.partition,
+                "messaging.kafka.offset": message.offset,
+            },
+        ):
+            where = {
+                "source_topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "key": event.key if isinstance(event.key, bytes) else None,
+                "value": event.value if isinstance(event.value, bytes) else None,
+            }
+            try:
+                envelope = decode(event.value, topics.get(message.topic))
+            except UndecodableRecord as exc:
+                reason = str(exc)
+                log.warning("record dead-lettered", reason=reason, **_loc(where))
+                await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
+                continue
+            await _handle_with_retries(
+                envelope, handle, dead_letters, stage, where, max_attempts, base_delay, max_delay
+            )
+
+
+async def _handle_with_retries(
+    envelope: Envelope[Any],
+    handle: Handler,
+    dead_letters: KafkaPublisher,
+    stage: str,
+    where: dict[str, Any],
+    max_attempts: int,
+    base_delay: float,
+    max_delay: float,
+) -> None:
+    failures = 0
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await handle(envelope)
+            return
+        except TRANSIENT_ERRORS as exc:
+            delay = _backoff(attempt, base_delay, max_delay)
+            log.warning("infrastructure fault, retrying", error=repr(exc), delay=delay)
+            await asyncio.sleep(delay)
+        except Exception as exc:
+            failures += 1
+            if failures >= max_attempts:
+                reason = f"handler failed {failures} times: {exc!r}"
+                log.exception("record dead-lettered", reason=reason, **_loc(where))
+                await _retry_forever(
+                    partial(
+                        dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
+                    )
+                )
+                return
+            await asyncio.sleep(_backoff(failures, base_delay, max_delay))
+
+
+async def _retry_forever(action: Callable[[], Awaitable[None]]) -> None:
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await action()
+            return
+        except TRANSIENT_ERRORS as exc:
+            delay = _backoff(attempt, 0.5, 30.0)
+            log.warning("dead-letter publish failed, retrying", error=repr(exc), delay=delay)
+            await asyncio.sleep(delay)
+
+
+def _backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter."""
+    return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
+
+
+def _loc(where: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: where[k] for k in ("source_topic", "partition", "offset")}

@@ -1,0 +1,58 @@
+"""The normalizer's Faust app: one agent over raw snapshots and delivery results.
+
+Both topics are keyed by discussion and have the same partition count, so Faust
+co-partitions them: one worker sees every record of a discussion, one at a time,
+which rules out races between a snapshot and a delivery result of the same thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+from parley_platform.streams import consume_envelopes, create_app
+from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW
+
+from .bootstrap import Runtime, bootstrap
+from .config import NormalizerSettings
+
+settings = NormalizerSettings()
+app = create_app(settings.normalizer_app_id, settings, web_port=settings.normalizer_web_port)
+source = app.topic(
+    MARKETPLACE_RAW.name,
+    DELIVERY_RESULTS.name,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+# No shutdown hook closes it: every send is awaited, so nothing is buffered, and the
+# process exit closes the sockets after Faust has stopped the agent.
+_runtime: asyncio.Future[Runtime] | None = None
+
+
+async def runtime() -> Runtime:
+    """Created once, on first use inside the worker's event loop."""
+    global _runtime
+    if _runtime is None:
+        _runtime = asyncio.ensure_future(bootstrap(settings))
+    return await _runtime
+
+
+@app.agent(source)
+async def normalize(stream: faust.StreamT[Any]) -> None:
+    rt = await runtime()
+    await consume_envelopes(
+        stream.events(),
+        {MARKETPLACE_RAW.name: MARKETPLACE_RAW, DELIVERY_RESULTS.name: DELIVERY_RESULTS},
+        rt.normalizer.handle,
+        rt.publisher,
+        stage="normalizer",
+    )
+
+
+@app.page("/health")
+async def health(web: Any, request: Any) -> Any:
+    return web.json({"status": "ok", "service": "normalizer"})

@@ -1,0 +1,40 @@
+"""Wires the normalizer: MongoDB store, Kafka publisher, handlers. The one place that
+knows concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from parley_platform.kafka import KafkaPublisher
+from parley_platform.mongo import connect
+from parley_store import ensure_indexes
+
+from .adapters.kafka_events import KafkaEventSink
+from .adapters.mongo_store import MongoDiscussionStore
+from .config import NormalizerSettings
+from .handlers import Normalizer
+
+
+@dataclass
+class Runtime:
+    normalizer: Normalizer
+    publisher: KafkaPublisher
+    mongo: AsyncMongoClient[Any]
+
+    async def close(self) -> None:
+        await self.publisher.stop()
+        await self.mongo.close()
+
+
+async def bootstrap(settings: NormalizerSettings) -> Runtime:
+    client, db = connect(
+        settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "normalizer"
+    )
+    await ensure_indexes(db)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="normalizer")
+    await publisher.start()
+    normalizer = Normalizer(MongoDiscussionStore(db), KafkaEventSink(publisher))
+    return Runtime(normalizer=normalizer, publisher=publisher, mongo=client)

@@ -1,0 +1,1 @@
+"""Pure rules that turn marketplace threads into Parley discussions (no I/O here)."""

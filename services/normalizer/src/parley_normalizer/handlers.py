@@ -1,0 +1,87 @@
+"""The normalizer's service layer: one handler per record type, thin by design.
+
+Each handler is idempotent: it can run again on the same record after a crash
+and ends in the same state, publishing whatever events are still pending.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley_platform.logging import get_logger
+from parley_schemas import (
+    DELIVERY_RESULT,
+    THREAD_SNAPSHOT,
+    DeliveryResult,
+    Direction,
+    DiscussionKey,
+    Envelope,
+    RawThreadSnapshot,
+)
+
+from . import events
+from .ports import DiscussionStore, EventSink
+
+log = get_logger(__name__)
+
+
+class UnknownDiscussion(LookupError):
+    """A delivery result for a discussion the normalizer never built."""
+
+
+class Normalizer:
+    def __init__(self, store: DiscussionStore, sink: EventSink) -> None:
+        self._store = store
+        self._sink = sink
+
+    async def handle(self, envelope: Envelope[Any]) -> None:
+        if envelope.type == THREAD_SNAPSHOT.name:
+            await self.on_snapshot(envelope.data)
+        elif envelope.type == DELIVERY_RESULT.name:
+            await self.on_delivery(envelope.data)
+        else:  # the codec already refuses types foreign to the topic
+            raise ValueError(f"normalizer does not handle {envelope.type}")
+
+    async def on_snapshot(self, snapshot: RawThreadSnapshot) -> None:
+        discussion_id = DiscussionKey(
+            store_id=snapshot.store_id,
+            marketplace=snapshot.marketplace,
+            thread_id=snapshot.thread_id,
+        ).discussion_id
+        created = await self._store.upsert_discussion(snapshot)
+        inserted = await self._store.add_synced_messages(snapshot)
+        if not created and any(m.direction is Direction.INBOUND for m in inserted):
+            await self._store.mark_unread(discussion_id)
+        await self._store.refresh_summary(discussion_id)
+        log.info(
+            "snapshot normalized",
+            discussion_id=discussion_id,
+            created=created,
+            new_messages=len(inserted),
+        )
+        await self.publish_pending(discussion_id)
+
+    async def on_delivery(self, result: DeliveryResult) -> None:
+        if await self._store.get_discussion(result.discussion_id) is None:
+            raise UnknownDiscussion(f"no discussion {result.discussion_id} for {result.command_id}")
+        await self._store.record_delivery(result)
+        await self._store.refresh_summary(result.discussion_id)
+        log.info(
+            "delivery recorded",
+            discussion_id=result.discussion_id,
+            command_id=result.command_id,
+            state=result.state.value,
+        )
+        await self.publish_pending(result.discussion_id)
+
+    async def publish_pending(self, discussion_id: str) -> None:
+        """Publishes every event not yet on Kafka for this discussion, oldest first."""
+        discussion = await self._store.get_discussion(discussion_id)
+        if discussion is None:
+            return
+        if not discussion.created_event_published:
+            await self._sink.emit(events.discussion_created(discussion))
+            await self._store.mark_created_published(discussion_id)
+        for message in await self._store.unpublished_messages(discussion_id):
+            await self._sink.emit(events.message_event(discussion, message))
+            await self._store.mark_published(message.id, message.event_version)
