@@ -1,0 +1,59 @@
+# Parley — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/uv/bin/uv)
+STACK := bash deploy/local/stack.sh
+# Services and tests read the stack's addresses from these variables.
+STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:-$$(cat .run/credentials.key)}"
+
+.PHONY: help install stack-up stack-down run test test-unit test-integration test-e2e lint typecheck schemas
+
+help:
+	@echo "make run    install, start Kafka + MongoDB (FerretDB), the sandbox and all services"
+	@echo "make test   install, start the stack, run lint, type checks, unit, integration and e2e tests"
+	@echo "make stack-down   stop the local Kafka and MongoDB-compatible server"
+
+$(UV):
+	python3 -m pip install --quiet --disable-pip-version-check --target .cache/uv uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --all-packages --frozen --quiet
+
+.run/credentials.key: | install
+	@mkdir -p .run && umask 077 && $(UV) run --frozen python -m parley_ingest.cli generate-key > $@
+
+stack-up: install .run/credentials.key
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+run: stack-up
+	@$(STACK_ENV); $(UV) run --frozen python deploy/local/services.py run
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy libs/schemas/src libs/platform/src libs/store/src libs/connectors/src \
+		services/ingest/src services/normalizer/src services/responder/src \
+		services/invoicer/src services/gateway/src sandbox/src
+
+schemas: install
+	$(UV) run --frozen python -m parley_schemas.jsonschema libs/schemas/jsonschema
+
+test: lint typecheck stack-up
+	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra $(PYTEST_ARGS)
+
+test-unit: install
+	$(UV) run --frozen pytest -p no:cacheprovider tests/unit tests/contract
+
+test-integration: stack-up
+	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/integration
+
+test-e2e: stack-up
+	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/e2e

@@ -1,0 +1,53 @@
+"""Ingest's process: the scheduler in the background, a small HTTP API in front.
+
+The HTTP side is for probes and operations (health, readiness, manual resync of a
+connection); marketplace traffic is driven by the scheduler alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+
+from parley_ingest.bootstrap import Runtime, bootstrap
+from parley_ingest.config import IngestSettings
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await bootstrap(settings)
+        app.state.runtime = runtime
+        task = asyncio.create_task(runtime.scheduler.run(), name="scheduler")
+        try:
+            yield
+        finally:
+            await runtime.close()
+            await task
+
+    app = FastAPI(title="Parley ingest", lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": "ingest"}
+
+    @app.get("/ready")
+    async def ready(request: Request) -> dict[str, str]:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.mongo.admin.command("ping")
+        return {"status": "ready"}
+
+    @app.post("/connections/{connection_id}/resync", status_code=202)
+    async def resync(connection_id: str, request: Request) -> dict[str, str]:
+        """Makes the connection due now; the scheduler picks it up on its next tick."""
+        runtime: Runtime = request.app.state.runtime
+        if not await runtime.connections.request_resync(connection_id):
+            raise HTTPException(status_code=404, detail=f"no connection {connection_id}")
+        return {"connection_id": connection_id, "state": "scheduled"}
+
+    return app

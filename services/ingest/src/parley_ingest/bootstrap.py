@@ -1,0 +1,52 @@
+"""Wires ingest: MongoDB connections, Kafka sink, connector families, scheduler."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from parley_platform.kafka import KafkaPublisher
+from parley_platform.mongo import connect
+from pymongo import AsyncMongoClient
+
+from parley_ingest.adapters.connections_repo import MongoConnectionRepository
+from parley_ingest.adapters.crypto import CredentialCipher
+from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
+from parley_ingest.config import IngestSettings
+from parley_ingest.connectors import build_connector
+from parley_ingest.scheduler import Scheduler
+from parley_ingest.sync import SyncService
+
+
+@dataclass
+class Runtime:
+    settings: IngestSettings
+    mongo: AsyncMongoClient[Any]
+    publisher: KafkaPublisher
+    connections: MongoConnectionRepository
+    scheduler: Scheduler
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.publisher.stop()
+        await self.mongo.close()
+
+
+async def bootstrap(settings: IngestSettings) -> Runtime:
+    client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "ingest")
+    cipher = CredentialCipher(settings.credentials_key.get_secret_value())
+    connections = MongoConnectionRepository(db, cipher)
+    await connections.ensure_indexes()
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="ingest")
+    await publisher.start()
+    scheduler = Scheduler(
+        connections,
+        SyncService(build_connector, KafkaSnapshotSink(publisher)),
+        owner=settings.ingest_instance_id or f"{socket.gethostname()}:{os.getpid()}",
+        tick_seconds=settings.ingest_tick_seconds,
+        lease_seconds=settings.ingest_lease_seconds,
+        max_concurrent=settings.ingest_max_concurrent_syncs,
+    )
+    return Runtime(settings, client, publisher, connections, scheduler)

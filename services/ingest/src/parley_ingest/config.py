@@ -1,0 +1,22 @@
+"""Ingest settings, from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from parley_platform.settings import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    service_name: str = "ingest"
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8100
+    ingest_default_interval_seconds: int = Field(default=300, ge=1)
+    ingest_tick_seconds: float = Field(default=1.0, gt=0)
+    ingest_lease_seconds: int = Field(default=120, ge=5)
+    ingest_max_concurrent_syncs: int = Field(default=8, ge=1)
+    ingest_instance_id: str = Field(default="", description="Defaults to host:pid")
+    credentials_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key that encrypts marketplace credentials at rest",
+    )

@@ -1,0 +1,1 @@
+"""Connections and their sync rules, free of I/O."""

@@ -1,0 +1,54 @@
+"""What the ingest service layer needs: connectors, a snapshot sink, connection storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from parley_ingest.domain.connections import Connection
+from parley_schemas import RawThreadSnapshot
+
+
+@dataclass(frozen=True)
+class MalformedThread:
+    """A thread the marketplace sent in a shape we cannot read: dead-lettered, not fatal."""
+
+    reason: str
+    thread_id: str | None = None
+    payload: dict[str, Any] | None = field(default=None, repr=False)
+
+
+class Connector(Protocol):
+    """One marketplace family's read side, bound to one connection."""
+
+    def changes_since(self, since: datetime) -> AsyncIterator[RawThreadSnapshot | MalformedThread]:
+        """Threads with activity at or after ``since``, oldest activity first."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class ConnectorFactory(Protocol):
+    def __call__(self, connection: Connection) -> Connector: ...
+
+
+class SnapshotSink(Protocol):
+    async def publish(self, snapshot: RawThreadSnapshot) -> None: ...
+
+    async def dead_letter(self, connection: Connection, malformed: MalformedThread) -> None: ...
+
+
+class ConnectionRepository(Protocol):
+    async def due_ids(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def claim(
+        self, connection_id: str, owner: str, now: datetime, lease_seconds: int
+    ) -> Connection | None: ...
+
+    async def release(
+        self, connection: Connection, owner: str, *, next_sync_at: datetime, failures: int = 0
+    ) -> None: ...
+
+    async def failures(self, connection_id: str) -> int: ...

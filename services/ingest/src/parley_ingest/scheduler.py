@@ -1,0 +1,90 @@
+"""The one scheduler for every connection, safe to run on several ingest instances.
+
+Each tick asks for due connections and claims each with a lease before syncing it,
+so a connection is synced by one instance at a time; syncs run concurrently up
+to a bound, and a connection already running here is never started twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from parley_ingest.domain.connections import Connection, backoff_run
+from parley_ingest.ports import ConnectionRepository
+from parley_ingest.sync import SyncService
+from parley_platform.logging import get_logger
+from parley_schemas import utcnow
+
+log = get_logger(__name__)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        repo: ConnectionRepository,
+        service: SyncService,
+        *,
+        owner: str,
+        tick_seconds: float,
+        lease_seconds: int,
+        max_concurrent: int,
+    ) -> None:
+        self._repo = repo
+        self._service = service
+        self._owner = owner
+        self._tick = tick_seconds
+        self._lease = lease_seconds
+        self._max = max_concurrent
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scheduler tick failed; trying again next tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._tick)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def tick(self) -> None:
+        free = self._max - len(self._running)
+        if free <= 0:
+            return
+        now = utcnow()
+        for connection_id in await self._repo.due_ids(now, limit=free + len(self._running)):
+            if connection_id in self._running or len(self._running) >= self._max:
+                continue
+            connection = await self._repo.claim(connection_id, self._owner, now, self._lease)
+            if connection is None:  # another instance holds it
+                continue
+            task = asyncio.create_task(self._sync(connection), name=f"sync:{connection_id}")
+            self._running[connection_id] = task
+            task.add_done_callback(lambda _t, cid=connection_id: self._running.pop(cid, None))
+
+    async def _sync(self, connection: Connection) -> None:
+        failures = await self._repo.failures(connection.id)
+        try:
+            outcome = await self._service.sync(connection, utcnow(), failures)
+        except Exception:
+            # A bug or infrastructure fault: keep the cursor, retry after the interval.
+            log.exception("sync failed", connection_id=connection.id)
+            await self._repo.release(
+                connection,
+                self._owner,
+                next_sync_at=backoff_run(utcnow(), failures + 1),
+                failures=failures + 1,
+            )
+            return
+        await self._repo.release(
+            outcome.connection,
+            self._owner,
+            next_sync_at=outcome.next_sync_at,
+            failures=outcome.failures,
+        )

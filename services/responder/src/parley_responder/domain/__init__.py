@@ -1,0 +1,1 @@
+"""Delivery rules and the delivery record's life cycle, free of I/O."""

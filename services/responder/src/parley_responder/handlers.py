@@ -1,0 +1,208 @@
+"""The responder's service layer: deliver one reply, at most once, and say how it went.
+
+Order of operations is what makes "at most once" hold across crashes:
+
+1. open the delivery record (created ``queued`` once per command id);
+2. a record already ``sent`` or ``failed`` is only announced again, never re-sent;
+3. a record left ``sending`` by a crash is reconciled: the marketplace is asked
+   whether our reply arrived before anything is sent again;
+4. ``sending`` is recorded *before* the marketplace call, ``sent`` right after.
+
+Faults the marketplace may recover from (429, 5xx, timeouts) are retried with
+exponential backoff and jitter, honouring Retry-After; after the budget, or on a
+refusal (400, 404, credentials), the delivery is ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from parley_connectors.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    MarketplaceUnavailable,
+    NotFound,
+    RateLimited,
+)
+from parley_platform.logging import get_logger
+from parley_schemas import (
+    DELIVERY_RESULT,
+    REPLY_REQUESTED,
+    DeliveryResult,
+    DeliveryState,
+    DiscussionKey,
+    Envelope,
+    ReplyCommand,
+    utcnow,
+)
+
+from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_responder.ports import (
+    Delivery,
+    DeliveryStore,
+    DestinationLookup,
+    MarketplaceReplies,
+    ResultSink,
+)
+
+log = get_logger(__name__)
+SOURCE = "/parley/responder"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(self.max_delay, max(0.0, retry_after))
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+class Responder:
+    def __init__(
+        self,
+        deliveries: DeliveryStore,
+        destinations: DestinationLookup,
+        families: Mapping[str, MarketplaceReplies],
+        results: ResultSink,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._deliveries = deliveries
+        self._destinations = destinations
+        self._families = families
+        self._results = results
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+
+    async def handle(self, envelope: Envelope[Any]) -> None:
+        if envelope.type != REPLY_REQUESTED.name:
+            raise ValueError(f"responder does not handle {envelope.type}")
+        await self.on_reply(envelope.data)
+
+    async def on_reply(self, command: ReplyCommand) -> None:
+        delivery, created = await self._deliveries.open(command)
+        if delivery.final:
+            await self._announce(command, delivery)
+            return
+        if created:
+            await self._emit(command, DeliveryState.QUEUED, attempts=0)
+        destination = await self._destinations.find(command.store_id, command.marketplace)
+        if destination is None:
+            await self._fail(
+                command,
+                f"no active connection for store {command.store_id} on {command.marketplace}",
+            )
+            return
+        try:
+            check_reply(command, destination.family)
+        except RuleViolation as exc:
+            await self._fail(command, str(exc))
+            return
+        family = self._families[destination.family]
+        if delivery.state == "sending" and delivery.sending_since is not None:
+            found = await family.find_sent(
+                destination, command.thread_id, command.body, delivery.sending_since
+            )
+            if found is not None:
+                log.info("reply found after restart; not sending again", command_id=command.command_id)
+                await self._announce(command, await self._deliveries.mark_sent(command.command_id, found))
+                return
+        await self._send(command, delivery.attempts, family, destination)
+
+    async def _send(
+        self, command: ReplyCommand, attempts: int, family: MarketplaceReplies, destination: Any
+    ) -> None:
+        attempt = attempts
+        while True:
+            attempt += 1
+            await self._deliveries.mark_sending(command.command_id, attempt, self._clock())
+            try:
+                message_id = await family.send(
+                    destination, command.thread_id, command.body, list(command.recipients)
+                )
+            except (RateLimited, MarketplaceUnavailable) as exc:
+                reason = _reason(exc)
+                if attempt >= self._retry.max_attempts:
+                    await self._fail(command, f"gave up after {attempt} attempts: {reason}")
+                    return
+                await self._deliveries.mark_retrying(command.command_id, reason)
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                delay = self._retry.delay(attempt, retry_after)
+                log.warning(
+                    "reply delivery retry",
+                    command_id=command.command_id,
+                    attempt=attempt,
+                    delay=delay,
+                    reason=reason,
+                )
+                await self._sleep(delay)
+                continue
+            except (BadRequest, NotFound, AuthenticationFailed) as exc:
+                await self._fail(command, f"the marketplace refused the reply: {_reason(exc)}")
+                return
+            delivery = await self._deliveries.mark_sent(command.command_id, message_id)
+            log.info("reply sent", command_id=command.command_id, attempts=attempt)
+            await self._announce(command, delivery)
+            return
+
+    async def _fail(self, command: ReplyCommand, reason: str) -> None:
+        log.warning("reply failed", command_id=command.command_id, reason=reason)
+        await self._announce(command, await self._deliveries.mark_failed(command.command_id, reason))
+
+    async def _announce(self, command: ReplyCommand, delivery: Delivery) -> None:
+        await self._emit(
+            command,
+            DeliveryState(delivery.state),
+            attempts=delivery.attempts,
+            marketplace_message_id=delivery.marketplace_message_id,
+            error=delivery.error,
+        )
+
+    async def _emit(
+        self,
+        command: ReplyCommand,
+        state: DeliveryState,
+        *,
+        attempts: int,
+        marketplace_message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        key = DiscussionKey(
+            store_id=command.store_id, marketplace=command.marketplace, thread_id=command.thread_id
+        )
+        await self._results.emit(
+            Envelope[DeliveryResult](
+                source=SOURCE,
+                type=DELIVERY_RESULT.name,
+                subject=str(key),
+                data=DeliveryResult(
+                    command_id=command.command_id,
+                    discussion_id=command.discussion_id,
+                    store_id=command.store_id,
+                    marketplace=command.marketplace,
+                    thread_id=command.thread_id,
+                    state=state,
+                    body=command.body,
+                    recipients=list(command.recipients),
+                    marketplace_message_id=marketplace_message_id,
+                    error=error if state is DeliveryState.FAILED else None,
+                    attempts=attempts,
+                    occurred_at=self._clock(),
+                ),
+            )
+        )
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
