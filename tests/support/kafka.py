@@ -1,0 +1,95 @@
+"""Reading what services wrote to Kafka, from the moment a test starts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from parley_schemas import Envelope, Topic, decode
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+    def envelope(self) -> Envelope[Any]:
+        return decode(self.value)
+
+
+class TopicProbe:
+    """Positions at the current end of a topic, then waits for matching records."""
+
+    def __init__(self, bootstrap: str, topic: Topic | str) -> None:
+        self._topic = topic if isinstance(topic, str) else topic.name
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            client_id=f"probe-{uuid.uuid4().hex[:6]}",
+            enable_auto_commit=False,
+        )
+        self.seen: list[Record] = []
+
+    async def __aenter__(self) -> TopicProbe:
+        await self._consumer.start()
+        cluster = await self._consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(self._topic) or set()
+        if not partitions:
+            await self._consumer.stop()
+            raise RuntimeError(f"topic {self._topic} does not exist")
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        ends = await self._consumer.end_offsets(tps)
+        for tp, offset in ends.items():
+            self._consumer.seek(tp, offset)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def wait_for(
+        self, match: Callable[[Record], bool], *, count: int = 1, timeout: float = 30.0
+    ) -> list[Record]:
+        async def collect() -> list[Record]:
+            while True:
+                found = [r for r in self.seen if match(r)]
+                if len(found) >= count:
+                    return found
+                batch = await self._consumer.getmany(timeout_ms=500)
+                for messages in batch.values():
+                    for m in messages:
+                        self.seen.append(
+                            Record(m.key, m.value, dict(m.headers), m.partition, m.offset)
+                        )
+
+        return await asyncio.wait_for(collect(), timeout)
+
+    async def drain(self, seconds: float = 2.0) -> list[Record]:
+        """Everything that arrives within ``seconds``: to prove something did *not* happen."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    self.seen.append(Record(m.key, m.value, dict(m.headers), m.partition, m.offset))
+        return self.seen
+
+
+def envelopes_of(records: list[Record], type_name: str) -> list[Envelope[Any]]:
+    out = []
+    for r in records:
+        try:
+            env = r.envelope()
+        except ValueError:
+            continue
+        if env.type == type_name:
+            out.append(env)
+    return out

@@ -1,0 +1,218 @@
+"""The responder's delivery life cycle, with in-memory fakes of its own ports."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from parley_connectors.errors import BadRequest, MarketplaceUnavailable, RateLimited
+from parley_responder.handlers import Responder, RetryPolicy
+from parley_responder.ports import Delivery, Destination
+from parley_schemas import DeliveryResult, DeliveryState, Envelope, ParticipantRole, ReplyCommand
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+DEST = Destination(family="mirakl", base_url="http://x", credentials={"api_key": "k"}, options={})
+
+
+class FakeDeliveries:
+    def __init__(self) -> None:
+        self.rows: dict[str, Delivery] = {}
+
+    async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
+        if command.command_id in self.rows:
+            return self.rows[command.command_id], False
+        self.rows[command.command_id] = Delivery(command.command_id, "queued", 0)
+        return self.rows[command.command_id], True
+
+    async def mark_sending(self, command_id: str, attempt: int, at: datetime) -> None:
+        self.rows[command_id] = replace(
+            self.rows[command_id], state="sending", attempts=attempt, sending_since=at
+        )
+
+    async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
+        self.rows[command_id] = replace(
+            self.rows[command_id], state="sent", marketplace_message_id=marketplace_message_id
+        )
+        return self.rows[command_id]
+
+    async def mark_failed(self, command_id: str, error: str) -> Delivery:
+        self.rows[command_id] = replace(self.rows[command_id], state="failed", error=error)
+        return self.rows[command_id]
+
+    async def mark_retrying(self, command_id: str, error: str) -> None:
+        self.rows[command_id] = replace(self.rows[command_id], state="queued", error=error)
+
+
+class FakeDestinations:
+    def __init__(self, destination: Destination | None = DEST) -> None:
+        self.destination = destination
+
+    async def find(self, store_id: str, marketplace: str) -> Destination | None:
+        return self.destination
+
+
+class ScriptedMarketplace:
+    """Answers each send with the next scripted outcome (an exception or an id)."""
+
+    def __init__(self, *outcomes: Any, already_there: str | None = None) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[str] = []
+        self.already_there = already_there
+
+    async def send(
+        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+    ) -> str | None:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        self.sent.append(body)
+        return str(outcome)
+
+    async def find_sent(
+        self, destination: Destination, thread_id: str, body: str, since: datetime
+    ) -> str | None:
+        return self.already_there
+
+
+class Results:
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope[Any]] = []
+
+    async def emit(self, envelope: Envelope[Any]) -> None:
+        self.envelopes.append(envelope)
+
+    @property
+    def states(self) -> list[DeliveryState]:
+        return [e.data.state for e in self.envelopes]
+
+    @property
+    def last(self) -> DeliveryResult:
+        result: DeliveryResult = self.envelopes[-1].data
+        return result
+
+
+def command(body: str = "Votre colis part demain.") -> ReplyCommand:
+    return ReplyCommand(
+        command_id="cmd-abcdef01",
+        discussion_id="d1",
+        store_id="s1",
+        marketplace="carrefour",
+        thread_id="t1",
+        body=body,
+        recipients=[ParticipantRole.CUSTOMER],
+        requested_by="test",
+        requested_at=NOW,
+    )
+
+
+def responder(
+    marketplace: ScriptedMarketplace,
+    deliveries: FakeDeliveries | None = None,
+    destinations: FakeDestinations | None = None,
+) -> tuple[Responder, Results, list[float]]:
+    results = Results()
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    r = Responder(
+        deliveries or FakeDeliveries(),
+        destinations or FakeDestinations(),
+        {"mirakl": marketplace},
+        results,
+        RetryPolicy(max_attempts=3, base_delay=1, max_delay=10),
+        sleep=sleep,
+        clock=lambda: NOW,
+    )
+    return r, results, delays
+
+
+async def test_a_reply_is_queued_then_sent_with_the_marketplace_id() -> None:
+    market = ScriptedMarketplace("m-42")
+    r, results, _ = responder(market)
+    await r.on_reply(command())
+    assert market.sent == ["Votre colis part demain."]
+    assert results.states == [DeliveryState.QUEUED, DeliveryState.SENT]
+    assert results.last.marketplace_message_id == "m-42"
+
+
+async def test_a_redelivered_command_is_not_sent_twice() -> None:
+    market = ScriptedMarketplace("m-42")
+    deliveries = FakeDeliveries()
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    await r.on_reply(command())
+    assert market.sent == ["Votre colis part demain."]
+    assert results.states == [DeliveryState.QUEUED, DeliveryState.SENT, DeliveryState.SENT]
+
+
+async def test_after_a_crash_mid_send_the_marketplace_is_asked_before_sending_again() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(command())
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW)  # crash happened here
+    market = ScriptedMarketplace(already_there="m-7")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert market.sent == []
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.marketplace_message_id == "m-7"
+
+
+async def test_after_a_crash_before_the_marketplace_got_it_the_reply_is_sent() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(command())
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW)
+    market = ScriptedMarketplace("m-8", already_there=None)
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert market.sent == ["Votre colis part demain."]
+    assert results.last.attempts == 2
+
+
+async def test_rate_limits_and_outages_are_retried_with_retry_after_honoured() -> None:
+    market = ScriptedMarketplace(RateLimited(7.0), MarketplaceUnavailable("503"), "m-1")
+    r, results, delays = responder(market)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.attempts == 3
+    assert delays[0] == 7.0
+    assert 0 <= delays[1] <= 2
+
+
+async def test_after_the_retry_budget_the_delivery_fails_with_the_reason() -> None:
+    market = ScriptedMarketplace(*(MarketplaceUnavailable("HTTP 503") for _ in range(3)))
+    r, results, _ = responder(market)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.FAILED
+    assert "gave up after 3 attempts" in (results.last.error or "")
+    assert "503" in (results.last.error or "")
+
+
+async def test_a_refusal_fails_at_once() -> None:
+    market = ScriptedMarketplace(BadRequest("body too long"), "never")
+    r, results, delays = responder(market)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.FAILED
+    assert "body too long" in (results.last.error or "")
+    assert delays == []
+
+
+@pytest.mark.parametrize("body", ["<p>Bonjour</p>", "Bonjour<br/>"])
+async def test_html_never_reaches_the_marketplace(body: str) -> None:
+    market = ScriptedMarketplace("m-1")
+    r, results, _ = responder(market)
+    await r.on_reply(command(body))
+    assert market.sent == []
+    assert results.last.state is DeliveryState.FAILED
+    assert "plain text" in (results.last.error or "")
+
+
+async def test_without_a_connection_the_reply_fails_visibly() -> None:
+    market = ScriptedMarketplace("m-1")
+    r, results, _ = responder(market, destinations=FakeDestinations(None))
+    await r.on_reply(command())
+    assert market.sent == []
+    assert "no active connection" in (results.last.error or "")
