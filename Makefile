@@ -32,7 +32,7 @@ stack-down:
 	$(STACK) down
 
 run: stack-up
-	@$(STACK_ENV); $(UV) run --frozen python deploy/local/services.py run
+	@$(STACK_ENV); $(UV) run --frozen python deploy/local/devstack.py run
 
 lint: install
 	$(UV) run --frozen ruff check .

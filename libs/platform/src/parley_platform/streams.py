@@ -16,7 +16,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka.errors import KafkaError
@@ -41,6 +41,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
 )
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+T = TypeVar("T")
 
 
 def create_app(app_id: str, settings: ServiceSettings, *, web_port: int) -> faust.App:
@@ -180,3 +181,34 @@ def _backoff(attempt: int, base: float, cap: float) -> float:
 
 def _loc(where: Mapping[str, Any]) -> dict[str, Any]:
     return {k: where[k] for k in ("source_topic", "partition", "offset")}
+
+
+class LazyResource(Generic[T]):
+    """Builds a worker's adapters once, inside the worker's event loop, on first use.
+
+    Faust starts agents before any hook could hand them objects, and MongoDB or Kafka
+    may not be reachable yet at that moment: building is retried with backoff on
+    infrastructure faults, and a failed build is not cached.
+    """
+
+    def __init__(self, factory: Callable[[], Awaitable[T]]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def get(self) -> T:
+        if self._value is not None:
+            return self._value
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            attempt = 0
+            while self._value is None:
+                attempt += 1
+                try:
+                    self._value = await self._factory()
+                except TRANSIENT_ERRORS as exc:
+                    delay = _backoff(attempt, 0.5, 15.0)
+                    log.warning("start-up dependency unavailable", error=repr(exc), delay=delay)
+                    await asyncio.sleep(delay)
+        return self._value

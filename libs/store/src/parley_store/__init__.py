@@ -1,7 +1,14 @@
 """The discussions store shared by the normalizer (writer of synced fields) and the
 gateway (writer of workflow fields, reader of everything)."""
 
-from .collections import DELIVERIES, DISCUSSIONS, MESSAGES, SYNC_CURSORS, ensure_indexes
+from .collections import (
+    DELIVERIES,
+    DISCUSSIONS,
+    MESSAGES,
+    SYNC_CURSORS,
+    create_missing_indexes,
+    ensure_indexes,
+)
 from .documents import (
     SYNCED_FIELDS,
     WORKFLOW_FIELDS,
@@ -21,6 +28,7 @@ __all__ = [
     "SYNCED_FIELDS",
     "SYNC_CURSORS",
     "WORKFLOW_FIELDS",
+    "create_missing_indexes",
     "DeliveryInfo",
     "DiscussionDocument",
     "DiscussionStatus",

@@ -47,4 +47,18 @@ _INDEXES: dict[str, list[IndexModel]] = {
 async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     """Idempotent; every service that reads or writes a collection calls it at start-up."""
     for collection, indexes in _INDEXES.items():
-        await db[collection].create_indexes(indexes)
+        await create_missing_indexes(db, collection, indexes)
+
+
+async def create_missing_indexes(
+    db: AsyncDatabase[Any], collection: str, indexes: list[IndexModel]
+) -> None:
+    """Creates only the indexes that do not exist yet, by name.
+
+    Re-issuing ``createIndexes`` for existing indexes is a no-op on MongoDB but makes
+    FerretDB v1.24 drop the connection, so existing names are skipped.
+    """
+    existing = set(await db[collection].index_information())
+    missing = [ix for ix in indexes if ix.document["name"] not in existing]
+    if missing:
+        await db[collection].create_indexes(missing)

@@ -35,7 +35,9 @@ class Runtime:
 
 
 async def bootstrap(settings: IngestSettings) -> Runtime:
-    client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "ingest")
+    client, db = connect(
+        settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "ingest"
+    )
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     connections = MongoConnectionRepository(db, cipher)
     await connections.ensure_indexes()

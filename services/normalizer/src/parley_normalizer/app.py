@@ -7,12 +7,11 @@ which rules out races between a snapshot and a delivery result of the same threa
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import faust
 
-from parley_platform.streams import consume_envelopes, create_app
+from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW
 
 from .bootstrap import Runtime, bootstrap
@@ -30,20 +29,12 @@ source = app.topic(
 )
 # No shutdown hook closes it: every send is awaited, so nothing is buffered, and the
 # process exit closes the sockets after Faust has stopped the agent.
-_runtime: asyncio.Future[Runtime] | None = None
-
-
-async def runtime() -> Runtime:
-    """Created once, on first use inside the worker's event loop."""
-    global _runtime
-    if _runtime is None:
-        _runtime = asyncio.ensure_future(bootstrap(settings))
-    return await _runtime
+runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
 
 
 @app.agent(source)
 async def normalize(stream: faust.StreamT[Any]) -> None:
-    rt = await runtime()
+    rt = await runtime.get()
     await consume_envelopes(
         stream.events(),
         {MARKETPLACE_RAW.name: MARKETPLACE_RAW, DELIVERY_RESULTS.name: DELIVERY_RESULTS},

@@ -115,8 +115,12 @@ class Responder:
                 destination, command.thread_id, command.body, delivery.sending_since
             )
             if found is not None:
-                log.info("reply found after restart; not sending again", command_id=command.command_id)
-                await self._announce(command, await self._deliveries.mark_sent(command.command_id, found))
+                log.info(
+                    "reply found after restart; not sending again", command_id=command.command_id
+                )
+                await self._announce(
+                    command, await self._deliveries.mark_sent(command.command_id, found)
+                )
                 return
         await self._send(command, delivery.attempts, family, destination)
 
@@ -158,7 +162,9 @@ class Responder:
 
     async def _fail(self, command: ReplyCommand, reason: str) -> None:
         log.warning("reply failed", command_id=command.command_id, reason=reason)
-        await self._announce(command, await self._deliveries.mark_failed(command.command_id, reason))
+        await self._announce(
+            command, await self._deliveries.mark_failed(command.command_id, reason)
+        )
 
     async def _announce(self, command: ReplyCommand, delivery: Delivery) -> None:
         await self._emit(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from parley_store import create_missing_indexes
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -26,11 +27,13 @@ class MongoConnectionRepository:
         self._cipher = cipher
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_indexes(
+        await create_missing_indexes(
+            self._col.database,
+            CONNECTIONS,
             [
                 IndexModel([("next_sync_at", ASCENDING)], name="due"),
                 IndexModel([("store_id", ASCENDING), ("marketplace", ASCENDING)], name="store"),
-            ]
+            ],
         )
 
     async def add(self, connection: Connection) -> None:

@@ -1,6 +1,6 @@
 """Runs Parley's services and the marketplace sandbox as local processes.
 
-``python deploy/local/services.py run`` is what ``make run`` calls once the stack is
+``python deploy/local/devstack.py run`` is what ``make run`` calls once the stack is
 up: it starts the sandbox, activates demo connections for its operator instances,
 starts the five services, waits until each answers its health check, prints the
 gateway URL and keeps everything running until Ctrl-C, which stops all of it.

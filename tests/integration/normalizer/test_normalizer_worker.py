@@ -1,0 +1,136 @@
+"""The normalizer as a real Faust worker process on the real broker and database.
+
+Proves the stream side: records are consumed from Kafka, bad ones go to the dead-letter
+topic while the stream goes on, and a worker killed without warning loses and
+duplicates nothing when it comes back.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from devstack import Ports, ServiceGroup
+from parley_platform.kafka import KafkaPublisher
+from parley_schemas import (
+    DEAD_LETTERS,
+    MARKETPLACE_RAW,
+    THREAD_SNAPSHOT,
+    Envelope,
+    Participant,
+    ParticipantRole,
+    RawMessage,
+    RawThreadSnapshot,
+)
+from parley_store import DISCUSSIONS, MESSAGES
+from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import TopicProbe
+from support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def worker(
+    kafka_bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any]
+) -> Iterator[ServiceGroup]:
+    group = ServiceGroup(
+        env={
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "MONGODB_URI": mongo_uri,
+            "MONGODB_DATABASE": mongo_db.name,
+            "NORMALIZER_APP_ID": f"normalizer-test-{uuid.uuid4().hex[:8]}",
+        },
+        ports=Ports.free(),
+    )
+    group.start("normalizer", "parley_normalizer")
+    group.wait_healthy(["normalizer"])
+    yield group
+    group.stop_all()
+
+
+@pytest.fixture
+async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
+    p = KafkaPublisher(kafka_bootstrap, client_id="test-worker")
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def snapshot(store: str, thread: str, count: int) -> Envelope[RawThreadSnapshot]:
+    t0 = datetime(2026, 7, 1, tzinfo=UTC)
+    snap = RawThreadSnapshot(
+        connection_id="c",
+        store_id=store,
+        marketplace="decathlon",
+        family="mirakl",
+        thread_id=thread,
+        messages=[
+            RawMessage(
+                marketplace_message_id=f"{thread}-m{i}",
+                sender=Participant(role=ParticipantRole.CUSTOMER, name="Lucía"),
+                body=f"Mensaje {i}",
+                sent_at=t0 + timedelta(minutes=i),
+            )
+            for i in range(count)
+        ],
+        fetched_at=t0 + timedelta(hours=1),
+    )
+    return Envelope[RawThreadSnapshot](
+        source="/test", type=THREAD_SNAPSHOT.name, subject=str(snap.key), data=snap
+    )
+
+
+async def test_records_become_discussions_and_garbage_is_dead_lettered(
+    worker: ServiceGroup,
+    publisher: KafkaPublisher,
+    mongo_db: AsyncDatabase[Any],
+    kafka_bootstrap: str,
+) -> None:
+    store = f"store-{uuid.uuid4().hex[:8]}"
+    marker = uuid.uuid4().hex
+    async with TopicProbe(kafka_bootstrap, DEAD_LETTERS) as dead:
+        await publisher._producer.send_and_wait(
+            MARKETPLACE_RAW.name, f"not json {marker}".encode(), key=f"{store}:decathlon:x".encode()
+        )
+        await publisher.publish(MARKETPLACE_RAW, snapshot(store, "t1", 2))
+        (letter,) = await dead.wait_for(lambda r: marker.encode() in (r.value or b""), timeout=60)
+    assert "not a CloudEvents envelope" in letter.envelope().data.reason
+
+    async def built() -> bool:
+        return await mongo_db[DISCUSSIONS].count_documents({"store_id": store}) == 1
+
+    await eventually(built, timeout=60)
+    assert await _message_count(mongo_db, store) == 2
+
+
+async def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
+    worker: ServiceGroup, publisher: KafkaPublisher, mongo_db: AsyncDatabase[Any]
+) -> None:
+    store = f"store-{uuid.uuid4().hex[:8]}"
+    threads = [f"t{i}" for i in range(30)]
+    for thread in threads[:15]:
+        await publisher.publish(MARKETPLACE_RAW, snapshot(store, thread, 3))
+    worker.stop("normalizer", sig=signal.SIGKILL)
+    for thread in threads[15:]:
+        await publisher.publish(MARKETPLACE_RAW, snapshot(store, thread, 3))
+    for thread in threads[:10]:  # redelivered snapshots, as after an ingest retry
+        await publisher.publish(MARKETPLACE_RAW, snapshot(store, thread, 3))
+    worker.start("normalizer", "parley_normalizer")
+    worker.wait_healthy(["normalizer"])
+
+    async def complete() -> bool:
+        return await mongo_db[DISCUSSIONS].count_documents({"store_id": store}) == 30
+
+    await eventually(complete, timeout=90)
+    assert await _message_count(mongo_db, store) == 90
+
+
+async def _message_count(db: AsyncDatabase[Any], store: str) -> int:
+    """The worker reads the topic from the start, so other tests' records land here too."""
+    ids = await db[DISCUSSIONS].distinct("_id", {"store_id": store})
+    return await db[MESSAGES].count_documents({"discussion_id": {"$in": ids}})
