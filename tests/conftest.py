@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
 
 def require_env(name: str) -> str:

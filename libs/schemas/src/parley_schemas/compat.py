@@ -58,11 +58,7 @@ def _compare(
         for o in old["anyOf"]:
             o_r = _resolve(o, old_root)
             match = next(
-                (
-                    n
-                    for n in new["anyOf"]
-                    if _types(n, new_root) == _types(o_r, old_root)
-                ),
+                (n for n in new["anyOf"] if _types(n, new_root) == _types(o_r, old_root)),
                 None,
             )
             if match is not None:
