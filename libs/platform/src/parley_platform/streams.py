@@ -44,7 +44,9 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 T = TypeVar("T")
 
 
-def create_app(app_id: str, settings: ServiceSettings, *, web_port: int) -> faust.App:
+def create_app(
+    app_id: str, settings: ServiceSettings, *, web_port: int, web_bind: str = "127.0.0.1"
+) -> faust.App:
     """A Faust app wired to our broker, with in-memory state and no leader topic."""
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
     return faust.App(
@@ -56,9 +58,8 @@ def create_app(app_id: str, settings: ServiceSettings, *, web_port: int) -> faus
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         web_enabled=True,
-        web_bind="127.0.0.1" if web_port else "0.0.0.0",  # noqa: S104
+        web_bind=web_bind,
         web_port=web_port,
-        web_host="127.0.0.1",
         broker_commit_every=100,
         broker_commit_interval=1.0,
     )

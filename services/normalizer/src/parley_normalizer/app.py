@@ -18,7 +18,12 @@ from .bootstrap import Runtime, bootstrap
 from .config import NormalizerSettings
 
 settings = NormalizerSettings()
-app = create_app(settings.normalizer_app_id, settings, web_port=settings.normalizer_web_port)
+app = create_app(
+    settings.normalizer_app_id,
+    settings,
+    web_port=settings.normalizer_web_port,
+    web_bind=settings.normalizer_web_bind,
+)
 source = app.topic(
     MARKETPLACE_RAW.name,
     DELIVERY_RESULTS.name,

@@ -9,3 +9,4 @@ class NormalizerSettings(ServiceSettings):
     service_name: str = "normalizer"
     normalizer_app_id: str = "parley-normalizer"
     normalizer_web_port: int = 6066
+    normalizer_web_bind: str = "127.0.0.1"
