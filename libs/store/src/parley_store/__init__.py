@@ -9,6 +9,7 @@ from .collections import (
     create_missing_indexes,
     ensure_indexes,
 )
+from .connections import CONNECTIONS, ConnectionDocument
 from .documents import (
     SYNCED_FIELDS,
     WORKFLOW_FIELDS,
@@ -22,18 +23,20 @@ from .documents import (
 )
 
 __all__ = [
+    "CONNECTIONS",
     "DELIVERIES",
     "DISCUSSIONS",
     "MESSAGES",
     "SYNCED_FIELDS",
     "SYNC_CURSORS",
     "WORKFLOW_FIELDS",
-    "create_missing_indexes",
+    "ConnectionDocument",
     "DeliveryInfo",
     "DiscussionDocument",
     "DiscussionStatus",
     "DiscussionType",
     "MessageDocument",
+    "create_missing_indexes",
     "ensure_indexes",
     "inbound_message_id",
     "outbound_message_id",

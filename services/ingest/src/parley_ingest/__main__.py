@@ -1,11 +1,11 @@
 """``python -m parley_ingest``: the scheduler and its HTTP probes."""
 
 import uvicorn
-from parley_platform.logging import configure_logging
-from parley_platform.tracing import configure_tracing
 
 from parley_ingest.app import create_app
 from parley_ingest.config import IngestSettings
+from parley_platform.logging import configure_logging
+from parley_platform.tracing import configure_tracing
 
 settings = IngestSettings()
 configure_logging(settings.service_name, settings.log_level)

@@ -7,17 +7,17 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from parley_platform.kafka import KafkaPublisher
-from parley_platform.mongo import connect
 from pymongo import AsyncMongoClient
 
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
-from parley_ingest.adapters.crypto import CredentialCipher
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
 from parley_ingest.config import IngestSettings
 from parley_ingest.connectors import build_connector
 from parley_ingest.scheduler import Scheduler
 from parley_ingest.sync import SyncService
+from parley_platform.crypto import CredentialCipher
+from parley_platform.kafka import KafkaPublisher
+from parley_platform.mongo import connect
 
 
 @dataclass

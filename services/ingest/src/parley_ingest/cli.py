@@ -12,13 +12,12 @@ import os
 import sys
 from datetime import datetime
 
-from parley_platform.mongo import connect
-from parley_schemas import utcnow
-
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
-from parley_ingest.adapters.crypto import CredentialCipher
 from parley_ingest.config import IngestSettings
 from parley_ingest.domain.connections import Connection
+from parley_platform.crypto import CredentialCipher
+from parley_platform.mongo import connect
+from parley_schemas import utcnow
 
 
 async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> None:

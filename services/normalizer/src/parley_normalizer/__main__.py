@@ -4,7 +4,7 @@ from parley_platform.logging import configure_logging
 from parley_platform.streams import run_worker
 from parley_platform.tracing import configure_tracing
 
-from .app import app, settings
+from parley_normalizer.app import app, settings
 
 configure_logging(settings.service_name, settings.log_level)
 configure_tracing(settings.service_name, settings.otel_traces_exporter)

@@ -30,6 +30,14 @@ from parley_connectors.errors import (
     RateLimited,
 )
 from parley_platform.logging import get_logger
+from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_responder.ports import (
+    Delivery,
+    DeliveryStore,
+    DestinationLookup,
+    MarketplaceReplies,
+    ResultSink,
+)
 from parley_schemas import (
     DELIVERY_RESULT,
     REPLY_REQUESTED,
@@ -39,15 +47,6 @@ from parley_schemas import (
     Envelope,
     ReplyCommand,
     utcnow,
-)
-
-from parley_responder.domain.rules import RuleViolation, check_reply
-from parley_responder.ports import (
-    Delivery,
-    DeliveryStore,
-    DestinationLookup,
-    MarketplaceReplies,
-    ResultSink,
 )
 
 log = get_logger(__name__)

@@ -11,14 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from parley_store import create_missing_indexes
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from parley_ingest.adapters.crypto import CredentialCipher
 from parley_ingest.domain.connections import Connection, ConnectionHealth
-
-CONNECTIONS = "connections"
+from parley_platform.crypto import CredentialCipher
+from parley_store import CONNECTIONS, ConnectionDocument, create_missing_indexes
 
 
 class MongoConnectionRepository:
@@ -115,24 +113,25 @@ class MongoConnectionRepository:
         )
         return result.matched_count == 1
 
-    def _from_doc(self, doc: dict[str, Any]) -> Connection:
-        return Connection(
-            id=str(doc["_id"]),
-            store_id=doc["store_id"],
-            family=doc["family"],
-            marketplace=doc["marketplace"],
-            base_url=doc["base_url"],
-            credentials=self._cipher.decrypt(doc["credentials"]),
-            activated_at=doc["activated_at"],
-            cursor=doc["cursor"],
-            interval_seconds=doc.get("interval_seconds", 300),
-            messaging_enabled=doc.get("messaging_enabled", True),
-            health=ConnectionHealth(doc.get("health", ConnectionHealth.OK.value)),
-            health_reason=doc.get("health_reason"),
-            next_sync_at=doc.get("next_sync_at"),
-            options=doc.get("options") or {},
-        )
-
     async def failures(self, connection_id: str) -> int:
         doc = await self._col.find_one({"_id": connection_id}, {"failures": 1})
         return int(doc.get("failures", 0)) if doc else 0
+
+    def _from_doc(self, raw: dict[str, Any]) -> Connection:
+        doc = ConnectionDocument.model_validate(raw)
+        return Connection(
+            id=doc.id,
+            store_id=doc.store_id,
+            family=doc.family,
+            marketplace=doc.marketplace,
+            base_url=doc.base_url,
+            credentials=self._cipher.decrypt(doc.credentials),
+            activated_at=doc.activated_at,
+            cursor=doc.cursor,
+            interval_seconds=doc.interval_seconds,
+            messaging_enabled=doc.messaging_enabled,
+            health=ConnectionHealth(doc.health),
+            health_reason=doc.health_reason,
+            next_sync_at=doc.next_sync_at,
+            options=doc.options,
+        )

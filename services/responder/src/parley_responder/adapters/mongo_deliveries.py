@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from parley_schemas import ReplyCommand, utcnow
-from parley_store import DELIVERIES
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_responder.ports import Delivery
+from parley_schemas import ReplyCommand, utcnow
+from parley_store import DELIVERIES
 
 
 class MongoDeliveryStore:

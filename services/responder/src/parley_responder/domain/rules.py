@@ -8,6 +8,7 @@ from other producers than the gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_schemas.text import PLAIN_TEXT_ONLY, contains_html
 

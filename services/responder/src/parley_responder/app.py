@@ -1,0 +1,49 @@
+"""The responder's Faust app: one agent over reply commands.
+
+Commands are keyed by discussion, so one discussion's replies are delivered in the
+order the merchant wrote them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from parley_platform.streams import LazyResource, consume_envelopes, create_app
+from parley_schemas import CONVERSATION_COMMANDS
+
+from parley_responder.bootstrap import Runtime, bootstrap
+from parley_responder.config import ResponderSettings
+
+settings = ResponderSettings()
+app = create_app(
+    settings.responder_app_id,
+    settings,
+    web_port=settings.responder_web_port,
+    web_bind=settings.responder_web_bind,
+)
+commands = app.topic(
+    CONVERSATION_COMMANDS.name,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
+
+
+@app.agent(commands)
+async def respond(stream: faust.StreamT[Any]) -> None:
+    rt = await runtime.get()
+    await consume_envelopes(
+        stream.events(),
+        {CONVERSATION_COMMANDS.name: CONVERSATION_COMMANDS},
+        rt.responder.handle,
+        rt.publisher,
+        stage="responder",
+    )
+
+
+@app.page("/health")
+async def health(web: Any, request: Any) -> Any:
+    return web.json({"status": "ok", "service": "responder"})
