@@ -146,3 +146,17 @@ def test_make_schemas_refuses_to_overwrite_a_breaking_change(tmp_path: Path) -> 
     target.write_text(json.dumps(old))
     with pytest.raises(BreakingChange, match="legacy: removed"):
         write_all(tmp_path)
+
+
+def test_the_committed_asyncapi_document_is_current_and_names_every_topic() -> None:
+    from parley_schemas import ALL_TOPICS, RECORD_TYPES
+    from parley_schemas.asyncapi import render
+
+    committed = (SCHEMA_DIR.parent / "asyncapi.json").read_text()
+    assert committed == render(), "run `make schemas`"
+    doc = json.loads(committed)
+    assert {c["address"] for c in doc["channels"].values()} == {t.name for t in ALL_TOPICS}
+    refs = {m["payload"]["$ref"] for m in doc["components"]["messages"].values()}
+    assert refs == {f"jsonschema/{name}.json" for name in RECORD_TYPES}
+    for ref in refs:
+        assert (SCHEMA_DIR.parent / ref).exists()
