@@ -1,0 +1,92 @@
+"""Connections in the real MongoDB-compatible server: encryption at rest and leases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from parley_ingest.adapters.connections_repo import MongoConnectionRepository
+from parley_ingest.domain.connections import Connection, ConnectionHealth
+from parley_platform.crypto import CredentialCipher, CredentialsUnreadable
+from parley_store import CONNECTIONS
+from pymongo.asynchronous.database import AsyncDatabase
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
+SECRET = "shop-key-5f3a9c"  # test value
+
+
+def connection(cid: str = "c1", **changes: Any) -> Connection:
+    base: dict[str, Any] = {
+        "id": cid,
+        "store_id": "s1",
+        "family": "mirakl",
+        "marketplace": "carrefour",
+        "base_url": "http://127.0.0.1:1/mirakl/carrefour",
+        "credentials": {"api_key": SECRET},
+        "activated_at": NOW,
+        "cursor": NOW,
+    }
+    return Connection(**{**base, **changes})
+
+
+@pytest.fixture
+async def repo(mongo_db: AsyncDatabase[Any]) -> MongoConnectionRepository:
+    r = MongoConnectionRepository(mongo_db, CredentialCipher(CredentialCipher.generate_key()))
+    await r.ensure_indexes()
+    return r
+
+
+async def test_credentials_are_encrypted_at_rest_and_readable_back(
+    repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
+) -> None:
+    await repo.add(connection())
+    raw = await mongo_db[CONNECTIONS].find_one({"_id": "c1"})
+    assert raw is not None and SECRET not in repr(raw)
+    loaded = await repo.get("c1")
+    assert loaded is not None and loaded.credentials == {"api_key": SECRET}
+    assert SECRET not in repr(loaded)
+
+
+async def test_another_key_cannot_read_the_credentials(
+    repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
+) -> None:
+    await repo.add(connection())
+    other = MongoConnectionRepository(mongo_db, CredentialCipher(CredentialCipher.generate_key()))
+    with pytest.raises(CredentialsUnreadable):
+        await other.get("c1")
+
+
+async def test_only_one_instance_gets_the_lease(repo: MongoConnectionRepository) -> None:
+    await repo.add(connection())
+    claims = await asyncio.gather(*(repo.claim("c1", f"i{n}", NOW, 60) for n in range(8)))
+    assert len([c for c in claims if c is not None]) == 1
+    assert await repo.claim("c1", "late", NOW + timedelta(seconds=30), 60) is None
+    assert await repo.claim("c1", "after-expiry", NOW + timedelta(seconds=61), 60) is not None
+
+
+async def test_release_saves_cursor_and_health_and_frees_the_lease(
+    repo: MongoConnectionRepository,
+) -> None:
+    await repo.add(connection())
+    claimed = await repo.claim("c1", "me", NOW, 60)
+    assert claimed is not None
+    synced = claimed.advanced_to(NOW + timedelta(hours=2))
+    await repo.release(synced, "me", next_sync_at=NOW + timedelta(minutes=5))
+    loaded = await repo.get("c1")
+    assert loaded is not None and loaded.cursor == NOW + timedelta(hours=2)
+    assert await repo.claim("c1", "other", NOW, 60) is not None
+
+
+async def test_due_ids_skip_disabled_flagged_and_future_connections(
+    repo: MongoConnectionRepository,
+) -> None:
+    await repo.add(connection("due"))
+    await repo.add(connection("later", next_sync_at=NOW + timedelta(minutes=5)))
+    await repo.add(connection("off", messaging_enabled=False))
+    await repo.add(connection("flagged", health=ConnectionHealth.NEEDS_ATTENTION))
+    assert await repo.due_ids(NOW, limit=10) == ["due"]
+    assert sorted(await repo.due_ids(NOW + timedelta(minutes=6), limit=10)) == ["due", "later"]
