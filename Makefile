@@ -9,7 +9,7 @@ STACK := bash deploy/local/stack.sh
 # Services and tests read the stack's addresses from these variables.
 STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:-$$(cat .run/credentials.key)}"
 
-.PHONY: help install stack-up stack-down run test test-unit test-integration test-e2e lint typecheck schemas
+.PHONY: help install stack-up stack-down run test test-unit test-integration test-e2e lint typecheck schemas bench
 
 help:
 	@echo "make run    install, start Kafka + MongoDB (FerretDB), the sandbox and all services"
@@ -58,3 +58,6 @@ test-integration: stack-up
 
 test-e2e: stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/e2e
+
+bench: stack-up
+	@$(STACK_ENV); $(UV) run --frozen python bench/bench_normalizer.py

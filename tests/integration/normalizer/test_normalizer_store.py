@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import TopicProbe, envelopes_of
+
 from parley_normalizer.adapters.kafka_events import KafkaEventSink
 from parley_normalizer.adapters.mongo_store import MongoDiscussionStore
 from parley_normalizer.handlers import Normalizer, UnknownDiscussion
@@ -26,8 +29,6 @@ from parley_schemas import (
     RawThreadSnapshot,
 )
 from parley_store import DISCUSSIONS, MESSAGES, ensure_indexes
-from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe, envelopes_of
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 from devstack import Ports, ServiceGroup
+from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import TopicProbe
+from support.waiting import eventually
+
 from parley_platform.kafka import KafkaPublisher
 from parley_schemas import (
     DEAD_LETTERS,
@@ -27,9 +31,6 @@ from parley_schemas import (
     RawThreadSnapshot,
 )
 from parley_store import DISCUSSIONS, MESSAGES
-from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe
-from support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
+from support.kafka import TopicProbe
+
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.tracing import configure_tracing, extract_context
 from parley_schemas import (
@@ -19,7 +21,6 @@ from parley_schemas import (
     Envelope,
     RawThreadSnapshot,
 )
-from support.kafka import TopicProbe
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable, RateLimited
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.ports import Delivery, Destination

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from parley_responder.domain.rules import RuleViolation, check_reply
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_schemas.text import contains_html

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from parley_schemas import (
     CONVERSATION_COMMANDS,
     MARKETPLACE_RAW,
@@ -66,7 +67,7 @@ def test_undecodable_records_say_why(value: bytes | None, reason: str) -> None:
 
 
 def test_a_record_on_the_wrong_topic_is_refused() -> None:
-    with pytest.raises(UndecodableRecord, match="does not belong on marketplace.raw.v1"):
+    with pytest.raises(UndecodableRecord, match=r"does not belong on marketplace\.raw\.v1"):
         decode(_reply().to_json_bytes(), MARKETPLACE_RAW)
 
 

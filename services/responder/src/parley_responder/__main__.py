@@ -3,7 +3,6 @@
 from parley_platform.logging import configure_logging
 from parley_platform.streams import run_worker
 from parley_platform.tracing import configure_tracing
-
 from parley_responder.app import app, settings
 
 configure_logging(settings.service_name, settings.log_level)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from parley_platform.streams import LazyResource, consume_envelopes, create_app
-from parley_schemas import CONVERSATION_COMMANDS
 
+from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_responder.bootstrap import Runtime, bootstrap
 from parley_responder.config import ResponderSettings
+from parley_schemas import CONVERSATION_COMMANDS
 
 settings = ResponderSettings()
 app = create_app(

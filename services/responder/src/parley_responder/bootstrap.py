@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import AsyncMongoClient
+
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
-from parley_store import ensure_indexes
-from pymongo import AsyncMongoClient
-
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
+from parley_store import ensure_indexes
 
 
 @dataclass
