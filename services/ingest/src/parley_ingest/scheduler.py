@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 
 from parley_ingest.domain.connections import Connection, backoff_run
 from parley_ingest.ports import ConnectionRepository
@@ -66,7 +67,10 @@ class Scheduler:
                 continue
             task = asyncio.create_task(self._sync(connection), name=f"sync:{connection_id}")
             self._running[connection_id] = task
-            task.add_done_callback(lambda _t, cid=connection_id: self._running.pop(cid, None))
+            task.add_done_callback(partial(self._finished, connection_id))
+
+    def _finished(self, connection_id: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(connection_id, None)
 
     async def _sync(self, connection: Connection) -> None:
         failures = await self._repo.failures(connection.id)

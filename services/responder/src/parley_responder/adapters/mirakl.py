@@ -1,0 +1,70 @@
+"""The Mirakl family's write side: M12 replies, and M10 to reconcile after a crash.
+
+M12 addresses recipients by party type and id, so the thread (M10) is read first to
+find the customer's or operator's participant entry. The same read answers "did our
+reply arrive?" after a crash: a SHOP message with the same body, dated at or after
+the moment the send started (less a clock-skew margin), is our reply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from parley_connectors.errors import BadRequest
+from parley_connectors.mirakl import (
+    MiraklClient,
+    MiraklParticipantType,
+    MiraklRecipient,
+    MiraklThread,
+)
+from parley_responder.ports import Destination
+from parley_schemas import ParticipantRole
+
+_PARTY = {
+    ParticipantRole.CUSTOMER: MiraklParticipantType.CUSTOMER,
+    ParticipantRole.OPERATOR: MiraklParticipantType.OPERATOR,
+}
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+class MiraklReplies:
+    def _client(self, destination: Destination) -> MiraklClient:
+        shop_id = destination.options.get("shop_id")
+        return MiraklClient(
+            destination.base_url,
+            destination.credentials["api_key"],
+            shop_id=int(shop_id) if shop_id else None,
+        )
+
+    async def send(
+        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+    ) -> str | None:
+        async with self._client(destination) as client:
+            thread = await client.get_thread(thread_id)
+            recipients = [_recipient(thread, role) for role in to]
+            result = await client.reply(thread_id, body, recipients)
+            return result.message_id
+
+    async def find_sent(
+        self, destination: Destination, thread_id: str, body: str, since: datetime
+    ) -> str | None:
+        async with self._client(destination) as client:
+            thread = await client.get_thread(thread_id)
+        for message in thread.messages:
+            if (
+                message.sender.party == MiraklParticipantType.SHOP.value
+                and message.body == body
+                and message.date_created >= since - CLOCK_SKEW
+            ):
+                return message.id
+        return None
+
+
+def _recipient(thread: MiraklThread, role: ParticipantRole) -> MiraklRecipient:
+    party = _PARTY.get(role)
+    if party is None:
+        raise BadRequest(f"Mirakl cannot address a reply to the {role.value}")
+    for participant in thread.authorized_participants:
+        if participant.type.upper() == party.value:
+            return MiraklRecipient(type=party, id=participant.id)
+    raise BadRequest(f"thread {thread.id} has no {role.value} to reply to")
