@@ -1,0 +1,410 @@
+"""Async client for the Mirakl shop messaging API (M10, M11, M12, M13).
+
+One client talks to one operator instance (Carrefour, Empik, Decathlon …) for one
+shop API key; ingest uses the read side, the responder the write side.
+
+What the public Mirakl documentation says, and this client relies on
+(developer.mirakl.com, Marketplace Platform, seller/shop REST API, "Messages"):
+
+- Auth: the shop API key is sent as is in the ``Authorization`` header (security
+  scheme ``shop_api_key``, apiKey in header). Every call takes an optional
+  ``shop_id`` query parameter for keys that reach several shops.
+- M11 ``GET /api/inbox/threads``: filters ``entity_type``, ``entity_id``
+  (comma-separated, needs ``entity_type`` or the answer is 400), ``updated_since``
+  ("threads modified at or after this date"), ``with_messages`` (message details,
+  at most the last 100 messages per thread), ``channel_codes``; seek pagination
+  with ``limit`` (default 50) and ``page_token``; answer
+  ``{"data": [...], "next_page_token", "previous_page_token"}``, a token being
+  absent on the last (first) page.
+- M10 ``GET /api/inbox/threads/{thread_id}``: one thread with its messages.
+- M12 ``POST /api/inbox/threads/{thread_id}/message``: multipart/form-data with a
+  ``message_input`` part (``body``, ``to`` [{``type`` OPERATOR|SHOP|CUSTOMER,
+  ``id``}], optional ``topic``) and ``files`` parts; 201 ``{"message_id",
+  "thread_id"}``. At most 1000 messages per thread and 50 attachments across the
+  threads of one entity.
+- M13 ``GET /api/inbox/threads/{attachment_id}/download``: the file's bytes.
+- HTTP 429 comes with a ``Retry-After`` header in seconds.
+- Integrations must accept new fields and new enumeration values.
+
+Assumptions where the documentation is silent or unclear:
+
+- When ``page_token`` is sent, Mirakl ignores the other filters (Mirakl's own PHP
+  SDK says so for seek pagination), so follow-up pages send only the token, the
+  limit and ``shop_id``. ``limit`` must be within 1..100 (the SDK's bounds).
+- ``updated_since`` is sent as ISO 8601 UTC with milliseconds and a ``Z``.
+- Error bodies are JSON ``{"status": <code>, "message": "<text>"}``; when the body is
+  anything else its first characters are used as the message.
+- M13 names the file in ``Content-Disposition``; without it the attachment id is
+  used as the name. The order in which M11 lists threads is not relied upon.
+- 403 (a shop the key cannot reach) is treated like 401: the credentials, not the
+  request, are wrong. Other 4xx are :class:`BadRequest`.
+- A 429 without a usable ``Retry-After`` is read as 60 seconds.
+
+The client never retries (callers own retry policy) and never logs or repeats the
+API key: it is only ever written into the request header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import collapse_rfc2231_value, parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from parley_connectors.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    MarketplaceUnavailable,
+    NotFound,
+    RateLimited,
+)
+from parley_connectors.mirakl.models import (
+    DownloadedFile,
+    MiraklPayloadError,
+    MiraklRecipient,
+    MiraklReplyResult,
+    MiraklThread,
+    OutgoingFile,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+DEFAULT_RETRY_AFTER = 60.0
+DEFAULT_TIMEOUT = 30.0
+_ERROR_TEXT_LIMIT = 300
+
+
+class MiraklClient:
+    """The messaging API of one Mirakl instance, for one shop API key.
+
+    ``base_url`` is the instance's root (``https://marketplace.example.com`` or the
+    sandbox's ``http://127.0.0.1:8900/mirakl/carrefour``); a trailing ``/api`` is
+    accepted too. Pass ``http`` to share a connection pool (its lifetime stays the
+    caller's); otherwise the client owns one, closed by :meth:`aclose`.
+
+    ``timeout`` bounds each call end to end (connect, wait and body), whatever the
+    transport: a marketplace that answers too slowly is unavailable, not a hung sync.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        shop_id: int | None = None,
+        http: httpx.AsyncClient | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Mirakl shop API key is required")
+        root = base_url.rstrip("/")
+        self._api = root if root.endswith("/api") else f"{root}/api"
+        self._api_key = api_key
+        self._shop_id = shop_id
+        self._timeout = timeout
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"MiraklClient(api={self._api!r}, shop_id={self._shop_id!r})"
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- M11 -----------------------------------------------------------------------
+
+    async def list_threads(
+        self,
+        updated_since: datetime | None,
+        with_messages: bool = True,
+        page_size: int = 50,
+        *,
+        entity_type: str | None = None,
+        entity_ids: Sequence[str] = (),
+    ) -> AsyncIterator[MiraklThread]:
+        """Every thread updated at or after ``updated_since``, across all pages.
+
+        Strict: the first malformed thread raises :class:`MiraklPayloadError`. Use
+        :meth:`list_thread_results` to dead-letter bad threads and keep going.
+        """
+        async for item in self.list_thread_results(
+            updated_since,
+            with_messages,
+            page_size,
+            entity_type=entity_type,
+            entity_ids=entity_ids,
+        ):
+            if isinstance(item, MiraklPayloadError):
+                raise item
+            yield item
+
+    async def list_thread_results(
+        self,
+        updated_since: datetime | None,
+        with_messages: bool = True,
+        page_size: int = 50,
+        *,
+        entity_type: str | None = None,
+        entity_ids: Sequence[str] = (),
+    ) -> AsyncIterator[MiraklThread | MiraklPayloadError]:
+        """Like :meth:`list_threads`, but a malformed thread is *yielded* as its error.
+
+        A page that cannot be read as a whole (not JSON, no ``data`` list, a bad
+        token) still raises, since the pages after it cannot be reached.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be within 1..{MAX_PAGE_SIZE}, got {page_size}")
+        if entity_ids and not entity_type:
+            raise ValueError("entity_ids needs entity_type (Mirakl answers 400 otherwise)")
+        params: dict[str, str] = {
+            "with_messages": "true" if with_messages else "false",
+            "limit": str(page_size),
+        }
+        if updated_since is not None:
+            params["updated_since"] = format_datetime(updated_since)
+        if entity_type:
+            params["entity_type"] = entity_type
+        if entity_ids:
+            params["entity_id"] = ",".join(entity_ids)
+        pages = 0
+        while True:
+            page = await self._get_json("/inbox/threads", params, operation="M11")
+            pages += 1
+            data, next_token = _read_page(page)
+            for raw in data:
+                try:
+                    yield MiraklThread.parse(raw)
+                except MiraklPayloadError as exc:
+                    yield exc
+            if not next_token:
+                log.debug("mirakl M11 done", extra={"pages": pages, "api": self._api})
+                return
+            # Seek pagination: the token carries the filters; only the limit goes along.
+            params = {"page_token": next_token, "limit": str(page_size)}
+
+    # --- M10 -----------------------------------------------------------------------
+
+    async def get_thread(self, thread_id: str) -> MiraklThread:
+        """One thread with all its messages."""
+        payload = await self._get_json(f"/inbox/threads/{_segment(thread_id)}", {}, "M10")
+        thread = MiraklThread.parse(payload)
+        if thread.id != thread_id:
+            raise MiraklPayloadError(
+                f"asked for thread {thread_id}, Mirakl answered thread {thread.id}",
+                thread_id=thread_id,
+                payload=payload,
+            )
+        return thread
+
+    # --- M12 -----------------------------------------------------------------------
+
+    async def reply(
+        self,
+        thread_id: str,
+        body: str,
+        to: Sequence[MiraklRecipient],
+        attachments: Sequence[OutgoingFile] = (),
+    ) -> MiraklReplyResult:
+        """Posts a message on the thread, with attachments sent natively."""
+        message_input: dict[str, Any] = {
+            "body": body,
+            "to": [recipient.model_dump(mode="json", exclude_none=True) for recipient in to],
+        }
+        parts: list[tuple[str, tuple[str | None, bytes, str]]] = [
+            (
+                "message_input",
+                (None, json.dumps(message_input, ensure_ascii=False).encode(), "application/json"),
+            )
+        ]
+        parts.extend(("files", (f.name, f.content, f.content_type)) for f in attachments)
+        response = await self._send(
+            "POST",
+            f"/inbox/threads/{_segment(thread_id)}/message",
+            {},
+            operation="M12",
+            files=parts,
+        )
+        payload = _json(response, "M12")
+        try:
+            return MiraklReplyResult.model_validate(payload)
+        except ValueError as exc:
+            raise MiraklPayloadError(
+                f"M12 answer has no message id: {exc}", thread_id=thread_id, payload=payload
+            ) from exc
+
+    # --- M13 -----------------------------------------------------------------------
+
+    async def download_attachment(self, attachment_id: str) -> DownloadedFile:
+        """An attachment's bytes, its file name and content type."""
+        response = await self._send(
+            "GET", f"/inbox/threads/{_segment(attachment_id)}/download", {}, operation="M13"
+        )
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        name = _filename(response.headers.get("content-disposition")) or attachment_id
+        return DownloadedFile(
+            attachment_id=attachment_id,
+            name=name,
+            content_type=content_type.split(";")[0].strip() or "application/octet-stream",
+            content=response.content,
+        )
+
+    # --- plumbing ------------------------------------------------------------------
+
+    async def _get_json(self, path: str, params: dict[str, str], operation: str) -> Any:
+        response = await self._send("GET", path, params, operation=operation)
+        return _json(response, operation)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        operation: str,
+        files: list[tuple[str, tuple[str | None, bytes, str]]] | None = None,
+    ) -> httpx.Response:
+        query = dict(params)
+        if self._shop_id is not None:
+            query["shop_id"] = str(self._shop_id)
+        headers = {"Authorization": self._api_key, "Accept": "application/json"}
+        url = f"{self._api}{path}"
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.request(
+                    method, url, params=query, headers=headers, files=files
+                )
+        except TimeoutError as exc:
+            raise MarketplaceUnavailable(
+                f"{operation}: no answer within {self._timeout:g}s"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise MarketplaceUnavailable(f"{operation}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise MarketplaceUnavailable(
+                f"{operation}: could not reach the marketplace ({type(exc).__name__})"
+            ) from exc
+        log.debug(
+            "mirakl call",
+            extra={"operation": operation, "method": method, "status": response.status_code},
+        )
+        _raise_for_status(response, operation)
+        return response
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``, e.g. ``2026-04-01T09:30:00.000Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise ValueError("an id is required")
+    return quote(value, safe="")
+
+
+def _read_page(page: Any) -> tuple[list[Any], str | None]:
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        raise MiraklPayloadError("M11 answer has no 'data' list", payload=page)
+    token = page.get("next_page_token")
+    if token is not None and not isinstance(token, str):
+        raise MiraklPayloadError("M11 'next_page_token' is not a string", payload=page)
+    return page["data"], token or None
+
+
+def _json(response: httpx.Response, operation: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = response.text[:80]
+        raise MiraklPayloadError(
+            f"{operation} answer is not JSON: {snippet!r}", status=response.status_code
+        ) from exc
+
+
+def _raise_for_status(response: httpx.Response, operation: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"{operation} {status}: {_error_message(response)}"
+    if status == 429:
+        raise RateLimited(_retry_after(response.headers.get("retry-after")), message)
+    if status in (401, 403):
+        raise AuthenticationFailed(message, status=status)
+    if status == 404:
+        raise NotFound(message, status=status)
+    if status >= 500:
+        raise MarketplaceUnavailable(message, status=status)
+    raise BadRequest(message, status=status)
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Mirakl's explanation from a ``{"status", "message"}`` body, else the raw text."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        for key in ("message", "error_description", "error"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value[:_ERROR_TEXT_LIMIT]
+    text = response.text.strip()
+    return text[:_ERROR_TEXT_LIMIT] if text else (response.reason_phrase or "no details")
+
+
+def _retry_after(header: str | None) -> float:
+    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110)."""
+    if not header:
+        return DEFAULT_RETRY_AFTER
+    header = header.strip()
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _filename(disposition: str | None) -> str | None:
+    """The file name of a Content-Disposition header, RFC 6266 ``filename*`` first."""
+    if not disposition:
+        return None
+    message = Message()
+    message["content-disposition"] = disposition
+    plain: str | None = None
+    for key, value in message.get_params(header="content-disposition") or []:
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):  # RFC 2231/6266 filename*: the exact name
+            return collapse_rfc2231_value(value) or None
+        plain = plain or value or None
+    return plain

@@ -1,0 +1,232 @@
+"""Typed models of the Mirakl messaging wire format (M10, M11, M12, M13).
+
+Field names are Mirakl's own, so a model reads like the documentation and a payload
+can be compared to it line by line. Parsing is lenient where Mirakl asks integrators
+to be ("allow for new fields", "allow for new enumeration values": unknown fields are
+kept, enumerations are plain strings) and strict where Parley cannot work without a
+value (ids, dates, message bodies, senders): a thread missing one of those fails with
+a :class:`MiraklPayloadError` naming the thread, so the caller dead-letters that one
+thread and goes on.
+
+Fields the documentation marks required but Parley does not need (for example a
+participant's ``display_name``) are optional here on purpose: a marketplace that
+leaves one out should not cost the merchant a conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from parley_connectors.errors import PayloadError
+
+
+class MiraklPayloadError(PayloadError):
+    """A Mirakl answer that does not match the documented shape."""
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Mirakl dates carry an offset; a naive one is read as UTC rather than refused."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class MiraklModel(BaseModel):
+    """Base of the wire models: unknown fields are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class MiraklParticipantType(StrEnum):
+    """Who takes part in a thread (participants, recipients, organizations)."""
+
+    CUSTOMER = "CUSTOMER"
+    OPERATOR = "OPERATOR"
+    SHOP = "SHOP"
+
+
+class MiraklTopic(MiraklModel):
+    """The thread's subject: free text, or an operator-defined reason code."""
+
+    type: str | None = None  # FREE_TEXT | REASON_CODE
+    value: str | None = None
+
+
+class MiraklEntity(MiraklModel):
+    """What the thread is about: an order (MMP_ORDER), an offer (MMP_OFFER) …"""
+
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    label: str | None = None
+
+
+class MiraklParticipant(MiraklModel):
+    """A participant or recipient. Mirakl sends no ``id`` for the operator."""
+
+    type: str = Field(min_length=1)
+    id: str | None = None
+    display_name: str | None = None
+
+
+class MiraklOrganization(MiraklModel):
+    """The organization a message sender belongs to (the customer, the shop, the operator)."""
+
+    type: str | None = None
+    id: str | None = None
+    display_name: str | None = None
+
+
+class MiraklSender(MiraklModel):
+    """A message's ``from``.
+
+    ``type`` names the sending *user* kind (public integrations see ``CUSTOMER_USER``,
+    ``SHOP_USER``, ``OPERATOR_USER``), ``organization_details.type`` the party
+    (``CUSTOMER``, ``SHOP``, ``OPERATOR``). :attr:`party` reads either.
+    """
+
+    type: str = Field(min_length=1)
+    display_name: str | None = None
+    organization_details: MiraklOrganization | None = None
+
+    @property
+    def party(self) -> str:
+        """CUSTOMER, SHOP or OPERATOR when recognisable, else Mirakl's raw type."""
+        if self.organization_details is not None and self.organization_details.type:
+            return self.organization_details.type.upper()
+        kind = self.type.upper()
+        return kind.removesuffix("_USER")
+
+
+class MiraklAttachment(MiraklModel):
+    """An attachment as listed on a message; its bytes come from M13."""
+
+    id: str = Field(min_length=1)
+    name: str
+    size: int | None = Field(default=None, ge=0)
+
+
+class MiraklMessage(MiraklModel):
+    id: str = Field(min_length=1)
+    body: str
+    date_created: UtcDatetime
+    sender: MiraklSender = Field(alias="from")
+    to: list[MiraklParticipant] = Field(default_factory=list)
+    attachments: list[MiraklAttachment] = Field(default_factory=list)
+
+
+class MiraklMetadata(MiraklModel):
+    last_message_date: UtcDatetime | None = None
+    last_sender: MiraklSender | None = None
+    shop_reply_needed_since: UtcDatetime | None = None
+    total_count: int | None = None
+
+
+class MiraklCustomerOrganization(MiraklModel):
+    """The buying company, on B2B marketplaces."""
+
+    id: str | None = None
+    display_name: str | None = None
+
+
+class MiraklNoStoreReplyNeeded(MiraklModel):
+    date: UtcDatetime | None = None
+    user_type: str | None = None
+
+
+class MiraklThread(MiraklModel):
+    """One thread as M10 or M11 returns it.
+
+    ``messages`` is empty when M11 was called with ``with_messages=false``; M11 also
+    caps it at the thread's last 100 messages, M10 does not.
+    """
+
+    id: str = Field(min_length=1)
+    topic: MiraklTopic | None = None
+    entities: list[MiraklEntity] = Field(default_factory=list)
+    authorized_participants: list[MiraklParticipant] = Field(default_factory=list)
+    current_participants: list[MiraklParticipant] = Field(default_factory=list)
+    customer_organization: MiraklCustomerOrganization | None = None
+    date_created: UtcDatetime
+    date_updated: UtcDatetime
+    messages: list[MiraklMessage] = Field(default_factory=list)
+    metadata: MiraklMetadata | None = None
+    no_store_reply_needed: list[MiraklNoStoreReplyNeeded] = Field(default_factory=list)
+
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The JSON object exactly as Mirakl sent it, for audit and replays."""
+        return self._raw
+
+    @classmethod
+    def parse(cls, payload: Any) -> MiraklThread:
+        """Reads one thread, or raises :class:`MiraklPayloadError` saying what is wrong."""
+        if not isinstance(payload, dict):
+            raise MiraklPayloadError(
+                f"a thread must be a JSON object, got {type(payload).__name__}", payload=payload
+            )
+        raw_id = payload.get("id")
+        thread_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        try:
+            thread = cls.model_validate(payload)
+        except ValidationError as exc:
+            raise MiraklPayloadError(_describe(exc), thread_id=thread_id, payload=payload) from exc
+        thread._raw = payload
+        return thread
+
+
+def _describe(exc: ValidationError) -> str:
+    """A short, stable reason: which fields are wrong and why (at most three)."""
+    problems = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error["loc"]) or "payload"
+        problems.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(problems)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return "; ".join(problems) + suffix
+
+
+class MiraklRecipient(MiraklModel):
+    """A recipient of a reply (M12 ``message_input.to``)."""
+
+    type: MiraklParticipantType
+    id: str | None = None
+
+
+class MiraklReplyResult(MiraklModel):
+    """M12's answer: the id Mirakl gave the new message."""
+
+    message_id: str = Field(min_length=1)
+    thread_id: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    """A file to attach to a reply."""
+
+    name: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """An attachment's bytes as M13 returned them."""
+
+    attachment_id: str
+    name: str
+    content_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
