@@ -150,39 +150,52 @@ class ServiceGroup:
         for name in reversed(list(self.processes)):
             self.stop(name)
 
-    def activate_demo_connections(
-        self, store_id: str = "demo-store", *, since_days: int = 30
+    def activate(
+        self,
+        connection_id: str,
+        store_id: str,
+        instance: str,
+        *,
+        since: datetime,
+        interval_seconds: int,
     ) -> None:
-        """Activates the sandbox's instances; back-dated so the seeded threads are pulled."""
-        activated = (datetime.now(UTC) - timedelta(days=since_days)).isoformat()
+        """Activates messaging for a store on a sandbox Mirakl instance, via the ingest CLI."""
         env = {**self._env(), "PARLEY_SANDBOX_API_KEY": SANDBOX_API_KEY}
+        subprocess.run(  # noqa: S603 - fixed argv of our own CLI
+            [
+                sys.executable,
+                "-m",
+                "parley_ingest.cli",
+                "add-connection",
+                "--id",
+                connection_id,
+                "--store",
+                store_id,
+                "--family",
+                "mirakl",
+                "--marketplace",
+                instance,
+                "--base-url",
+                f"http://127.0.0.1:{self.ports.sandbox}/mirakl/{instance}",
+                "--api-key-env",
+                "PARLEY_SANDBOX_API_KEY",
+                "--activated-at",
+                since.isoformat(),
+                "--interval",
+                str(interval_seconds),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+
+    def activate_demo_connections(self, store_id: str = "demo-store") -> None:
+        """Back-dated activation, so the sandbox's seeded threads are pulled on first sync."""
+        since = datetime.now(UTC) - timedelta(days=30)
+        interval = int(os.environ.get("DEMO_SYNC_INTERVAL_SECONDS", "30"))
         for instance in DEMO_INSTANCES:
-            subprocess.run(  # noqa: S603
-                [
-                    sys.executable,
-                    "-m",
-                    "parley_ingest.cli",
-                    "add-connection",
-                    "--id",
-                    f"{store_id}-{instance}",
-                    "--store",
-                    store_id,
-                    "--family",
-                    "mirakl",
-                    "--marketplace",
-                    instance,
-                    "--base-url",
-                    f"http://127.0.0.1:{self.ports.sandbox}/mirakl/{instance}",
-                    "--api-key-env",
-                    "PARLEY_SANDBOX_API_KEY",
-                    "--activated-at",
-                    activated,
-                    "--interval",
-                    os.environ.get("DEMO_SYNC_INTERVAL_SECONDS", "30"),
-                ],
-                cwd=ROOT,
-                env=env,
-                check=True,
+            self.activate(
+                f"{store_id}-{instance}", store_id, instance, since=since, interval_seconds=interval
             )
 
 
