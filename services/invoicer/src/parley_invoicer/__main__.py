@@ -1,0 +1,26 @@
+"""``python -m parley_invoicer``: serve the invoicer over HTTP with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from parley_invoicer.config import InvoicerSettings
+from parley_invoicer.logs import configure_logging
+from parley_invoicer.main import create_app
+
+
+def main() -> None:
+    settings = InvoicerSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.invoicer_host,
+        port=settings.invoicer_port,
+        log_config=None,  # keep the JSON logging configured above
+        # Finish in-flight renders within Kubernetes' 30 s termination grace period.
+        timeout_graceful_shutdown=20,
+    )
+
+
+if __name__ == "__main__":
+    main()
