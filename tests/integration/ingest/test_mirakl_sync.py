@@ -6,9 +6,11 @@ snapshots and dead letters go to the real broker and are read back from it.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from parley_ingest.sync import SyncService
 from parley_platform.kafka import KafkaPublisher
 from parley_sandbox import create_app
 from parley_schemas import DEAD_LETTERS, MARKETPLACE_RAW, ParticipantRole
+from parley_store import GridFsFileStore
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +145,41 @@ async def test_rate_limit_and_bad_credentials_are_handled(
         connection(instance, activated, key="wrong-key"), now
     )
     assert refused.connection.health is ConnectionHealth.NEEDS_ATTENTION
+
+
+async def test_attachments_are_stored_once_with_name_size_and_type(
+    sandbox: httpx.AsyncClient, publisher: KafkaPublisher, kafka_bootstrap: str, mongo_db: Any
+) -> None:
+    instance = f"it{uuid.uuid4().hex[:8]}"
+    activated = datetime.now(UTC) - timedelta(hours=1)
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    await write(
+        sandbox,
+        instance,
+        "Le colis est arrivé abîmé, voici une photo.",
+        attachments=[
+            {
+                "name": "colis abîmé.png",
+                "content_base64": base64.b64encode(photo).decode(),
+                "content_type": "image/png",
+            }
+        ],
+    )
+    files = GridFsFileStore(mongo_db)
+
+    def build(c: Connection) -> MiraklConnector:
+        return MiraklConnector(c, MiraklClient(c.base_url, c.credentials["api_key"], http=sandbox))
+
+    sync = SyncService(build, KafkaSnapshotSink(publisher), files)
+    async with TopicProbe(kafka_bootstrap, MARKETPLACE_RAW) as probe:
+        await sync.sync(connection(instance, activated), datetime.now(UTC))
+        await sync.sync(connection(instance, activated), datetime.now(UTC))
+        records = await probe.wait_for(lambda r: instance.encode() in (r.key or b""), count=2)
+    refs = [r.envelope().data.messages[0].attachments[0] for r in records]
+    assert refs[0].file_id is not None and refs[0].file_id == refs[1].file_id
+    stored = await files.open(refs[0].file_id)
+    assert stored.content == photo
+    assert stored.name == "colis abîmé.png"
+    assert refs[0].size == len(photo)
+    assert refs[0].content_type == "image/png"
+    assert await mongo_db["files.files"].count_documents({}) == 1

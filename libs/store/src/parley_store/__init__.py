@@ -21,6 +21,7 @@ from .documents import (
     inbound_message_id,
     outbound_message_id,
 )
+from .files import FileNotStored, GridFsFileStore, StoredFile
 
 __all__ = [
     "CONNECTIONS",
@@ -35,7 +36,10 @@ __all__ = [
     "DiscussionDocument",
     "DiscussionStatus",
     "DiscussionType",
+    "FileNotStored",
+    "GridFsFileStore",
     "MessageDocument",
+    "StoredFile",
     "create_missing_indexes",
     "ensure_indexes",
     "inbound_message_id",

@@ -18,6 +18,7 @@ from parley_ingest.sync import SyncService
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
+from parley_store import GridFsFileStore
 
 
 @dataclass
@@ -45,7 +46,12 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     await publisher.start()
     scheduler = Scheduler(
         connections,
-        SyncService(build_connector, KafkaSnapshotSink(publisher)),
+        SyncService(
+            build_connector,
+            KafkaSnapshotSink(publisher),
+            GridFsFileStore(db),
+            settings.ingest_max_attachment_bytes,
+        ),
         owner=settings.ingest_instance_id or f"{socket.gethostname()}:{os.getpid()}",
         tick_seconds=settings.ingest_tick_seconds,
         lease_seconds=settings.ingest_lease_seconds,

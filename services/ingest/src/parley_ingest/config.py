@@ -15,6 +15,7 @@ class IngestSettings(ServiceSettings):
     ingest_tick_seconds: float = Field(default=1.0, gt=0)
     ingest_lease_seconds: int = Field(default=120, ge=5)
     ingest_max_concurrent_syncs: int = Field(default=8, ge=1)
+    ingest_max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     ingest_instance_id: str = Field(default="", description="Defaults to host:pid")
     credentials_key: SecretStr = Field(
         default=SecretStr(""),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from parley_ingest.domain.connections import Connection
-from parley_schemas import RawThreadSnapshot
+from parley_schemas import AttachmentRef, RawThreadSnapshot
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,28 @@ class Connector(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    name: str
+    content_type: str
+    content: bytes
+
+
+@runtime_checkable
+class AttachmentSource(Protocol):
+    """A connector whose marketplace serves attachment bytes (F4)."""
+
+    async def fetch_attachment(self, attachment: AttachmentRef) -> FetchedFile: ...
+
+
+class FileStore(Protocol):
+    async def find(self, key: str) -> str | None: ...
+
+    async def save(
+        self, key: str, name: str, content_type: str, content: bytes, **metadata: str
+    ) -> str: ...
 
 
 class ConnectorFactory(Protocol):

@@ -11,10 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from parley_connectors.errors import AuthenticationFailed, MarketplaceUnavailable, RateLimited
+from parley_connectors.errors import (
+    AuthenticationFailed,
+    MarketplaceUnavailable,
+    NotFound,
+    RateLimited,
+)
 from parley_ingest.domain.connections import Connection, ConnectionHealth, backoff_run, next_run
-from parley_ingest.ports import ConnectorFactory, MalformedThread, SnapshotSink
+from parley_ingest.ports import (
+    AttachmentSource,
+    Connector,
+    ConnectorFactory,
+    FileStore,
+    MalformedThread,
+    SnapshotSink,
+)
 from parley_platform.logging import get_logger
+from parley_schemas import AttachmentRef, RawThreadSnapshot
 
 log = get_logger(__name__)
 
@@ -28,10 +41,21 @@ class SyncOutcome:
     dead_lettered: int = 0
 
 
+DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+
+
 class SyncService:
-    def __init__(self, connectors: ConnectorFactory, sink: SnapshotSink) -> None:
+    def __init__(
+        self,
+        connectors: ConnectorFactory,
+        sink: SnapshotSink,
+        files: FileStore | None = None,
+        max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    ) -> None:
         self._connectors = connectors
         self._sink = sink
+        self._files = files
+        self._max_attachment_bytes = max_attachment_bytes
 
     async def sync(self, connection: Connection, now: datetime, failures: int = 0) -> SyncOutcome:
         connector = self._connectors(connection)
@@ -49,7 +73,7 @@ class SyncService:
                     await self._sink.dead_letter(connection, item)
                     dead += 1
                     continue
-                await self._sink.publish(item)
+                await self._sink.publish(await self._with_files(connector, connection, item))
                 published += 1
                 if item.updated_at is not None:
                     newest = max(newest, item.updated_at)
@@ -85,6 +109,57 @@ class SyncService:
             published,
             dead,
         )
+
+    async def _with_files(
+        self, connector: Connector, connection: Connection, snapshot: RawThreadSnapshot
+    ) -> RawThreadSnapshot:
+        """Downloads attachments into Parley's storage once (F4) and references them.
+
+        A file the marketplace no longer has, or one over the size limit, stays
+        referenced by its marketplace id only; marketplace faults propagate, so the
+        sync is retried and the cursor does not move past a file we could not fetch.
+        """
+        if self._files is None or not isinstance(connector, AttachmentSource):
+            return snapshot
+        messages = []
+        for message in snapshot.messages:
+            refs = []
+            for ref in message.attachments:
+                refs.append(await self._store(connector, connection, ref))
+            messages.append(message.model_copy(update={"attachments": refs}))
+        return snapshot.model_copy(update={"messages": messages})
+
+    async def _store(
+        self, source: AttachmentSource, connection: Connection, ref: AttachmentRef
+    ) -> AttachmentRef:
+        assert self._files is not None
+        if ref.file_id or not ref.marketplace_attachment_id:
+            return ref
+        key = f"{connection.id}/{ref.marketplace_attachment_id}"
+        file_id = await self._files.find(key)
+        if file_id is None:
+            if ref.size is not None and ref.size > self._max_attachment_bytes:
+                log.warning("attachment over the size limit left at the marketplace", key=key)
+                return ref
+            try:
+                fetched = await source.fetch_attachment(ref)
+            except NotFound:
+                log.warning("attachment gone from the marketplace", key=key)
+                return ref
+            if len(fetched.content) > self._max_attachment_bytes:
+                log.warning("attachment over the size limit left at the marketplace", key=key)
+                return ref
+            file_id = await self._files.save(
+                key,
+                fetched.name or ref.name,
+                fetched.content_type,
+                fetched.content,
+                connection_id=connection.id,
+            )
+            ref = ref.model_copy(
+                update={"content_type": fetched.content_type, "size": len(fetched.content)}
+            )
+        return ref.model_copy(update={"file_id": file_id})
 
 
 def _after(now: datetime, seconds: float) -> datetime:

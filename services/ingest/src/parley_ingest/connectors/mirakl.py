@@ -20,7 +20,7 @@ from parley_connectors.mirakl import (
     MiraklThread,
 )
 from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import MalformedThread
+from parley_ingest.ports import FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,
@@ -76,6 +76,12 @@ class MiraklConnector:
                 yield self.snapshot(thread)
             except UnknownParty as exc:
                 yield MalformedThread(str(exc), thread.id, thread.raw)
+
+    async def fetch_attachment(self, attachment: AttachmentRef) -> FetchedFile:
+        """M13: the attachment's bytes."""
+        assert attachment.marketplace_attachment_id is not None
+        file = await self._client.download_attachment(attachment.marketplace_attachment_id)
+        return FetchedFile(name=file.name, content_type=file.content_type, content=file.content)
 
     def snapshot(self, thread: MiraklThread) -> RawThreadSnapshot:
         c = self._connection
