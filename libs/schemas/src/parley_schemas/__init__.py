@@ -1,7 +1,7 @@
 """Parley's contracts: every record on every topic, the topics and the keys."""
 
 from .codec import UndecodableRecord, decode
-from .commands import ReplyAction, ReplyCommand
+from .commands import ReplyAction, ReplyCommand, ResyncRequest
 from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
 from .deadletter import DeadLetter
 from .delivery import DeliveryResult, DeliveryState
@@ -18,11 +18,13 @@ from .topics import (
     DELIVERY_RESULT,
     DELIVERY_RESULTS,
     DISCUSSION_CREATED,
+    INGEST_COMMANDS,
     MARKETPLACE_RAW,
     MESSAGE_RECEIVED,
     MESSAGE_SENT,
     RECORD_TYPES,
     REPLY_REQUESTED,
+    RESYNC_REQUESTED,
     THREAD_SNAPSHOT,
     RecordType,
     Topic,
@@ -38,11 +40,13 @@ __all__ = [
     "DELIVERY_RESULT",
     "DELIVERY_RESULTS",
     "DISCUSSION_CREATED",
+    "INGEST_COMMANDS",
     "MARKETPLACE_RAW",
     "MESSAGE_RECEIVED",
     "MESSAGE_SENT",
     "RECORD_TYPES",
     "REPLY_REQUESTED",
+    "RESYNC_REQUESTED",
     "THREAD_SNAPSHOT",
     "AttachmentRef",
     "DeadLetter",
@@ -64,6 +68,7 @@ __all__ = [
     "RecordType",
     "ReplyAction",
     "ReplyCommand",
+    "ResyncRequest",
     "Topic",
     "UndecodableRecord",
     "decode",

@@ -30,3 +30,14 @@ class ReplyCommand(Record):
     attachment_file_ids: list[str] = Field(default_factory=list)
     requested_by: str
     requested_at: datetime
+
+
+class ResyncRequest(Record):
+    """Pull one discussion (``thread_id`` set) or a whole connection again, now (F3)."""
+
+    request_id: str = Field(min_length=8, max_length=64)
+    store_id: str
+    marketplace: str
+    thread_id: str | None = None
+    requested_by: str
+    requested_at: datetime

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from .commands import ReplyCommand
+from .commands import ReplyCommand, ResyncRequest
 from .deadletter import DeadLetter
 from .delivery import DeliveryResult
 from .events import DiscussionCreated, MessageReceived, MessageSent
@@ -27,6 +27,7 @@ class RecordType:
 
 THREAD_SNAPSHOT = RecordType("com.parley.marketplace.thread_snapshot.v1", RawThreadSnapshot)
 REPLY_REQUESTED = RecordType("com.parley.conversation.reply_requested.v1", ReplyCommand)
+RESYNC_REQUESTED = RecordType("com.parley.ingest.resync_requested.v1", ResyncRequest)
 DELIVERY_RESULT = RecordType("com.parley.delivery.result.v1", DeliveryResult)
 DISCUSSION_CREATED = RecordType("com.parley.discussion.created.v1", DiscussionCreated)
 MESSAGE_RECEIVED = RecordType("com.parley.message.received.v1", MessageReceived)
@@ -52,6 +53,11 @@ CONVERSATION_COMMANDS = Topic(
     (REPLY_REQUESTED,),
     description="User actions the responder carries out; key = discussion key.",
 )
+INGEST_COMMANDS = Topic(
+    "ingest.commands.v1",
+    (RESYNC_REQUESTED,),
+    description="Manual resync requests for ingest; key = discussion key, or store:marketplace:*.",
+)
 DELIVERY_RESULTS = Topic(
     "delivery.results.v1",
     (DELIVERY_RESULT,),
@@ -72,6 +78,7 @@ DEAD_LETTERS = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_RAW,
     CONVERSATION_COMMANDS,
+    INGEST_COMMANDS,
     DELIVERY_RESULTS,
     CONVERSATION_EVENTS,
     DEAD_LETTERS,

@@ -7,6 +7,7 @@ connection); marketplace traffic is driven by the scheduler alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,8 @@ from fastapi import FastAPI, HTTPException, Request
 
 from parley_ingest.bootstrap import Runtime, bootstrap
 from parley_ingest.config import IngestSettings
+from parley_platform.consumer import run_consumer
+from parley_schemas import INGEST_COMMANDS
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -23,12 +26,26 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await bootstrap(settings)
         app.state.runtime = runtime
-        task = asyncio.create_task(runtime.scheduler.run(), name="scheduler")
+        scheduler = asyncio.create_task(runtime.scheduler.run(), name="scheduler")
+        commands = asyncio.create_task(
+            run_consumer(
+                settings.kafka_bootstrap_servers,
+                settings.ingest_group_id,
+                INGEST_COMMANDS,
+                runtime.resync.handle,
+                runtime.publisher,
+                stage="ingest",
+            ),
+            name="resync-commands",
+        )
         try:
             yield
         finally:
+            commands.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commands
             await runtime.close()
-            await task
+            await scheduler
 
     app = FastAPI(title="Parley ingest", lifespan=lifespan)
 

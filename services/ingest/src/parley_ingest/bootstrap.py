@@ -13,6 +13,7 @@ from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
 from parley_ingest.config import IngestSettings
 from parley_ingest.connectors import build_connector
+from parley_ingest.resync import ResyncHandler
 from parley_ingest.scheduler import Scheduler
 from parley_ingest.sync import SyncService
 from parley_platform.crypto import CredentialCipher
@@ -28,6 +29,7 @@ class Runtime:
     publisher: KafkaPublisher
     connections: MongoConnectionRepository
     scheduler: Scheduler
+    resync: ResyncHandler
 
     async def close(self) -> None:
         await self.scheduler.stop()
@@ -44,17 +46,19 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     await connections.ensure_indexes()
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="ingest")
     await publisher.start()
+    sync = SyncService(
+        build_connector,
+        KafkaSnapshotSink(publisher),
+        GridFsFileStore(db),
+        settings.ingest_max_attachment_bytes,
+    )
     scheduler = Scheduler(
         connections,
-        SyncService(
-            build_connector,
-            KafkaSnapshotSink(publisher),
-            GridFsFileStore(db),
-            settings.ingest_max_attachment_bytes,
-        ),
+        sync,
         owner=settings.ingest_instance_id or f"{socket.gethostname()}:{os.getpid()}",
         tick_seconds=settings.ingest_tick_seconds,
         lease_seconds=settings.ingest_lease_seconds,
         max_concurrent=settings.ingest_max_concurrent_syncs,
     )
-    return Runtime(settings, client, publisher, connections, scheduler)
+    resync = ResyncHandler(connections, sync)
+    return Runtime(settings, client, publisher, connections, scheduler, resync)

@@ -11,6 +11,7 @@ class IngestSettings(ServiceSettings):
     service_name: str = "ingest"
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8100
+    ingest_group_id: str = "parley-ingest"
     ingest_default_interval_seconds: int = Field(default=300, ge=1)
     ingest_tick_seconds: float = Field(default=1.0, gt=0)
     ingest_lease_seconds: int = Field(default=120, ge=5)

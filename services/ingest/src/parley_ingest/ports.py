@@ -27,6 +27,10 @@ class Connector(Protocol):
         """Threads with activity at or after ``since``, oldest activity first."""
         ...
 
+    async def fetch_thread(self, thread_id: str) -> RawThreadSnapshot | MalformedThread:
+        """One thread now, whatever the cursor (manual resync of a discussion)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

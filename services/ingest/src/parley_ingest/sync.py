@@ -110,6 +110,23 @@ class SyncService:
             dead,
         )
 
+    async def sync_thread(self, connection: Connection, thread_id: str) -> bool:
+        """Manual resync of one discussion: fetch it now and publish it.
+
+        Returns False when the marketplace answered with something unreadable (it is
+        dead-lettered). Marketplace faults propagate to the caller, who retries.
+        """
+        connector = self._connectors(connection)
+        try:
+            item = await connector.fetch_thread(thread_id)
+            if isinstance(item, MalformedThread):
+                await self._sink.dead_letter(connection, item)
+                return False
+            await self._sink.publish(await self._with_files(connector, connection, item))
+            return True
+        finally:
+            await connector.aclose()
+
     async def _with_files(
         self, connector: Connector, connection: Connection, snapshot: RawThreadSnapshot
     ) -> RawThreadSnapshot:

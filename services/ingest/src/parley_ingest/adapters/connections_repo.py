@@ -59,6 +59,10 @@ class MongoConnectionRepository:
         doc = await self._col.find_one({"_id": connection_id})
         return self._from_doc(doc) if doc else None
 
+    async def find_for(self, store_id: str, marketplace: str) -> Connection | None:
+        doc = await self._col.find_one({"store_id": store_id, "marketplace": marketplace})
+        return self._from_doc(doc) if doc else None
+
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
         cursor = self._col.find(
             {

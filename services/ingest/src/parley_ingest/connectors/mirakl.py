@@ -77,6 +77,16 @@ class MiraklConnector:
             except UnknownParty as exc:
                 yield MalformedThread(str(exc), thread.id, thread.raw)
 
+    async def fetch_thread(self, thread_id: str) -> RawThreadSnapshot | MalformedThread:
+        """M10: the whole thread."""
+        try:
+            thread = await self._client.get_thread(thread_id)
+            return self.snapshot(thread)
+        except MiraklPayloadError as exc:
+            return MalformedThread(exc.reason, exc.thread_id, _as_dict(exc.payload))
+        except UnknownParty as exc:
+            return MalformedThread(str(exc), thread_id)
+
     async def fetch_attachment(self, attachment: AttachmentRef) -> FetchedFile:
         """M13: the attachment's bytes."""
         assert attachment.marketplace_attachment_id is not None
