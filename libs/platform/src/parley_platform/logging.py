@@ -54,7 +54,8 @@ _SHARED: list[Any] = [
 def json_handler() -> logging.Handler:
     """A stderr handler rendering every record, stdlib or structlog, as one JSON line."""
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED,
+        # ExtraAdder keeps the fields stdlib callers pass with ``extra=``.
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -80,6 +81,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.contextvars.bind_contextvars(service=service)
     for noisy in ("aiokafka", "kafka", "pymongo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's records go through the root handler, not its own formatters.
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
 
 
 def dict_config(level: str = "INFO") -> dict[str, Any]:

@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from opentelemetry import trace
+
 from parley_invoicer.domain.invoice import Invoice
 from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings
 from parley_invoicer.numbering import InvoiceNumberAllocator, InvoiceSeries
 
+tracer = trace.get_tracer(__name__)
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -66,7 +69,10 @@ class InvoiceIssuer:
         number = str(await self._allocator.allocate(series))
         invoice = Invoice.draw_up(number, issue_date, order, settings)
         try:
-            pdf = await self._renderer.render_pdf(invoice)
+            with tracer.start_as_current_span(
+                "invoice.render", attributes={"invoice.number": number}
+            ):
+                pdf = await self._renderer.render_pdf(invoice)
         except Exception:
             # The number is spent: say so, so the gap in the series can be accounted for.
             logger.exception(
