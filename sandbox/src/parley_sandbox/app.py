@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from parley_sandbox import control
+from parley_sandbox import fnac as fnac_family
 from parley_sandbox.mirakl import routes as mirakl_routes
 from parley_sandbox.mirakl.store import Clock, MiraklSandbox, SandboxError
 from parley_sandbox.seed import seed_demo
@@ -43,4 +44,5 @@ def create_app(seed: bool = True, *, now: Callable[[], datetime] | None = None) 
 
     app.include_router(mirakl_routes.router)
     app.include_router(control.router)
+    fnac_family.mount(app, seed=seed, now=now)
     return app

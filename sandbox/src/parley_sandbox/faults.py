@@ -19,6 +19,9 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # answers normally, after a delay
     MALFORMED = "malformed"  # valid JSON, but a thread misses required fields
     GARBAGE = "garbage"  # 200 with a body that is not JSON at all
+    # The write is done, then the answer is held back for ``delay_seconds``: what a
+    # client sees when a marketplace commits and the response is lost (timeout, crash).
+    LOST_ANSWER = "lost_answer"
 
 
 # Faults that corrupt a JSON answer make no sense for a file download.

@@ -217,3 +217,41 @@ async def test_without_a_connection_the_reply_fails_visibly() -> None:
     await r.on_reply(command())
     assert market.sent == []
     assert "no active connection" in (results.last.error or "")
+
+
+class LandsThenTimesOut(ScriptedMarketplace):
+    """The marketplace keeps the message but the answer is lost (a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.landed: list[str] = []
+
+    async def send(
+        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+    ) -> str | None:
+        self.landed.append(body)
+        raise MarketplaceUnavailable("M12 timed out")
+
+    async def find_sent(
+        self, destination: Destination, thread_id: str, body: str, since: datetime
+    ) -> str | None:
+        return "m-landed" if self.landed else None
+
+
+async def test_a_timed_out_send_that_landed_is_not_sent_again() -> None:
+    market = LandsThenTimesOut()
+    r, results, _ = responder(market)
+    await r.on_reply(command())
+    assert market.landed == ["Votre colis part demain."]
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.marketplace_message_id == "m-landed"
+
+
+async def test_while_unsure_the_record_stays_sending_for_a_crash_to_reconcile() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(MarketplaceUnavailable("503"), RateLimited(1.0), "m-3")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.SENT
+    # The first (ambiguous) attempt's time was kept as the earliest possible send.
+    assert deliveries.rows["cmd-abcdef01"].sending_since == NOW

@@ -62,6 +62,9 @@ def create_app(
         web_port=web_port,
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        # A killed worker's partitions move to a live one after this long, not 60 s.
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
     )
 
 

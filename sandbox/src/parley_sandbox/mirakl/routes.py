@@ -254,6 +254,8 @@ async def reply(request: Request, instance: str, thread_id: str) -> Response:
     answer: dict[str, Any] = {"message_id": message.id, "thread_id": thread.id}
     if fault is not None and fault.kind is FaultKind.MALFORMED:
         answer = {"thread_id": thread.id}  # posted, but the answer lost its id
+    if fault is not None and fault.kind is FaultKind.LOST_ANSWER:
+        await asyncio.sleep(fault.delay_seconds)  # posted; the answer comes too late
     return json_answer(answer, fault, status=201)
 
 

@@ -127,19 +127,42 @@ class Responder:
         self, command: ReplyCommand, attempts: int, family: MarketplaceReplies, destination: Any
     ) -> None:
         attempt = attempts
+        unsure_since: datetime | None = None  # set when the last attempt may have landed
         while True:
             attempt += 1
-            await self._deliveries.mark_sending(command.command_id, attempt, self._clock())
+            started = self._clock()
             try:
+                if unsure_since is not None:
+                    found = await family.find_sent(
+                        destination, command.thread_id, command.body, unsure_since
+                    )
+                    if found is not None:
+                        log.info(
+                            "reply had landed despite the fault", command_id=command.command_id
+                        )
+                        await self._announce(
+                            command, await self._deliveries.mark_sent(command.command_id, found)
+                        )
+                        return
+                # While unsure, the record keeps the earliest possible send time, so a
+                # crash now still makes the next run look for the earlier attempt.
+                await self._deliveries.mark_sending(
+                    command.command_id, attempt, unsure_since or started
+                )
                 message_id = await family.send(
                     destination, command.thread_id, command.body, list(command.recipients)
                 )
             except (RateLimited, MarketplaceUnavailable) as exc:
                 reason = _reason(exc)
+                if isinstance(exc, MarketplaceUnavailable):
+                    # A timeout or 5xx does not say whether the marketplace kept the
+                    # message: ask before sending again, and stay "sending" meanwhile.
+                    unsure_since = unsure_since or started
                 if attempt >= self._retry.max_attempts:
                     await self._fail(command, f"gave up after {attempt} attempts: {reason}")
                     return
-                await self._deliveries.mark_retrying(command.command_id, reason)
+                if unsure_since is None:
+                    await self._deliveries.mark_retrying(command.command_id, reason)
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 delay = self._retry.delay(attempt, retry_after)
                 log.warning(
