@@ -1,0 +1,127 @@
+"""MongoDB adapter of :class:`~parley_gateway.ports.DiscussionRepository`.
+
+Reads the normalizer's read model and writes only the workflow fields the gateway
+owns (parley_store.WORKFLOW_FIELDS), each with a field-level ``$set`` so a concurrent
+sync of the same discussion is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley_gateway.domain import DiscussionFilters, Position, Scope, StatusChange
+from parley_store import DISCUSSIONS, MESSAGES, WORKFLOW_FIELDS, DiscussionDocument, MessageDocument
+
+# The list order; backed by the store_last_message index of parley_store.
+LIST_ORDER = [("last_message_at", DESCENDING), ("_id", DESCENDING)]
+MESSAGE_ORDER = [("sent_at", ASCENDING), ("_id", ASCENDING)]
+
+
+class MongoDiscussionRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._db = db
+        self._discussions = db[DISCUSSIONS]
+        self._messages = db[MESSAGES]
+
+    async def find_page(
+        self, scope: Scope, filters: DiscussionFilters, after: Position | None, limit: int
+    ) -> list[DiscussionDocument]:
+        query = list_query(scope, filters, after)
+        if query is None:
+            return []
+        cursor = self._discussions.find(query).sort(LIST_ORDER).limit(limit)
+        return [DiscussionDocument.model_validate(doc) async for doc in cursor]
+
+    async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
+        query = _scoped(scope, {"_id": discussion_id})
+        doc = await self._discussions.find_one(query) if query is not None else None
+        return DiscussionDocument.model_validate(doc) if doc else None
+
+    async def mark_read(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
+        query = _scoped(scope, {"_id": discussion_id})
+        if query is None:
+            return None
+        doc = await self._discussions.find_one_and_update(
+            query, _set_workflow({"read": True}), return_document=ReturnDocument.AFTER
+        )
+        return DiscussionDocument.model_validate(doc) if doc else None
+
+    async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
+        cursor = self._messages.find({"discussion_id": discussion.id}).sort(MESSAGE_ORDER)
+        return [MessageDocument.model_validate(doc) async for doc in cursor]
+
+    async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
+        condition: dict[str, Any] = {"_id": discussion_id}
+        if change.only_from is not None:
+            condition["status"] = {"$in": sorted(s.value for s in change.only_from)}
+        query = _scoped(scope, condition)
+        if query is None:
+            return False
+        result = await self._discussions.update_one(
+            query, _set_workflow({"status": change.to.value})
+        )
+        return result.matched_count > 0
+
+    async def ping(self) -> None:
+        await self._db.command("ping")
+
+
+def list_query(
+    scope: Scope, filters: DiscussionFilters, after: Position | None
+) -> dict[str, Any] | None:
+    """The MongoDB filter of one list page; None when the scope leaves nothing to find."""
+    stores = scope.narrow(filters.store_ids)
+    if stores is not None and not stores:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if stores is not None:
+        clauses.append({"store_id": {"$in": sorted(stores)}})
+    if filters.marketplaces:
+        clauses.append({"marketplace": {"$in": sorted(filters.marketplaces)}})
+    if filters.statuses:
+        clauses.append({"status": {"$in": sorted(s.value for s in filters.statuses)}})
+    if filters.read is not None:
+        clauses.append({"read": filters.read})
+    if after is not None:
+        clauses.append(_after(after))
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _after(position: Position) -> dict[str, Any]:
+    """Strictly after ``position`` in (last_message_at desc, _id desc) order.
+
+    A null ``last_message_at`` sorts below every date (and ``{field: None}`` also
+    matches a missing field), so dated positions are followed by every undated one.
+    """
+    if position.last_message_at is None:
+        return {"last_message_at": None, "_id": {"$lt": position.discussion_id}}
+    return {
+        "$or": [
+            {"last_message_at": {"$lt": position.last_message_at}},
+            {"last_message_at": position.last_message_at, "_id": {"$lt": position.discussion_id}},
+            {"last_message_at": None},
+        ]
+    }
+
+
+def _scoped(scope: Scope, query: dict[str, Any]) -> dict[str, Any] | None:
+    stores = scope.narrow()
+    if stores is None:
+        return query
+    if not stores:
+        return None
+    return {**query, "store_id": {"$in": sorted(stores)}}
+
+
+def _set_workflow(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A field-level ``$set`` of workflow fields only: sync owns everything else."""
+    foreign = set(fields) - WORKFLOW_FIELDS
+    if foreign:
+        raise ValueError(f"the gateway does not own {sorted(foreign)}")
+    return {"$set": dict(fields)}

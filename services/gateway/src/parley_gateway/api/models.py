@@ -1,0 +1,213 @@
+"""Request and response bodies of the REST API.
+
+Kept apart from the store's documents on purpose: the API is a contract with
+clients, the documents are an internal read model that may change shape freely.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from parley_gateway.domain import MAX_REPLY_CHARS
+from parley_schemas import (
+    AttachmentRef,
+    DeliveryState,
+    Direction,
+    Participant,
+    ParticipantRole,
+    ReplyAction,
+)
+from parley_store import (
+    DeliveryInfo,
+    DiscussionDocument,
+    DiscussionStatus,
+    DiscussionType,
+    MessageDocument,
+)
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ParticipantOut(ApiModel):
+    role: ParticipantRole
+    name: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def of(cls, participant: Participant) -> ParticipantOut:
+        return cls(
+            role=participant.role,
+            name=participant.name,
+            email=participant.email,
+        )
+
+
+class DiscussionSummary(ApiModel):
+    """One row of the inbox."""
+
+    id: str = Field(description="Opaque, URL-safe discussion id")
+    store_id: str
+    marketplace: str = Field(examples=["carrefour", "allegro", "amazon_fr"])
+    channel: str = Field(description="The marketplace's channel, e.g. message_center")
+    thread_id: str = Field(description="The marketplace's own thread id")
+    subject: str | None
+    type: DiscussionType
+    status: DiscussionStatus
+    read: bool
+    order_id: str | None
+    participants: list[ParticipantOut]
+    last_message_at: datetime | None
+    last_message_preview: str | None
+    message_count: int
+    merchant_ticket_id: str | None
+
+    @classmethod
+    def of(cls, doc: DiscussionDocument) -> DiscussionSummary:
+        return cls(**_summary_fields(doc))
+
+
+class DiscussionPage(ApiModel):
+    items: list[DiscussionSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class AttachmentOut(ApiModel):
+    name: str
+    size: int | None
+    content_type: str | None
+    file_id: str | None = Field(description="Parley's stored file, once downloaded")
+
+    @classmethod
+    def of(cls, attachment: AttachmentRef) -> AttachmentOut:
+        return cls(
+            name=attachment.name,
+            size=attachment.size,
+            content_type=attachment.content_type,
+            file_id=attachment.file_id,
+        )
+
+
+class DeliveryOut(ApiModel):
+    """Where a reply sent through Parley stands (F17)."""
+
+    state: DeliveryState
+    error: str | None = Field(description="Why delivery failed, in the marketplace's words")
+    attempts: int
+
+    @classmethod
+    def of(cls, delivery: DeliveryInfo) -> DeliveryOut:
+        return cls(state=delivery.state, error=delivery.error, attempts=delivery.attempts)
+
+
+class MessageOut(ApiModel):
+    id: str
+    direction: Direction
+    sender: ParticipantOut
+    recipients: list[ParticipantRole]
+    body: str
+    sent_at: datetime
+    attachments: list[AttachmentOut]
+    delivery: DeliveryOut | None = Field(
+        description="Set on outbound replies sent through Parley; null otherwise"
+    )
+
+    @classmethod
+    def of(cls, doc: MessageDocument) -> MessageOut:
+        outbound = doc.direction is Direction.OUTBOUND
+        return cls(
+            id=doc.id,
+            direction=doc.direction,
+            sender=ParticipantOut.of(doc.sender),
+            recipients=list(doc.recipients),
+            body=doc.body,
+            sent_at=doc.sent_at,
+            attachments=[AttachmentOut.of(a) for a in doc.attachments],
+            delivery=DeliveryOut.of(doc.delivery) if outbound and doc.delivery else None,
+        )
+
+
+class DiscussionDetail(DiscussionSummary):
+    """A discussion with its messages, oldest first."""
+
+    initiator: ParticipantRole | None
+    tags: list[str]
+    created_at: datetime
+    last_synced_at: datetime | None
+    messages: list[MessageOut]
+
+    @classmethod
+    def of_thread(
+        cls, doc: DiscussionDocument, messages: list[MessageDocument]
+    ) -> DiscussionDetail:
+        return cls(
+            **_summary_fields(doc),
+            initiator=doc.initiator,
+            tags=list(doc.tags),
+            created_at=doc.created_at,
+            last_synced_at=doc.last_synced_at,
+            messages=[MessageOut.of(m) for m in messages],
+        )
+
+
+def _summary_fields(doc: DiscussionDocument) -> dict[str, object]:
+    return {
+        "id": doc.id,
+        "store_id": doc.store_id,
+        "marketplace": doc.marketplace,
+        "channel": doc.channel,
+        "thread_id": doc.thread_id,
+        "subject": doc.subject,
+        "type": doc.type,
+        "status": doc.status,
+        "read": doc.read,
+        "order_id": doc.order_id,
+        "participants": [ParticipantOut.of(p) for p in doc.participants],
+        "last_message_at": doc.last_message_at,
+        "last_message_preview": doc.last_message_preview,
+        "message_count": doc.message_count,
+        "merchant_ticket_id": doc.merchant_ticket_id,
+    }
+
+
+class Recipient(StrEnum):
+    """Who a reply goes to, where the marketplace allows a choice."""
+
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+
+
+ReplyBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REPLY_CHARS)
+]
+
+
+class ReplyIn(BaseModel):
+    """A reply to send; plain text only (HTML is refused with 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: ReplyBody = Field(
+        description=f"Plain text, 1..{MAX_REPLY_CHARS} characters after trimming",
+        examples=["Hello, your parcel left our warehouse today."],
+    )
+    action: ReplyAction = Field(
+        default=ReplyAction.REPLY,
+        description="reply_and_solve sets status solved, reply_and_pending sets pending; "
+        "a plain reply opens a new discussion",
+    )
+    recipients: list[Recipient] = Field(
+        default_factory=lambda: [Recipient.CUSTOMER], min_length=1, max_length=2
+    )
+
+
+class ReplyAccepted(ApiModel):
+    command_id: str = Field(description="Idempotency key of the reply, end to end")
+    state: Literal["queued"] = "queued"

@@ -1,0 +1,51 @@
+"""The gateway's ASGI app: routes, problem details, limits, tracing, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from parley_gateway.api.discussions import router as discussions_router
+from parley_gateway.api.health import router as health_router
+from parley_gateway.api.limits import BodySizeLimit
+from parley_gateway.api.problems import install_problem_handlers
+from parley_gateway.bootstrap import Bootstrap
+from parley_gateway.bootstrap import bootstrap as connect_adapters
+from parley_gateway.config import GatewaySettings
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, bootstrap: Bootstrap | None = None
+) -> FastAPI:
+    """The gateway app; ``bootstrap`` replaces the real adapters (tests use fakes).
+
+    MongoDB and Kafka are connected in the lifespan, not here, so building the app
+    (e.g. to export its OpenAPI document) needs neither.
+    """
+    settings = settings or GatewaySettings()
+    wire = bootstrap or connect_adapters
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with wire(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="Parley gateway",
+        summary="One API for every marketplace conversation.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(discussions_router)
+    # Server spans for API calls: a reply's command carries this span's context in
+    # its Kafka headers. Probes would only add noise to traces.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready")
+    return app

@@ -1,0 +1,101 @@
+"""Filters and keyset pagination of the discussion list.
+
+The list is sorted by ``last_message_at`` descending, then ``_id`` descending, so the
+order is total and stable while discussions keep arriving. A cursor is the position
+of the last item of a page; the next page starts strictly after it. Unlike offsets,
+this never skips or repeats an item when new discussions come in at the top.
+
+Discussions without any message yet (``last_message_at`` null) sort last, as
+MongoDB sorts nulls below every date in descending order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from parley_store import DiscussionDocument, DiscussionStatus
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+MAX_CURSOR_CHARS = 512
+
+# The checksum makes an edited or truncated cursor fail loudly instead of silently
+# paging from somewhere else. It is not a secret: a cursor only says where a page
+# starts, and the caller's scope still applies to every query it drives.
+_CHECKSUM_KEY = b"parley.gateway.cursor.v1"
+_CHECKSUM_BYTES = 8
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not produced by this API (edited, truncated or from elsewhere)."""
+
+
+@dataclass(frozen=True)
+class DiscussionFilters:
+    """The list filters; an empty set means "no filter on this field"."""
+
+    marketplaces: frozenset[str] = field(default_factory=frozenset)
+    statuses: frozenset[DiscussionStatus] = field(default_factory=frozenset)
+    store_ids: frozenset[str] = field(default_factory=frozenset)
+    read: bool | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an item sits in the list order: what a cursor carries."""
+
+    last_message_at: datetime | None
+    discussion_id: str
+
+    @classmethod
+    def of(cls, discussion: DiscussionDocument) -> Position:
+        return cls(discussion.last_message_at, discussion.id)
+
+    def sort_key(self) -> tuple[bool, datetime, str]:
+        """Ascending key of the list order (the list shows it descending)."""
+        when = self.last_message_at or datetime.min.replace(tzinfo=UTC)
+        return (self.last_message_at is not None, when, self.discussion_id)
+
+
+def encode_cursor(position: Position) -> str:
+    when = position.last_message_at
+    payload = json.dumps(
+        {"t": when.isoformat() if when else None, "id": position.discussion_id},
+        separators=(",", ":"),
+    ).encode()
+    token = _checksum(payload) + payload
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> Position:
+    if not cursor or len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("the cursor is empty or too long")
+    try:
+        token = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor("the cursor is not base64url") from exc
+    checksum, payload = token[:_CHECKSUM_BYTES], token[_CHECKSUM_BYTES:]
+    if not hmac.compare_digest(checksum, _checksum(payload)):
+        raise InvalidCursor("the cursor was altered")
+    try:
+        data: Any = json.loads(payload)
+        when_raw, discussion_id = data["t"], data["id"]
+        when = None if when_raw is None else datetime.fromisoformat(when_raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("the cursor does not hold a list position") from exc
+    if not isinstance(discussion_id, str) or not discussion_id:
+        raise InvalidCursor("the cursor does not hold a list position")
+    if when is not None and when.tzinfo is None:
+        raise InvalidCursor("the cursor does not hold a list position")
+    return Position(when, discussion_id)
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, key=_CHECKSUM_KEY, digest_size=_CHECKSUM_BYTES).digest()

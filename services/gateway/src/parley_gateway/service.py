@@ -1,0 +1,186 @@
+"""Use cases of the gateway, independent of HTTP: list, open, reply.
+
+The service takes the caller's :class:`Scope` on every call and hands it to every
+query, so the API layer decides *who* the caller is and this layer what they may do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from parley_gateway.domain import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    DiscussionFilters,
+    Position,
+    Scope,
+    clean_recipients,
+    clean_reply_body,
+    decode_cursor,
+    encode_cursor,
+    status_change_after,
+)
+from parley_gateway.ports import CommandPublisher, DiscussionRepository
+from parley_platform.logging import get_logger
+from parley_schemas import (
+    REPLY_REQUESTED,
+    DiscussionKey,
+    Envelope,
+    ParticipantRole,
+    ReplyAction,
+    ReplyCommand,
+    utcnow,
+)
+from parley_store import DiscussionDocument, MessageDocument
+
+SOURCE = "/parley/gateway"
+
+log = get_logger(__name__)
+
+
+class DiscussionNotFound(LookupError):
+    """No such discussion in the caller's scope."""
+
+    def __init__(self, discussion_id: str) -> None:
+        super().__init__(f"no discussion {discussion_id}")
+        self.discussion_id = discussion_id
+
+
+@dataclass(frozen=True)
+class DiscussionPage:
+    items: list[DiscussionDocument]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class DiscussionThread:
+    discussion: DiscussionDocument
+    messages: list[MessageDocument]
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    body: str
+    action: ReplyAction = ReplyAction.REPLY
+    recipients: Sequence[ParticipantRole] = (ParticipantRole.CUSTOMER,)
+
+
+@dataclass(frozen=True)
+class QueuedReply:
+    command_id: str
+    discussion_id: str
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+class DiscussionService:
+    def __init__(
+        self,
+        discussions: DiscussionRepository,
+        commands: CommandPublisher,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        command_ids: Callable[[], str] = new_command_id,
+    ) -> None:
+        self._discussions = discussions
+        self._commands = commands
+        self._clock = clock
+        self._command_ids = command_ids
+
+    async def list_discussions(
+        self,
+        scope: Scope,
+        filters: DiscussionFilters,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> DiscussionPage:
+        """One page, newest activity first; raises InvalidCursor for a cursor not ours."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be within 1..{MAX_PAGE_SIZE}, got {limit}")
+        after = decode_cursor(cursor) if cursor is not None else None
+        # One extra item tells whether another page exists, so the last page never
+        # carries a cursor that leads to an empty page.
+        found = await self._discussions.find_page(scope, filters, after, limit + 1)
+        items = found[:limit]
+        more = len(found) > limit
+        next_cursor = encode_cursor(Position.of(items[-1])) if more and items else None
+        return DiscussionPage(items, next_cursor)
+
+    async def open_discussion(self, scope: Scope, discussion_id: str) -> DiscussionThread:
+        """The discussion with its messages; opening it marks it read (F11).
+
+        Read is set *before* the messages are fetched: a message arriving in between
+        is then both shown and able to turn the discussion unread again.
+        """
+        discussion = await self._discussions.mark_read(scope, discussion_id)
+        if discussion is None:
+            raise DiscussionNotFound(discussion_id)
+        messages = await self._discussions.messages_of(discussion)
+        return DiscussionThread(discussion, messages)
+
+    async def request_reply(
+        self, scope: Scope, discussion_id: str, reply: ReplyRequest, *, requested_by: str
+    ) -> QueuedReply:
+        """Queues the reply for the responder, then applies its workflow effect.
+
+        Nothing is queued when a rule is broken (ReplyRejected) or the discussion is
+        unknown. The status changes only after the command is queued, so a failed
+        publish leaves the discussion as it was.
+        """
+        body = clean_reply_body(reply.body)
+        recipients = clean_recipients(reply.recipients)
+        discussion = await self._discussions.get(scope, discussion_id)
+        if discussion is None:
+            raise DiscussionNotFound(discussion_id)
+
+        key = DiscussionKey(
+            store_id=discussion.store_id,
+            marketplace=discussion.marketplace,
+            thread_id=discussion.thread_id,
+        )
+        command = ReplyCommand(
+            command_id=self._command_ids(),
+            discussion_id=discussion.id,
+            store_id=discussion.store_id,
+            marketplace=discussion.marketplace,
+            thread_id=discussion.thread_id,
+            action=reply.action,
+            body=body,
+            recipients=recipients,
+            requested_by=requested_by,
+            requested_at=self._clock(),
+        )
+        await self._commands.publish_reply(
+            Envelope[ReplyCommand](
+                source=SOURCE, type=REPLY_REQUESTED.name, subject=str(key), data=command
+            )
+        )
+
+        change = status_change_after(reply.action)
+        try:
+            await self._discussions.change_status(scope, discussion.id, change)
+        except Exception:
+            # The reply is queued and will be delivered: failing the request now would
+            # invite a retry that sends it twice. The status is the lesser loss.
+            log.exception(
+                "reply queued but its status change failed",
+                discussion_id=discussion.id,
+                command_id=command.command_id,
+                status=change.to.value,
+            )
+        log.info(
+            "reply queued",
+            discussion_id=discussion.id,
+            command_id=command.command_id,
+            action=reply.action.value,
+        )
+        return QueuedReply(command.command_id, discussion.id)
+
+    async def check_ready(self) -> None:
+        await self._discussions.ping()

@@ -1,0 +1,255 @@
+"""The HTTP edge on in-memory fakes: status codes, problem details, headers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from unit.gateway.fakes import (
+    InMemoryDiscussions,
+    RecordingPublisher,
+    discussion,
+    fake_bootstrap,
+    message,
+)
+
+from parley_gateway.app import create_app
+from parley_gateway.config import GatewaySettings
+from parley_gateway.service import DiscussionService
+from parley_schemas.text import PLAIN_TEXT_ONLY
+from parley_store import DiscussionStatus
+
+PROBLEM = "application/problem+json"
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    repo: InMemoryDiscussions
+    publisher: RecordingPublisher
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    repo = InMemoryDiscussions(*(discussion(f"t{i}", minutes=i) for i in range(5)))
+    publisher = RecordingPublisher()
+    settings = GatewaySettings(gateway_max_body_bytes=MAX_BODY)
+    app = create_app(settings, bootstrap=fake_bootstrap(DiscussionService(repo, publisher)))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+    ):
+        yield Api(client, repo, publisher)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance"} <= body.keys()
+    return body
+
+
+async def test_health(api: Api) -> None:
+    response = await api.client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+async def test_ready_follows_the_store(api: Api) -> None:
+    assert (await api.client.get("/ready")).status_code == 200
+    api.repo.fail_ping = True
+    body = assert_problem(await api.client.get("/ready"), 503)
+    assert body["instance"] == "/ready"
+
+
+async def test_list_pages_with_an_opaque_cursor(api: Api) -> None:
+    first = await api.client.get("/discussions", params={"limit": 3})
+    assert first.status_code == 200
+    page = first.json()
+    assert [i["thread_id"] for i in page["items"]] == ["t4", "t3", "t2"]
+    assert set(page["items"][0]) == {
+        "id",
+        "store_id",
+        "marketplace",
+        "channel",
+        "thread_id",
+        "subject",
+        "type",
+        "status",
+        "read",
+        "order_id",
+        "participants",
+        "last_message_at",
+        "last_message_preview",
+        "message_count",
+        "merchant_ticket_id",
+    }
+    second = await api.client.get(
+        "/discussions", params={"limit": 3, "cursor": page["next_cursor"]}
+    )
+    assert [i["thread_id"] for i in second.json()["items"]] == ["t1", "t0"]
+    assert second.json()["next_cursor"] is None
+
+
+async def test_tampered_cursor_is_a_400_problem(api: Api) -> None:
+    page = (await api.client.get("/discussions", params={"limit": 1})).json()
+    cursor = page["next_cursor"]
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    body = assert_problem(await api.client.get("/discussions", params={"cursor": tampered}), 400)
+    assert body["type"] == "https://parley.dev/problems/invalid-cursor"
+    assert body["errors"] == [
+        {"parameter": "cursor", "detail": "the cursor was altered", "code": "invalid_cursor"}
+    ]
+    assert_problem(await api.client.get("/discussions", params={"cursor": "%%%"}), 400)
+
+
+async def test_invalid_query_parameters_are_listed(api: Api) -> None:
+    response = await api.client.get("/discussions", params={"limit": 0, "status": "archived"})
+    body = assert_problem(response, 422)
+    assert {e["parameter"] for e in body["errors"]} == {"limit", "status.0"}
+
+
+async def test_detail_marks_read_and_unknown_is_404(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    api.repo.add_messages(message(doc, "1", 1), message(doc, "2", 2, outbound=True))
+    response = await api.client.get(f"/discussions/{doc.id}")
+    assert response.status_code == 200
+    detail = response.json()
+    assert detail["read"] is True
+    assert [m["direction"] for m in detail["messages"]] == ["inbound", "outbound"]
+    assert detail["messages"][0]["delivery"] is None
+    assert detail["messages"][1]["delivery"] == {"state": "sent", "error": None, "attempts": 1}
+
+    body = assert_problem(await api.client.get("/discussions/nope"), 404)
+    assert body["type"] == "https://parley.dev/problems/discussion-not-found"
+    assert body["instance"] == "/discussions/nope"
+
+
+async def test_reply_is_accepted_with_a_location(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    response = await api.client.post(
+        f"/discussions/{doc.id}/replies",
+        json={"body": "On its way", "action": "reply_and_pending", "recipients": ["operator"]},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/discussions/{doc.id}"
+    [envelope] = api.publisher.published
+    assert response.json() == {"command_id": envelope.data.command_id, "state": "queued"}
+    assert [r.value for r in envelope.data.recipients] == ["operator"]
+    assert api.repo.discussions[doc.id].status is DiscussionStatus.PENDING
+
+
+async def test_html_reply_is_a_422_problem_and_queues_nothing(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    response = await api.client.post(
+        f"/discussions/{doc.id}/replies", json={"body": "<p>Hello</p>", "action": "reply_and_solve"}
+    )
+    body = assert_problem(response, 422)
+    assert body["detail"] == PLAIN_TEXT_ONLY
+    assert body["errors"] == [
+        {"pointer": "#/body", "detail": PLAIN_TEXT_ONLY, "code": "html_not_accepted"}
+    ]
+    assert api.publisher.published == []
+    assert api.repo.discussions[doc.id].status is DiscussionStatus.NEW
+
+
+@pytest.mark.parametrize(
+    ("payload", "pointer"),
+    [
+        ({"body": "   "}, "#/body"),
+        ({"body": "x" * 10_001}, "#/body"),
+        ({"body": "hi", "action": "reply_and_close"}, "#/action"),
+        ({"body": "hi", "recipients": []}, "#/recipients"),
+        ({"body": "hi", "recipients": ["merchant"]}, "#/recipients/0"),
+        ({"body": "hi", "bcc": "x"}, "#/bcc"),
+        ({}, "#/body"),
+    ],
+)
+async def test_invalid_reply_fields_are_pointed_at(
+    api: Api, payload: dict[str, object], pointer: str
+) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    body = assert_problem(
+        await api.client.post(f"/discussions/{doc.id}/replies", json=payload), 422
+    )
+    assert pointer in [e.get("pointer") for e in body["errors"]]
+    assert api.publisher.published == []
+
+
+async def test_malformed_json_is_a_422_problem(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    response = await api.client.post(
+        f"/discussions/{doc.id}/replies",
+        content=b'{"body": ',
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(response, 422)
+
+
+async def test_oversized_body_is_a_413_problem(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    response = await api.client.post(
+        f"/discussions/{doc.id}/replies", json={"body": "x" * (MAX_BODY + 1)}
+    )
+    body = assert_problem(response, 413)
+    assert f"{MAX_BODY} bytes" in str(body["detail"])
+    assert api.publisher.published == []
+
+
+async def test_oversized_streamed_body_is_a_413_problem(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"body": "'
+        for _ in range(MAX_BODY // 1024 + 1):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = await api.client.post(
+        f"/discussions/{doc.id}/replies",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413)
+    assert api.publisher.published == []
+
+
+async def test_unqueued_reply_is_a_503_with_retry_after(api: Api) -> None:
+    doc = next(iter(api.repo.discussions.values()))
+    api.publisher.fail = True
+    response = await api.client.post(f"/discussions/{doc.id}/replies", json={"body": "hi"})
+    assert_problem(response, 503)
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_unexpected_errors_do_not_leak(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("password=hunter2 at db-7.internal")
+
+    monkeypatch.setattr(api.repo, "find_page", broken)
+    response = await api.client.get("/discussions")
+    body = assert_problem(response, 500)
+    assert "hunter2" not in response.text
+    assert "internal" not in str(body["detail"])
+
+
+async def test_unknown_route_and_method_are_problems(api: Api) -> None:
+    assert_problem(await api.client.get("/nowhere"), 404)
+    response = await api.client.delete("/discussions")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["allow"]
+
+
+def test_openapi_documents_problems() -> None:
+    schema = create_app(GatewaySettings()).openapi()
+    responses = schema["paths"]["/discussions/{discussion_id}/replies"]["post"]["responses"]
+    assert PROBLEM in responses["422"]["content"]
+    assert "202" in responses
