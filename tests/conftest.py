@@ -18,6 +18,8 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from parley_platform.topics_admin import delete_topics, ensure_topics
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -38,6 +40,17 @@ def kafka_bootstrap() -> str:
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
     return require_env("MONGODB_URI")
+
+
+@pytest.fixture
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A private set of topics: tests that run services see only their own records."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(kafka_bootstrap, 1, prefix)
+    try:
+        yield prefix
+    finally:
+        await delete_topics(kafka_bootstrap, prefix)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from devstack import Ports, ServiceGroup
 from pymongo import AsyncMongoClient
 
 from parley_platform.crypto import CredentialCipher
+from parley_platform.topics_admin import delete_topics, ensure_topics
 
 
 @pytest.fixture(scope="session")
@@ -24,16 +25,28 @@ def e2e_database() -> str:
 
 
 @pytest.fixture(scope="session")
-def system(kafka_bootstrap: str, mongo_uri: str, e2e_database: str) -> Iterator[ServiceGroup]:
+async def e2e_topics(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """The system under test gets topics of its own: no other test's records reach it."""
+    prefix = f"e2e{uuid.uuid4().hex[:10]}."
+    await ensure_topics(kafka_bootstrap, 1, prefix)
+    yield prefix
+    await delete_topics(kafka_bootstrap, prefix)
+
+
+@pytest.fixture(scope="session")
+def system(
+    kafka_bootstrap: str, mongo_uri: str, e2e_database: str, e2e_topics: str
+) -> Iterator[ServiceGroup]:
     group = ServiceGroup(
         env={
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "MONGODB_URI": mongo_uri,
             "MONGODB_DATABASE": e2e_database,
             "CREDENTIALS_KEY": CredentialCipher.generate_key(),
-            # Fixed consumer groups: each run resumes after the previous one's records.
-            "NORMALIZER_APP_ID": "parley-normalizer-e2e",
-            "RESPONDER_APP_ID": "parley-responder-e2e",
+            "KAFKA_TOPIC_PREFIX": e2e_topics,
+            "NORMALIZER_APP_ID": f"parley-normalizer-{e2e_topics.rstrip('.')}",
+            "RESPONDER_APP_ID": f"parley-responder-{e2e_topics.rstrip('.')}",
+            "INGEST_GROUP_ID": f"parley-ingest-{e2e_topics.rstrip('.')}",
             "INGEST_TICK_SECONDS": "0.5",
             "RESPONDER_BASE_DELAY_SECONDS": "0.2",
             "SANDBOX_SEED": "0",
@@ -48,10 +61,10 @@ def system(kafka_bootstrap: str, mongo_uri: str, e2e_database: str) -> Iterator[
         group.stop_all()
 
 
-@pytest.fixture(scope="session")
-async def e2e_db(mongo_uri: str, e2e_database: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri, tz_aware=True)
-    yield client[e2e_database]
+@pytest.fixture(scope="session", autouse=True)
+async def drop_e2e_database(mongo_uri: str, e2e_database: str) -> AsyncIterator[None]:
+    yield
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
     await client.drop_database(e2e_database)
     await client.close()
 

@@ -28,8 +28,8 @@ class Record:
 class TopicProbe:
     """Positions at the current end of a topic, then waits for matching records."""
 
-    def __init__(self, bootstrap: str, topic: Topic | str) -> None:
-        self._topic = topic if isinstance(topic, str) else topic.name
+    def __init__(self, bootstrap: str, topic: Topic | str, prefix: str = "") -> None:
+        self._topic = prefix + (topic if isinstance(topic, str) else topic.name)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def worker(
-    kafka_bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any]
+    kafka_bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any], topic_prefix: str
 ) -> Iterator[ServiceGroup]:
     group = ServiceGroup(
         env={
@@ -45,6 +45,7 @@ def worker(
             "MONGODB_URI": mongo_uri,
             "MONGODB_DATABASE": mongo_db.name,
             "NORMALIZER_APP_ID": f"normalizer-test-{uuid.uuid4().hex[:8]}",
+            "KAFKA_TOPIC_PREFIX": topic_prefix,
         },
         ports=Ports.free(),
     )
@@ -55,8 +56,8 @@ def worker(
 
 
 @pytest.fixture
-async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-worker")
+async def publisher(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[KafkaPublisher]:
+    p = KafkaPublisher(kafka_bootstrap, "test-worker", topic_prefix)
     await p.start()
     yield p
     await p.stop()
@@ -91,12 +92,15 @@ async def test_records_become_discussions_and_garbage_is_dead_lettered(
     publisher: KafkaPublisher,
     mongo_db: AsyncDatabase[Any],
     kafka_bootstrap: str,
+    topic_prefix: str,
 ) -> None:
     store = f"store-{uuid.uuid4().hex[:8]}"
     marker = uuid.uuid4().hex
-    async with TopicProbe(kafka_bootstrap, DEAD_LETTERS) as dead:
+    async with TopicProbe(kafka_bootstrap, DEAD_LETTERS, topic_prefix) as dead:
         await publisher._producer.send_and_wait(
-            MARKETPLACE_RAW.name, f"not json {marker}".encode(), key=f"{store}:decathlon:x".encode()
+            topic_prefix + MARKETPLACE_RAW.name,
+            f"not json {marker}".encode(),
+            key=f"{store}:decathlon:x".encode(),
         )
         await publisher.publish(MARKETPLACE_RAW, snapshot(store, "t1", 2))
         (letter,) = await dead.wait_for(lambda r: marker.encode() in (r.value or b""), timeout=60)
@@ -132,6 +136,5 @@ async def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
 
 
 async def _message_count(db: AsyncDatabase[Any], store: str) -> int:
-    """The worker reads the topic from the start, so other tests' records land here too."""
     ids = await db[DISCUSSIONS].distinct("_id", {"store_id": store})
     return await db[MESSAGES].count_documents({"discussion_id": {"$in": ids}})

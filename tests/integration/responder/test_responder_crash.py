@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def processes(
-    kafka_bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any]
+    kafka_bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any], topic_prefix: str
 ) -> Iterator[ServiceGroup]:
     group = ServiceGroup(
         env={
@@ -46,7 +46,8 @@ def processes(
             "MONGODB_URI": mongo_uri,
             "MONGODB_DATABASE": mongo_db.name,
             "CREDENTIALS_KEY": CredentialCipher.generate_key(),
-            "RESPONDER_APP_ID": "parley-responder-crash-test",
+            "RESPONDER_APP_ID": f"responder-crash-{uuid.uuid4().hex[:8]}",
+            "KAFKA_TOPIC_PREFIX": topic_prefix,
             "SANDBOX_SEED": "0",
         },
         ports=Ports.free(),
@@ -59,15 +60,15 @@ def processes(
 
 
 @pytest.fixture
-async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-crash")
+async def publisher(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[KafkaPublisher]:
+    p = KafkaPublisher(kafka_bootstrap, "test-crash", topic_prefix)
     await p.start()
     yield p
     await p.stop()
 
 
 async def test_killed_mid_send_the_reply_reaches_the_marketplace_exactly_once(
-    processes: ServiceGroup, publisher: KafkaPublisher, kafka_bootstrap: str
+    processes: ServiceGroup, publisher: KafkaPublisher, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     instance = f"crash{uuid.uuid4().hex[:6]}"
     store = f"store-{instance}"
@@ -106,7 +107,7 @@ async def test_killed_mid_send_the_reply_reaches_the_marketplace_exactly_once(
             ).json()["replies"]
             return got
 
-        async with TopicProbe(kafka_bootstrap, DELIVERY_RESULTS) as results:
+        async with TopicProbe(kafka_bootstrap, DELIVERY_RESULTS, topic_prefix) as results:
             await publisher.publish(
                 CONVERSATION_COMMANDS,
                 Envelope[ReplyCommand](

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from parley_schemas import Topic
 
-from .kafka import KafkaPublisher
+from .kafka import KafkaPublisher, topic_names
 from .streams import Handler, consume_envelopes
 
 
@@ -50,10 +50,11 @@ async def run_consumer(
     dead_letters: KafkaPublisher,
     *,
     stage: str,
+    topic_prefix: str = "",
 ) -> None:
     """Runs until cancelled."""
     consumer = AIOKafkaConsumer(
-        topic.name,
+        topic_prefix + topic.name,
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
@@ -62,6 +63,8 @@ async def run_consumer(
     await consumer.start()
     try:
         events: AsyncIterator[Any] = _committing(consumer)
-        await consume_envelopes(events, {topic.name: topic}, handle, dead_letters, stage=stage)
+        await consume_envelopes(
+            events, topic_names(topic_prefix, topic), handle, dead_letters, stage=stage
+        )
     finally:
         await consumer.stop()

@@ -24,6 +24,11 @@ from parley_schemas import (
 from .tracing import inject_headers
 
 
+def topic_names(prefix: str, *topics: Topic) -> dict[str, Topic]:
+    """Kafka topic name (with the environment's prefix) → the contract it carries."""
+    return {prefix + topic.name: topic for topic in topics}
+
+
 def record_headers() -> list[tuple[str, bytes]]:
     return [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), *inject_headers()]
 
@@ -31,7 +36,8 @@ def record_headers() -> list[tuple[str, bytes]]:
 class KafkaPublisher:
     """The one way services write to Kafka."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, topic_prefix: str = "") -> None:
+        self._prefix = topic_prefix
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -56,7 +62,7 @@ class KafkaPublisher:
         if envelope.type not in {rt.name for rt in topic.record_types}:
             raise ValueError(f"{envelope.type} does not belong on {topic.name}")
         await self._producer.send_and_wait(
-            topic.name,
+            self._prefix + topic.name,
             value=envelope.to_json_bytes(),
             key=envelope.subject.encode(),
             headers=record_headers(),

@@ -18,6 +18,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     mongodb_database: str = "parley"
+    kafka_topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name: several isolated environments "
+        "(or test runs) can share one Kafka cluster",
+    )
     otel_traces_exporter: str = Field(
         default="none", description="none, console or otlp (otlp needs the exporter package)"
     )

@@ -41,6 +41,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
 )
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+class Unprocessable(Exception):
+    """A well-formed record that can never be processed here (e.g. it names a discussion
+    this environment does not have): dead-lettered at once, without retries."""
+
+
 T = TypeVar("T")
 
 
@@ -146,6 +153,13 @@ async def _handle_with_retries(
         attempt += 1
         try:
             await handle(envelope)
+            return
+        except Unprocessable as exc:
+            reason = f"unprocessable: {exc}"
+            log.warning("record dead-lettered", reason=reason, **_loc(where))
+            await _retry_forever(
+                partial(dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where)
+            )
             return
         except TRANSIENT_ERRORS as exc:
             delay = _backoff(attempt, base_delay, max_delay)

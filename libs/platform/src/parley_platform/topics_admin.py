@@ -13,21 +13,40 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from parley_schemas import ALL_TOPICS
 
 
-async def ensure_topics(bootstrap_servers: str, replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, replication_factor: int = 1, prefix: str = ""
+) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                name=t.name, num_partitions=t.partitions, replication_factor=replication_factor
+                name=prefix + t.name,
+                num_partitions=t.partitions,
+                replication_factor=replication_factor,
             )
             for t in ALL_TOPICS
-            if t.name not in existing
+            if prefix + t.name not in existing
         ]
         if missing:
             await admin.create_topics(missing)
         return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
+    """Removes a prefixed environment's topics (test runs clean up after themselves)."""
+    if not prefix:
+        raise ValueError("refusing to delete the unprefixed production topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [prefix + t.name for t in ALL_TOPICS if prefix + t.name in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
     finally:
         await admin.close()
 

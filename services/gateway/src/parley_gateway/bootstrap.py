@@ -34,7 +34,9 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     )
     try:
         await ensure_indexes(db)
-        publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="gateway")
+        publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers, "gateway", settings.kafka_topic_prefix
+        )
         await publisher.start()
         try:
             yield Runtime(

@@ -35,6 +35,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 runtime.resync.handle,
                 runtime.publisher,
                 stage="ingest",
+                topic_prefix=settings.kafka_topic_prefix,
             ),
             name="resync-commands",
         )

@@ -44,7 +44,9 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     connections = MongoConnectionRepository(db, cipher)
     await connections.ensure_indexes()
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="ingest")
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers, "ingest", settings.kafka_topic_prefix
+    )
     await publisher.start()
     sync = SyncService(
         build_connector,

@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 
+from parley_platform.kafka import topic_names
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW
 
@@ -24,9 +25,9 @@ app = create_app(
     web_port=settings.normalizer_web_port,
     web_bind=settings.normalizer_web_bind,
 )
+sources = topic_names(settings.kafka_topic_prefix, MARKETPLACE_RAW, DELIVERY_RESULTS)
 source = app.topic(
-    MARKETPLACE_RAW.name,
-    DELIVERY_RESULTS.name,
+    *sources,
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",
@@ -42,7 +43,7 @@ async def normalize(stream: faust.StreamT[Any]) -> None:
     rt = await runtime.get()
     await consume_envelopes(
         stream.events(),
-        {MARKETPLACE_RAW.name: MARKETPLACE_RAW, DELIVERY_RESULTS.name: DELIVERY_RESULTS},
+        sources,
         rt.normalizer.handle,
         rt.publisher,
         stage="normalizer",

@@ -34,7 +34,9 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "normalizer"
     )
     await ensure_indexes(db)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="normalizer")
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers, "normalizer", settings.kafka_topic_prefix
+    )
     await publisher.start()
     normalizer = Normalizer(MongoDiscussionStore(db), KafkaEventSink(publisher))
     return Runtime(normalizer=normalizer, publisher=publisher, mongo=client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley_platform.logging import get_logger
+from parley_platform.streams import Unprocessable
 from parley_schemas import (
     DELIVERY_RESULT,
     THREAD_SNAPSHOT,
@@ -25,8 +26,9 @@ from .ports import DiscussionStore, EventSink
 log = get_logger(__name__)
 
 
-class UnknownDiscussion(LookupError):
-    """A delivery result for a discussion the normalizer never built."""
+class UnknownDiscussion(Unprocessable):
+    """A delivery result for a discussion the normalizer never built: replies are only
+    accepted for stored discussions, so waiting will not make it appear."""
 
 
 class Normalizer:

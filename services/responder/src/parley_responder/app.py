@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 
+from parley_platform.kafka import topic_names
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_responder.bootstrap import Runtime, bootstrap
 from parley_responder.config import ResponderSettings
@@ -22,8 +23,9 @@ app = create_app(
     web_port=settings.responder_web_port,
     web_bind=settings.responder_web_bind,
 )
+sources = topic_names(settings.kafka_topic_prefix, CONVERSATION_COMMANDS)
 commands = app.topic(
-    CONVERSATION_COMMANDS.name,
+    *sources,
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",
@@ -37,7 +39,7 @@ async def respond(stream: faust.StreamT[Any]) -> None:
     rt = await runtime.get()
     await consume_envelopes(
         stream.events(),
-        {CONVERSATION_COMMANDS.name: CONVERSATION_COMMANDS},
+        sources,
         rt.responder.handle,
         rt.publisher,
         stage="responder",

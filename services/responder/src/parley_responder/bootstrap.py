@@ -31,7 +31,9 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "responder"
     )
     await ensure_indexes(db)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="responder")
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers, "responder", settings.kafka_topic_prefix
+    )
     await publisher.start()
     responder = Responder(
         MongoDeliveryStore(db),
