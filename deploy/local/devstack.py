@@ -45,10 +45,12 @@ class Ports:
     sandbox: int = 8900
     normalizer: int = 6066
     responder: int = 6067
+    ingest_smtp: int = 2525  # inbound mail from the email relays (Amazon, CDON)
+    sandbox_smtp: int = 2526  # the sandbox's SMTP sink, standing in for the outbound relay
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(6)))
+        return cls(*(free_port() for _ in range(8)))
 
 
 @dataclass
@@ -71,6 +73,10 @@ class ServiceGroup:
             "INVOICER_PORT": str(p.invoicer),
             "NORMALIZER_WEB_PORT": str(p.normalizer),
             "RESPONDER_WEB_PORT": str(p.responder),
+            "INGEST_SMTP_PORT": str(p.ingest_smtp),
+            "SANDBOX_PARLEY_SMTP_PORT": str(p.ingest_smtp),
+            "SANDBOX_SMTP_PORT": str(p.sandbox_smtp),
+            "RESPONDER_SMTP_PORT": str(p.sandbox_smtp),
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -14,8 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from parley_sandbox import control
+from parley_sandbox import allegro as allegro_family
+from parley_sandbox import control, smtp_sink
 from parley_sandbox import fnac as fnac_family
+from parley_sandbox import rakuten as rakuten_family
 from parley_sandbox.mirakl import routes as mirakl_routes
 from parley_sandbox.mirakl.store import Clock, MiraklSandbox, SandboxError
 from parley_sandbox.seed import seed_demo
@@ -44,5 +46,8 @@ def create_app(seed: bool = True, *, now: Callable[[], datetime] | None = None) 
 
     app.include_router(mirakl_routes.router)
     app.include_router(control.router)
+    smtp_sink.mount(app)
     fnac_family.mount(app, seed=seed, now=now)
+    rakuten_family.mount(app, seed=seed, now=now)
+    allegro_family.mount(app, seed=seed, now=now)
     return app

@@ -388,7 +388,7 @@ class AllegroSandbox:
 
     def refresh(self, client_id: str, client_secret: str, refresh_token: str) -> dict[str, Any]:
         """``grant_type=refresh_token``: new tokens, the used refresh token rotated out."""
-        account = self._account_of_refresh(refresh_token)
+        account = self.account_of_refresh_token(refresh_token)
         config = account.config
         if not (
             hmac.compare_digest(client_id, config.client_id)
@@ -408,7 +408,7 @@ class AllegroSandbox:
         account.refreshes += 1
         return self.issue_tokens(account)
 
-    def _account_of_refresh(self, refresh_token: str) -> AllegroAccount:
+    def account_of_refresh_token(self, refresh_token: str) -> AllegroAccount:
         for account in self.accounts.values():
             if refresh_token == account.config.initial_refresh_token:
                 return account
@@ -440,9 +440,10 @@ def _thread_id() -> str:
 
 def _sign(account: str, kind: str, issued: datetime) -> str:
     claims = {"a": account, "k": kind, "t": issued.isoformat(), "n": uuid.uuid4().hex}
-    body = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
+    encoded = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
+    body = encoded.decode().rstrip("=")
     mac = hmac.new(_SIGNING_KEY, body.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"sbx.{body.rstrip('=')}.{mac}"
+    return f"sbx.{body}.{mac}"
 
 
 def _verify(token: str, kind: str) -> dict[str, str] | None:

@@ -168,7 +168,10 @@ async def serve(request: Request, instance: str, service: str, handler: Handler)
             raise FnacRefusal(401, "The token is invalid or has expired", code="ERR_002")
         fault = shop.faults.take(service)
         await suffer(fault)
-        return await handler(request, shop, body, fault)
+        response = await handler(request, shop, body, fault)
+        if fault is not None and fault.kind is FaultKind.LOST_ANSWER:
+            await asyncio.sleep(fault.delay_seconds)  # done, but the answer comes too late
+        return response
     except FnacRefusal as exc:
         return refusal_response(service, exc)
 

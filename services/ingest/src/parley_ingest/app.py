@@ -1,7 +1,8 @@
 """Ingest's process: the scheduler in the background, a small HTTP API in front.
 
 The HTTP side is for probes and operations (health, readiness, manual resync of a
-connection); marketplace traffic is driven by the scheduler alone.
+connection); marketplace traffic is driven by the scheduler, except the email-relay
+family's inbound mail, which the marketplaces push to ingest's SMTP server.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await bootstrap(settings)
         app.state.runtime = runtime
+        if runtime.inbound_smtp is not None:
+            await runtime.inbound_smtp.start()
         scheduler = asyncio.create_task(runtime.scheduler.run(), name="scheduler")
         commands = asyncio.create_task(
             run_consumer(
@@ -58,6 +61,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def ready(request: Request) -> dict[str, str]:
         runtime: Runtime = request.app.state.runtime
         await runtime.mongo.admin.command("ping")
+        if runtime.inbound_smtp is not None and not runtime.inbound_smtp.listening:
+            raise HTTPException(status_code=503, detail="inbound SMTP server is not listening")
         return {"status": "ready"}
 
     @app.post("/connections/{connection_id}/resync", status_code=202)

@@ -1,4 +1,5 @@
-"""Wires ingest: MongoDB connections, Kafka sink, connector families, scheduler."""
+"""Wires ingest: MongoDB connections, Kafka sink, connector families, scheduler, and
+the inbound SMTP server of the email-relay family."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
+from parley_ingest.adapters.inbound_addresses import MongoInboundAddressBook
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
+from parley_ingest.adapters.smtp_server import InboundMailHandler, InboundSmtpServer
 from parley_ingest.config import IngestSettings
-from parley_ingest.connectors import build_connector
+from parley_ingest.connectors import connector_factory
+from parley_ingest.inbound_mail import InboundMailService
 from parley_ingest.resync import ResyncHandler
 from parley_ingest.scheduler import Scheduler
 from parley_ingest.sync import SyncService
@@ -30,8 +34,11 @@ class Runtime:
     connections: MongoConnectionRepository
     scheduler: Scheduler
     resync: ResyncHandler
+    inbound_smtp: InboundSmtpServer | None = None  # started by the app's lifespan
 
     async def close(self) -> None:
+        if self.inbound_smtp is not None:  # stop taking mail before Kafka goes away
+            await self.inbound_smtp.stop()
         await self.scheduler.stop()
         await self.publisher.stop()
         await self.mongo.close()
@@ -48,12 +55,11 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
         settings.kafka_bootstrap_servers, "ingest", settings.kafka_topic_prefix
     )
     await publisher.start()
-    sync = SyncService(
-        build_connector,
-        KafkaSnapshotSink(publisher),
-        GridFsFileStore(db),
-        settings.ingest_max_attachment_bytes,
-    )
+    sink = KafkaSnapshotSink(publisher)
+    files = GridFsFileStore(db)
+    # Allegro's OAuth tokens rotate: connectors save them back into the connection.
+    connectors = connector_factory(connections)
+    sync = SyncService(connectors, sink, files, settings.ingest_max_attachment_bytes)
     scheduler = Scheduler(
         connections,
         sync,
@@ -63,4 +69,19 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
         max_concurrent=settings.ingest_max_concurrent_syncs,
     )
     resync = ResyncHandler(connections, sync)
-    return Runtime(settings, client, publisher, connections, scheduler, resync)
+    inbound_smtp = None
+    if settings.ingest_smtp_enabled:
+        inbound = InboundMailService(
+            MongoInboundAddressBook(db, connections),
+            sink,
+            files,
+            settings.ingest_max_attachment_bytes,
+        )
+        inbound_smtp = InboundSmtpServer(
+            InboundMailHandler(inbound),
+            settings.ingest_smtp_host,
+            settings.ingest_smtp_port,
+            hostname=settings.ingest_inbound_domain,
+            max_message_bytes=settings.ingest_smtp_max_message_bytes,
+        )
+    return Runtime(settings, client, publisher, connections, scheduler, resync, inbound_smtp)

@@ -12,6 +12,7 @@ import os
 import sys
 from datetime import datetime
 
+from parley_connectors.email_relay import new_inbound_address, normalize_address
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_ingest.domain.connections import Connection
@@ -19,11 +20,58 @@ from parley_platform.crypto import CredentialCipher
 from parley_platform.mongo import connect
 from parley_schemas import utcnow
 
+# The credential fields each family needs, each read from an environment variable.
+CREDENTIAL_FIELDS = {
+    "mirakl": ("api_key",),
+    "fnac": ("partner_id", "shop_id", "key"),
+    "rakuten": ("login", "token"),
+    "email_relay": (),  # inbound mail is pushed; replies use the platform's SMTP relay
+    "allegro": ("client_id", "client_secret", "refresh_token"),  # rotated tokens saved back
+}
+
+
+def read_credentials(args: argparse.Namespace) -> dict[str, str]:
+    """``--credential-env FIELD=ENV_VAR`` (and ``--api-key-env``) resolved from the env."""
+    sources: dict[str, str] = {}
+    for item in args.credential_env:
+        field, sep, variable = item.partition("=")
+        if not sep or not field or not variable:
+            raise SystemExit(f"--credential-env takes FIELD=ENV_VAR, got {item!r}")
+        sources[field] = variable
+    if args.api_key_env:
+        sources.setdefault("api_key", args.api_key_env)
+    credentials: dict[str, str] = {}
+    for field in dict.fromkeys([*CREDENTIAL_FIELDS.get(args.family, ()), *sources]):
+        variable = sources.get(field)
+        if variable is None:
+            raise SystemExit(f"the {args.family} family needs --credential-env {field}=ENV_VAR")
+        value = os.environ.get(variable, "")
+        if not value:
+            raise SystemExit(f"environment variable {variable} is empty")
+        credentials[field] = value
+    return credentials
+
+
+def email_relay_options(args: argparse.Namespace, settings: IngestSettings) -> dict[str, str]:
+    """The store's inbound address (new unless ``--inbound-address`` keeps one) and the
+    optional sender address of replies (default: the inbound address)."""
+    address = normalize_address(args.inbound_address or "") or new_inbound_address(
+        args.store, args.marketplace, settings.ingest_inbound_domain
+    )
+    options = {"inbound_address": address}
+    if args.from_address:
+        options["from_address"] = normalize_address(args.from_address)
+    return options
+
 
 async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> None:
-    secret = os.environ.get(args.api_key_env, "")
-    if not secret:
-        raise SystemExit(f"environment variable {args.api_key_env} is empty")
+    credentials = read_credentials(args)
+    options = {"shop_id": args.shop_id} if args.shop_id else {}
+    if args.family == "email_relay":
+        options |= email_relay_options(args, settings)
+        args.base_url = args.base_url or f"mailto:{options['inbound_address']}"
+    if not args.base_url:
+        raise SystemExit(f"the {args.family} family needs --base-url")
     client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "cli")
     try:
         repo = MongoConnectionRepository(
@@ -38,14 +86,22 @@ async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> 
                 family=args.family,
                 marketplace=args.marketplace,
                 base_url=args.base_url,
-                credentials={"api_key": secret},
+                credentials=credentials,
                 activated_at=activated,
                 cursor=activated,
                 interval_seconds=args.interval or settings.ingest_default_interval_seconds,
-                options={"shop_id": args.shop_id} if args.shop_id else {},
+                options=options,
             )
         )
         print(f"connection {args.id} active since {activated.isoformat()}", file=sys.stderr)
+        if args.family == "email_relay":
+            print(
+                "set this address as the store's messaging address in the marketplace back"
+                " office (Amazon: notification address and an approved sender under"
+                " Messaging permissions):",
+                file=sys.stderr,
+            )
+            print(options["inbound_address"])
     finally:
         await client.close()
 
@@ -56,11 +112,21 @@ def main() -> None:
     add = sub.add_parser("add-connection", help="activate messaging for a store on a marketplace")
     add.add_argument("--id", required=True)
     add.add_argument("--store", required=True)
-    add.add_argument("--family", required=True, choices=["mirakl"])
+    add.add_argument("--family", required=True, choices=sorted(CREDENTIAL_FIELDS))
     add.add_argument("--marketplace", required=True)
-    add.add_argument("--base-url", required=True)
-    add.add_argument("--api-key-env", required=True, help="name of the env var holding the key")
+    add.add_argument("--base-url", help="the marketplace API root (not for email_relay)")
+    add.add_argument("--api-key-env", help="name of the env var holding the API key (mirakl)")
+    add.add_argument(
+        "--credential-env",
+        action="append",
+        default=[],
+        metavar="FIELD=ENV_VAR",
+        help="a credential field and the env var holding it (fnac: partner_id, shop_id, key;"
+        " rakuten: login, token; allegro: client_id, client_secret, refresh_token)",
+    )
     add.add_argument("--shop-id")
+    add.add_argument("--inbound-address", help="email_relay: keep this address, not a new one")
+    add.add_argument("--from-address", help="email_relay: sender of replies if not the inbound")
     add.add_argument("--interval", type=int, help="seconds between syncs")
     add.add_argument("--activated-at", help="ISO time; default now")
     sub.add_parser("generate-key", help="print a new credentials encryption key")

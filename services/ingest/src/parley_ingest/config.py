@@ -18,6 +18,15 @@ class IngestSettings(ServiceSettings):
     ingest_max_concurrent_syncs: int = Field(default=8, ge=1)
     ingest_max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     ingest_instance_id: str = Field(default="", description="Defaults to host:pid")
+    # Inbound mail of the email-relay family (Amazon, CDON): see adapters/smtp_server.py.
+    ingest_smtp_enabled: bool = True
+    ingest_smtp_host: str = "127.0.0.1"
+    ingest_smtp_port: int = Field(default=2525, ge=0, le=65535)
+    ingest_smtp_max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    ingest_inbound_domain: str = Field(
+        default="inbound.parley.example",
+        description="Domain of the per-store inbound addresses merchants set at the marketplace",
+    )
     credentials_key: SecretStr = Field(
         default=SecretStr(""),
         description="Fernet key that encrypts marketplace credentials at rest",

@@ -7,13 +7,18 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from parley_connectors.email_relay import SmtpRelaySettings, SmtpSender
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
+from parley_responder.adapters.allegro import AllegroReplies
+from parley_responder.adapters.email_relay import EmailRelayReplies
+from parley_responder.adapters.fnac import FnacReplies
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.adapters.rakuten import RakutenReplies
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_store import ensure_indexes
@@ -35,10 +40,19 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         settings.kafka_bootstrap_servers, "responder", settings.kafka_topic_prefix
     )
     await publisher.start()
+    destinations = MongoDestinationLookup(
+        db, CredentialCipher(settings.credentials_key.get_secret_value())
+    )
     responder = Responder(
         MongoDeliveryStore(db),
-        MongoDestinationLookup(db, CredentialCipher(settings.credentials_key.get_secret_value())),
-        {"mirakl": MiraklReplies()},
+        destinations,
+        {
+            "mirakl": MiraklReplies(),
+            "email_relay": EmailRelayReplies(db, _smtp(settings)),
+            "allegro": AllegroReplies(destinations),
+            "fnac": FnacReplies(),
+            "rakuten": RakutenReplies(),
+        },
         KafkaResultSink(publisher),
         RetryPolicy(
             max_attempts=settings.responder_max_attempts,
@@ -47,3 +61,17 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         ),
     )
     return Runtime(responder=responder, publisher=publisher, mongo=client)
+
+
+def _smtp(settings: ResponderSettings) -> SmtpSender:
+    return SmtpSender(
+        SmtpRelaySettings(
+            host=settings.responder_smtp_host,
+            port=settings.responder_smtp_port,
+            starttls=settings.responder_smtp_starttls,
+            implicit_tls=settings.responder_smtp_implicit_tls,
+            username=settings.responder_smtp_username or None,
+            password=settings.responder_smtp_password.get_secret_value() or None,
+            timeout=settings.responder_smtp_timeout_seconds,
+        )
+    )

@@ -16,3 +16,12 @@ class ResponderSettings(ServiceSettings):
     responder_base_delay_seconds: float = Field(default=1.0, gt=0)
     responder_max_delay_seconds: float = Field(default=60.0, gt=0)
     credentials_key: SecretStr = Field(default=SecretStr(""))
+    # The SMTP relay email-relay replies are submitted to; the default is the local
+    # sandbox's sink (sandbox/src/parley_sandbox/smtp_sink.py).
+    responder_smtp_host: str = "127.0.0.1"
+    responder_smtp_port: int = Field(default=2526, ge=1, le=65535)
+    responder_smtp_starttls: bool = False
+    responder_smtp_implicit_tls: bool = False
+    responder_smtp_username: str = ""
+    responder_smtp_password: SecretStr = Field(default=SecretStr(""))
+    responder_smtp_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -46,6 +46,7 @@ class Destination:
     base_url: str
     credentials: dict[str, str]
     options: dict[str, str]
+    connection_id: str | None = None  # where rotated credentials (OAuth) are saved back
 
 
 class DestinationLookup(Protocol):

@@ -59,6 +59,12 @@ class MongoConnectionRepository:
         doc = await self._col.find_one({"_id": connection_id})
         return self._from_doc(doc) if doc else None
 
+    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
+        """Replaces the encrypted credentials only: OAuth tokens rotate on refresh."""
+        await self._col.update_one(
+            {"_id": connection_id}, {"$set": {"credentials": self._cipher.encrypt(credentials)}}
+        )
+
     async def find_for(self, store_id: str, marketplace: str) -> Connection | None:
         doc = await self._col.find_one({"store_id": store_id, "marketplace": marketplace})
         return self._from_doc(doc) if doc else None

@@ -1,4 +1,8 @@
-"""Finds where a reply goes: the store's active connection to the marketplace."""
+"""Finds where a reply goes: the store's active connection to the marketplace.
+
+It also writes back credentials a marketplace rotated (Allegro's OAuth tokens) into the
+same encrypted connection document ingest reads.
+"""
 
 from __future__ import annotations
 
@@ -28,4 +32,16 @@ class MongoDestinationLookup:
             base_url=doc.base_url,
             credentials=self._cipher.decrypt(doc.credentials),
             options=doc.options,
+            connection_id=doc.id,
+        )
+
+    async def load_credentials(self, connection_id: str) -> dict[str, str] | None:
+        """The connection's current credentials (another service may have rotated them)."""
+        raw = await self._col.find_one({"_id": connection_id}, {"credentials": 1})
+        return self._cipher.decrypt(raw["credentials"]) if raw else None
+
+    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
+        """Writes back rotated OAuth tokens, encrypted like every credential."""
+        await self._col.update_one(
+            {"_id": connection_id}, {"$set": {"credentials": self._cipher.encrypt(credentials)}}
         )

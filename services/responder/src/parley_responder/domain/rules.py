@@ -20,10 +20,35 @@ class MarketplaceRules:
 
 
 FAMILY_RULES: dict[str, MarketplaceRules] = {
+    # Email relays (Amazon, CDON) forward mail to the buyer's anonymised alias only; no
+    # body limit is published for relayed mail, so the command's own limit applies.
+    "email_relay": MarketplaceRules(
+        allowed_recipients=frozenset({ParticipantRole.CUSTOMER}),
+        max_body_length=10_000,
+    ),
     # Mirakl M12 addresses the customer and/or the operator of the thread.
     "mirakl": MarketplaceRules(
         allowed_recipients=frozenset({ParticipantRole.CUSTOMER, ParticipantRole.OPERATOR}),
         max_body_length=10_000,
+    ),
+    # Allegro: Message Center messages and issue messages reach the buyer only;
+    # NewMessageInThread.text is at most 2000 characters.
+    "allegro": MarketplaceRules(
+        allowed_recipients=frozenset({ParticipantRole.CUSTOMER}),
+        max_body_length=2000,
+    ),
+    # Fnac messages_update: message_to CLIENT, CALLCENTER (orders in incident) or ALL.
+    # MessagesUpdateService.xsd gives message_description no maxLength; 4000 is an
+    # assumed safe bound until Fnac publishes one.
+    "fnac": MarketplaceRules(
+        allowed_recipients=frozenset({ParticipantRole.CUSTOMER, ParticipantRole.OPERATOR}),
+        max_body_length=4000,
+    ),
+    # Rakuten contactuseraboutitem writes to the item's buyer only; the content travels
+    # in the query string and no limit is published, so 2000 is an assumed bound.
+    "rakuten": MarketplaceRules(
+        allowed_recipients=frozenset({ParticipantRole.CUSTOMER}),
+        max_body_length=2000,
     ),
 }
 

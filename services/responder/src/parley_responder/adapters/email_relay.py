@@ -1,0 +1,170 @@
+"""The email-relay family's write side (Amazon, CDON): a reply mail through SMTP.
+
+A reply goes to the buyer's anonymised relay address, threaded on the conversation, so
+the marketplace's relay files it on the buyer's thread (Amazon lets replies through
+to buyers who opted out of seller messages only on the thread the buyer started).
+
+Where the threading facts come from: the discussion's own messages in MongoDB
+(``messages``, written by the normalizer from the inbound snapshots), not the snapshot
+payload, which the normalizer does not keep. The last inbound message gives the buyer's
+relay address and name (its sender) and ``In-Reply-To`` (its marketplace message id,
+i.e. the mail's Message-ID); every known message id of the discussion, oldest first,
+behind the root carried by the thread id, gives ``References``; the discussion's
+subject gives ``Re: <subject>``. The connection (found by its ``inbound_address``
+option) says which store and marketplace the thread belongs to, and the reply is sent
+*from* that inbound address (or the connection's ``from_address`` option): the
+merchant approves it as a sender at the marketplace (Amazon rejects mail to buyers
+from addresses that are not the registered or an approved one).
+
+At most once, and where SMTP makes that weaker: SMTP offers no way to ask later
+whether a message went out, so :meth:`EmailRelayReplies.find_sent` always answers
+None. The responder records ``sending`` before calling :meth:`send` and ``sent`` right
+after, and asks ``find_sent`` before sending again after a crash or an ambiguous fault
+(a timeout or a connection lost mid-submission, reported as ``MarketplaceUnavailable``);
+with None it sends again. The resend carries the same ``Message-ID`` (derived from the
+thread's state and the body, see ``parley_connectors.email_relay.outbound``), so a
+relay or mail client that drops duplicate ids drops it; otherwise the buyer can get
+that one reply twice. That is the only window, and it is as narrow as one SMTP
+submission (a definitive SMTP refusal, 4xx or 5xx, means nothing was queued).
+
+Attachments: the responder hands this adapter text only for now; the builder supports
+native attachments (10 MB per message at Amazon) for when replies carry files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley_connectors.email_relay import (
+    build_reply,
+    normalize_address,
+    reply_message_id,
+    reply_references,
+)
+from parley_connectors.errors import BadRequest, NotFound
+from parley_responder.ports import Destination
+from parley_schemas import DiscussionKey, ParticipantRole
+from parley_store import CONNECTIONS, DISCUSSIONS, MESSAGES
+
+KNOWN_IDS_LIMIT = 200
+
+
+class MailSender(Protocol):
+    async def send(self, message: EmailMessage) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What a reply needs to know about its conversation."""
+
+    sender: str
+    buyer_address: str
+    buyer_name: str | None
+    in_reply_to: str | None
+    known_ids: list[str]
+    subject: str | None
+
+
+class EmailRelayReplies:
+    def __init__(self, db: AsyncDatabase[Any], sender: MailSender) -> None:
+        self._connections = db[CONNECTIONS]
+        self._discussions = db[DISCUSSIONS]
+        self._messages = db[MESSAGES]
+        self._sender = sender
+
+    async def send(
+        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+    ) -> str | None:
+        refused = {role for role in to if role is not ParticipantRole.CUSTOMER}
+        if refused:
+            names = ", ".join(sorted(role.value for role in refused))
+            raise BadRequest(f"an email relay only reaches the buyer, not: {names}")
+        context = await self.context(destination, thread_id)
+        domain = context.sender.rpartition("@")[2]
+        message_id = reply_message_id(
+            domain,
+            thread_id,
+            context.in_reply_to or "",
+            str(len(context.known_ids)),
+            body,
+        )
+        message = build_reply(
+            sender=context.sender,
+            to=context.buyer_address,
+            to_name=context.buyer_name,
+            body=body,
+            subject=context.subject,
+            in_reply_to=context.in_reply_to,
+            references=reply_references(thread_id, context.known_ids),
+            message_id=message_id,
+        )
+        return await self._sender.send(message)
+
+    async def find_sent(
+        self, destination: Destination, thread_id: str, body: str, since: datetime
+    ) -> str | None:
+        """SMTP cannot be asked what was delivered: always None (see the module docstring)."""
+        return None
+
+    async def context(self, destination: Destination, thread_id: str) -> ReplyContext:
+        inbound = normalize_address(destination.options.get("inbound_address", ""))
+        if not inbound:
+            raise BadRequest("the email-relay connection has no inbound address")
+        connection = await self._connections.find_one(
+            {"options.inbound_address": inbound}, {"store_id": 1, "marketplace": 1}
+        )
+        if connection is None:
+            raise NotFound(f"no connection has the inbound address {inbound}")
+        key = DiscussionKey(
+            store_id=connection["store_id"],
+            marketplace=connection["marketplace"],
+            thread_id=thread_id,
+        )
+        discussion = await self._discussions.find_one(
+            {"_id": key.discussion_id}, {"subject": 1, "order_id": 1}
+        )
+        if discussion is None:
+            raise NotFound(f"no discussion for thread {thread_id}")
+        cursor = (
+            self._messages.find(
+                {"discussion_id": key.discussion_id},
+                {"marketplace_message_id": 1, "direction": 1, "sender": 1, "sent_at": 1},
+            )
+            .sort([("sent_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(KNOWN_IDS_LIMIT)
+        )
+        newest_first = [doc async for doc in cursor]
+        last_inbound = next(
+            (
+                doc
+                for doc in newest_first
+                if doc.get("direction") == "inbound" and (doc.get("sender") or {}).get("email")
+            ),
+            None,
+        )
+        if last_inbound is None:
+            raise NotFound(f"thread {thread_id} has no buyer message to reply to")
+        known_ids = [
+            str(doc["marketplace_message_id"])
+            for doc in reversed(newest_first)
+            if doc.get("marketplace_message_id")
+        ]
+        subject = discussion.get("subject")
+        order_id = discussion.get("order_id")
+        if not subject and order_id:
+            subject = f"Order {order_id}"
+        sender = last_inbound["sender"]
+        return ReplyContext(
+            sender=normalize_address(destination.options.get("from_address") or inbound),
+            buyer_address=str(sender["email"]),
+            buyer_name=sender.get("name"),
+            in_reply_to=last_inbound.get("marketplace_message_id"),
+            known_ids=known_ids,
+            subject=subject,
+        )

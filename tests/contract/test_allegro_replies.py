@@ -1,0 +1,177 @@
+"""Contract: the responder's Allegro adapter against the sandbox, in both channels.
+
+Pins that a reply lands in the right API (Message Center thread or issue), that a
+reply found after a crash is recognised, that Allegro's rules refuse what Allegro
+would, and that rotated OAuth tokens are written back for the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from parley_connectors.allegro import AllegroClient, TokenStore, client_credentials
+from parley_connectors.errors import BadRequest
+from parley_responder.adapters.allegro import AllegroReplies
+from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_responder.ports import Destination
+from parley_sandbox import create_app
+from parley_schemas import ParticipantRole, ReplyCommand
+
+ACCOUNT = "odpowiedzi"
+CUSTOMER = [ParticipantRole.CUSTOMER]
+
+
+class Vault:
+    """Stands in for the connections collection: credentials by connection id."""
+
+    def __init__(self, credentials: dict[str, str]) -> None:
+        self.credentials = {"c1": dict(credentials)}
+        self.writes = 0
+
+    async def load_credentials(self, connection_id: str) -> dict[str, str] | None:
+        return self.credentials.get(connection_id)
+
+    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
+        self.credentials[connection_id] = dict(credentials)
+        self.writes += 1
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(seed=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
+    ) as client:
+        r = await client.put(f"/_sandbox/allegro/{ACCOUNT}", json={"strict_rotation": True})
+        assert r.status_code == 200
+        yield client
+
+
+@pytest.fixture
+def destination() -> Destination:
+    return Destination(
+        family="allegro",
+        base_url="http://sandbox/allegro",
+        credentials={
+            "client_id": "sandbox-allegro-client",
+            "client_secret": "sandbox-allegro-secret",
+            "refresh_token": f"sandbox-refresh-token-{ACCOUNT}",
+        },
+        options={},
+        connection_id="c1",
+    )
+
+
+@pytest.fixture
+def vault(destination: Destination) -> Vault:
+    return Vault(destination.credentials)
+
+
+@pytest.fixture
+def replies(sandbox: httpx.AsyncClient, vault: Vault) -> AllegroReplies:
+    def on_sandbox(d: Destination, tokens: TokenStore) -> AllegroClient:
+        return AllegroClient(d.base_url, client_credentials(d.credentials), tokens, http=sandbox)
+
+    return AllegroReplies(vault, on_sandbox)
+
+
+async def control(sandbox: httpx.AsyncClient, path: str, **body: Any) -> dict[str, Any]:
+    r = await sandbox.post(f"/_sandbox/allegro/{ACCOUNT}/{path}", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+async def received(sandbox: httpx.AsyncClient) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (
+        await sandbox.get(f"/_sandbox/allegro/{ACCOUNT}/replies")
+    ).json()["replies"]
+    return found
+
+
+async def test_replies_land_in_the_thread_or_the_issue(
+    sandbox: httpx.AsyncClient, replies: AllegroReplies, destination: Destination
+) -> None:
+    thread = (await control(sandbox, "messages", text="Kiedy wysyłka?"))["thread_id"]
+    issue = (await control(sandbox, "issues", text="Brak paczki"))["issue_id"]
+
+    in_thread = await replies.send(destination, thread, "Jutro rano.", CUSTOMER)
+    in_issue = await replies.send(destination, f"issue:{issue}", "Sprawdzamy.", CUSTOMER)
+
+    got = {
+        (r["channel"], r["thread_id"], r["message_id"], r["text"]) for r in await received(sandbox)
+    }
+    assert got == {
+        ("message_center", thread, in_thread, "Jutro rano."),
+        ("discussions", issue, in_issue, "Sprawdzamy."),
+    }
+
+
+async def test_a_reply_to_the_operator_is_refused(
+    sandbox: httpx.AsyncClient, replies: AllegroReplies, destination: Destination
+) -> None:
+    thread = (await control(sandbox, "messages", text="?"))["thread_id"]
+    with pytest.raises(BadRequest):
+        await replies.send(destination, thread, "hej", [ParticipantRole.OPERATOR])
+    assert await received(sandbox) == []
+
+
+async def test_a_sent_reply_is_found_after_a_crash(
+    sandbox: httpx.AsyncClient, replies: AllegroReplies, destination: Destination
+) -> None:
+    thread = (await control(sandbox, "messages", text="Halo"))["thread_id"]
+    issue = f"issue:{(await control(sandbox, 'issues', text='Halo'))['issue_id']}"
+    started = datetime.now(UTC)
+    sent_thread = await replies.send(destination, thread, "Odpowiedź", CUSTOMER)
+    sent_issue = await replies.send(destination, issue, "Odpowiedź", CUSTOMER)
+
+    assert await replies.find_sent(destination, thread, "Odpowiedź", started) == sent_thread
+    assert await replies.find_sent(destination, issue, "Odpowiedź", started) == sent_issue
+    assert await replies.find_sent(destination, thread, "Inna treść", started) is None
+    later = started + timedelta(hours=1)
+    assert await replies.find_sent(destination, issue, "Odpowiedź", later) is None
+    assert await replies.find_sent(destination, thread, "Halo", started) is None, "buyer's"
+
+
+async def test_rotated_tokens_are_written_back_and_reused(
+    sandbox: httpx.AsyncClient, replies: AllegroReplies, destination: Destination, vault: Vault
+) -> None:
+    thread = (await control(sandbox, "messages", text="Halo"))["thread_id"]
+    await replies.send(destination, thread, "raz", CUSTOMER)
+    rotated = vault.credentials["c1"]
+    assert rotated["refresh_token"] != destination.credentials["refresh_token"]
+    assert rotated["client_id"] == "sandbox-allegro-client", "the other fields are kept"
+
+    # The destination still carries the revoked refresh token (strict rotation): the
+    # adapter must use the written-back one.
+    await sandbox.post(f"/_sandbox/allegro/{ACCOUNT}/tokens/revoke")
+    await replies.send(destination, thread, "dwa", CUSTOMER)
+    assert vault.writes == 2
+    assert [r["text"] for r in await received(sandbox)] == ["raz", "dwa"]
+
+
+def command(body: str, *recipients: ParticipantRole) -> ReplyCommand:
+    return ReplyCommand(
+        command_id="cmd-00000001",
+        discussion_id="d1",
+        store_id="s1",
+        marketplace="allegro-pl",
+        thread_id="t1",
+        body=body,
+        recipients=list(recipients),
+        requested_by="tester",
+        requested_at=datetime.now(UTC),
+    )
+
+
+def test_allegro_rules_buyer_only_and_2000_characters() -> None:
+    check_reply(command("x" * 2000, ParticipantRole.CUSTOMER), "allegro")
+    with pytest.raises(RuleViolation):
+        check_reply(command("x" * 2001, ParticipantRole.CUSTOMER), "allegro")
+    with pytest.raises(RuleViolation):
+        check_reply(command("hej", ParticipantRole.OPERATOR), "allegro")

@@ -1,0 +1,49 @@
+"""The responder writes rotated OAuth tokens back into the real connections collection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley_platform.crypto import CredentialCipher
+from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_store import CONNECTIONS
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_credentials_round_trip_encrypted(mongo_db: AsyncDatabase[Any]) -> None:
+    cipher = CredentialCipher(CredentialCipher.generate_key())
+    original = {"client_id": "app", "client_secret": "s3", "refresh_token": "rt-1"}
+    await mongo_db[CONNECTIONS].insert_one(
+        {
+            "_id": "c-allegro",
+            "store_id": "s1",
+            "family": "allegro",
+            "marketplace": "allegro-pl",
+            "base_url": "http://127.0.0.1:1/allegro",
+            "credentials": cipher.encrypt(original),
+            "activated_at": NOW,
+            "cursor": NOW,
+            "messaging_enabled": True,
+            "options": {},
+        }
+    )
+    lookup = MongoDestinationLookup(mongo_db, cipher)
+
+    destination = await lookup.find("s1", "allegro-pl")
+    assert destination is not None and destination.connection_id == "c-allegro"
+    rotated = {**original, "refresh_token": "rt-2-rotated", "access_token": "at-2"}
+    await lookup.save_credentials("c-allegro", rotated)
+
+    assert await lookup.load_credentials("c-allegro") == rotated
+    assert await lookup.load_credentials("missing") is None
+    raw = await mongo_db[CONNECTIONS].find_one({"_id": "c-allegro"})
+    assert raw is not None and "rt-2-rotated" not in repr(raw)
+    again = await lookup.find("s1", "allegro-pl")
+    assert again is not None and again.credentials == rotated
