@@ -79,7 +79,20 @@ async def test_release_saves_cursor_and_health_and_frees_the_lease(
     await repo.release(synced, "me", next_sync_at=NOW + timedelta(minutes=5))
     loaded = await repo.get("c1")
     assert loaded is not None and loaded.cursor == NOW + timedelta(hours=2)
-    assert await repo.claim("c1", "other", NOW, 60) is not None
+    assert await repo.claim("c1", "other", NOW + timedelta(minutes=1), 60) is None, "not due"
+    assert await repo.claim("c1", "other", NOW + timedelta(minutes=6), 60) is not None
+
+
+async def test_a_stale_release_never_moves_the_cursor_back(
+    repo: MongoConnectionRepository,
+) -> None:
+    await repo.add(connection())
+    first = await repo.claim("c1", "a", NOW, 60)
+    assert first is not None
+    await repo.release(first.advanced_to(NOW + timedelta(hours=3)), "a", next_sync_at=NOW)
+    await repo.release(first.advanced_to(NOW + timedelta(hours=1)), "b", next_sync_at=NOW)
+    loaded = await repo.get("c1")
+    assert loaded is not None and loaded.cursor == NOW + timedelta(hours=3)
 
 
 async def test_due_ids_skip_disabled_flagged_and_future_connections(

@@ -114,3 +114,17 @@ async def test_outages_back_off_more_each_time() -> None:
     assert first.failures == 1 and fifth.failures == 5
     assert first.connection.cursor == ACTIVATED
     assert fifth.next_sync_at - NOW > first.next_sync_at - NOW
+
+
+async def test_a_sync_stops_when_its_lease_ends_and_keeps_the_cursor() -> None:
+    from dataclasses import replace
+
+    times = iter([NOW, NOW + timedelta(seconds=200), NOW + timedelta(seconds=200)])
+    connector, sink = FakeConnector([snap("a", 1), snap("b", 2)]), Sink()
+    leased = replace(connection(), lease_deadline=NOW + timedelta(seconds=120))
+    outcome = await SyncService(lambda _c: connector, sink, clock=lambda: next(times)).sync(
+        leased, NOW
+    )
+    assert sink.published == ["a"]
+    assert outcome.connection.cursor == ACTIVATED
+    assert outcome.next_sync_at == NOW + timedelta(seconds=200)

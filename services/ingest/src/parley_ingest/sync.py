@@ -8,6 +8,7 @@ again and, for refused credentials, flag the connection for a person.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from parley_ingest.ports import (
     SnapshotSink,
 )
 from parley_platform.logging import get_logger
-from parley_schemas import AttachmentRef, RawThreadSnapshot
+from parley_schemas import AttachmentRef, RawThreadSnapshot, utcnow
 
 log = get_logger(__name__)
 
@@ -51,11 +52,13 @@ class SyncService:
         sink: SnapshotSink,
         files: FileStore | None = None,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._connectors = connectors
         self._sink = sink
         self._files = files
         self._max_attachment_bytes = max_attachment_bytes
+        self._clock = clock
 
     async def sync(self, connection: Connection, now: datetime, failures: int = 0) -> SyncOutcome:
         connector = self._connectors(connection)
@@ -63,6 +66,14 @@ class SyncService:
         published = dead = 0
         try:
             async for item in connector.changes_since(connection.cursor):
+                deadline = connection.lease_deadline
+                if deadline is not None and self._clock() >= deadline:
+                    log.warning(
+                        "lease ended mid-sync; the next owner redoes the pass",
+                        connection_id=connection.id,
+                        published=published,
+                    )
+                    return SyncOutcome(connection, self._clock(), failures, published, dead)
                 if isinstance(item, MalformedThread):
                     log.warning(
                         "malformed thread dead-lettered",

@@ -1,27 +1,37 @@
 """MongoDB store of connections: settings, encrypted credentials, cursor and lease.
 
-The lease (``lease_owner`` until ``lease_until``) is what keeps two ingest
-instances, or two ticks of one, from syncing the same connection at once: it is
-taken with one atomic ``find_one_and_update`` and expires by itself if an
-instance dies mid-sync.
+The lease keeps two ingest instances from syncing the same connection at once. Time
+is cut into slots of ``lease_seconds``; claiming a connection for a slot is inserting
+the document ``<connection>#<slot>`` into ``connection_claims``, and only one insert
+of an ``_id`` can succeed, on MongoDB and on FerretDB alike. (A conditional
+``find_one_and_update`` would be atomic on MongoDB but is not on FerretDB v1, which
+reads then writes: the lease test caught five winners out of eight.) A lease ends
+with its slot, so a crashed instance holds nothing for long; a sync still running at
+the end of its slot stops and leaves the cursor, so the next slot's owner redoes the
+pass (idempotent downstream) instead of two running side by side.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
 from parley_store import CONNECTIONS, ConnectionDocument, create_missing_indexes
 
+CLAIMS = "connection_claims"
+
 
 class MongoConnectionRepository:
     def __init__(self, db: AsyncDatabase[Any], cipher: CredentialCipher) -> None:
         self._col = db[CONNECTIONS]
+        self._claims = db[CLAIMS]
         self._cipher = cipher
 
     async def ensure_indexes(self) -> None:
@@ -50,8 +60,6 @@ class MongoConnectionRepository:
             "health_reason": connection.health_reason,
             "next_sync_at": connection.next_sync_at,
             "options": connection.options,
-            "lease_owner": None,
-            "lease_until": None,
         }
         await self._col.replace_one({"_id": connection.id}, doc, upsert=True)
 
@@ -83,15 +91,20 @@ class MongoConnectionRepository:
     async def claim(
         self, connection_id: str, owner: str, now: datetime, lease_seconds: int
     ) -> Connection | None:
-        doc = await self._col.find_one_and_update(
-            {
-                "_id": connection_id,
-                "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
-            },
-            {"$set": {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return self._from_doc(doc) if doc else None
+        """The connection with its lease deadline, or None when another instance has it."""
+        slot = int(now.timestamp()) // lease_seconds
+        claim_id = f"{connection_id}#{slot}"
+        try:
+            await self._claims.insert_one({"_id": claim_id, "owner": owner, "at": now})
+        except DuplicateKeyError:
+            return None
+        doc = await self._col.find_one({"_id": connection_id})
+        due = doc is not None and (doc.get("next_sync_at") is None or doc["next_sync_at"] <= now)
+        if doc is None or not due:  # synced by the previous slot's owner meanwhile
+            await self._claims.delete_one({"_id": claim_id})
+            return None
+        deadline = datetime.fromtimestamp((slot + 1) * lease_seconds, UTC)
+        return replace(self._from_doc(doc), lease_id=claim_id, lease_deadline=deadline)
 
     async def release(
         self,
@@ -101,21 +114,24 @@ class MongoConnectionRepository:
         next_sync_at: datetime,
         failures: int = 0,
     ) -> None:
-        """Saves the cursor and health and gives the lease back, in one update."""
+        """Saves the sync's outcome, then gives the lease back.
+
+        The cursor only moves forward (``$max``), whatever order releases land in.
+        """
         await self._col.update_one(
-            {"_id": connection.id, "lease_owner": owner},
+            {"_id": connection.id},
             {
                 "$set": {
-                    "cursor": connection.cursor,
                     "health": connection.health.value,
                     "health_reason": connection.health_reason,
                     "next_sync_at": next_sync_at,
                     "failures": failures,
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
+                },
+                "$max": {"cursor": connection.cursor},
             },
         )
+        if connection.lease_id is not None:
+            await self._claims.delete_one({"_id": connection.lease_id, "owner": owner})
 
     async def request_resync(self, connection_id: str) -> bool:
         result = await self._col.update_one(
