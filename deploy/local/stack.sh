@@ -156,7 +156,8 @@ case "${1:-up}" in
     eval "$(print_env)"
     log "waiting for Kafka and MongoDB to answer, creating topics"
     (cd "$ROOT" && uv run --frozen --all-packages python -m parley_platform.healthcheck \
-      --kafka "$KAFKA_BOOTSTRAP_SERVERS" --mongo "$MONGODB_URI" --create-topics --timeout 120)
+      --kafka "$KAFKA_BOOTSTRAP_SERVERS" --mongo "$MONGODB_URI" --create-topics --timeout 120 \
+      --topic-prefix "${KAFKA_TOPIC_PREFIX:-}")
     ;;
   down) stop_one kafka; stop_one mongo ;;
   env) print_env ;;

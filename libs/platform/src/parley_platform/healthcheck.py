@@ -42,7 +42,9 @@ async def mongo_ready(uri: str) -> bool:
         await client.close()
 
 
-async def wait(kafka: str | None, mongo: str | None, within: float, create: bool) -> None:
+async def wait(
+    kafka: str | None, mongo: str | None, within: float, create: bool, prefix: str = ""
+) -> None:
     deadline = time.monotonic() + within
     pending = {"kafka": kafka, "mongo": mongo}
     while True:
@@ -57,7 +59,7 @@ async def wait(kafka: str | None, mongo: str | None, within: float, create: bool
             raise SystemExit(f"not healthy after {within:.0f} s: {waiting}")
         await asyncio.sleep(1)
     if create and kafka:
-        created = await ensure_topics(kafka)
+        created = await ensure_topics(kafka, 1, prefix)
         print(f"topics created: {', '.join(created) or 'none (all present)'}", file=sys.stderr)
 
 
@@ -67,8 +69,9 @@ def main() -> None:
     parser.add_argument("--mongo")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--create-topics", action="store_true")
+    parser.add_argument("--topic-prefix", default="", help="the environment's topic prefix")
     args = parser.parse_args()
-    asyncio.run(wait(args.kafka, args.mongo, args.timeout, args.create_topics))
+    asyncio.run(wait(args.kafka, args.mongo, args.timeout, args.create_topics, args.topic_prefix))
 
 
 if __name__ == "__main__":
