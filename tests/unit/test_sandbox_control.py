@@ -51,7 +51,7 @@ async def test_health_lists_the_seeded_instances(seeded: httpx.AsyncClient) -> N
 
     assert answer.json() == {
         "status": "ok",
-        "mirakl_instances": ["carrefour", "decathlon", "empik"],
+        "mirakl_instances": ["carrefour", "decathlon", "empik", "mediamarkt"],
     }
 
 

@@ -1,9 +1,12 @@
 """Demo threads, so a fresh ``make run`` shows a living inbox.
 
 Each seeded instance speaks its marketplace's language: French on Carrefour, Polish
-on Empik, Spanish and English on Decathlon. Threads sit on orders (MMP_ORDER), one
-on an offer (a pre-sale question) and one between the operator and the shop
-(SELLER_OPERATOR), so every discussion type and participant role appears.
+on Empik, Spanish and English on Decathlon, German on MediaMarkt. Threads sit on
+orders (MMP_ORDER), on offers (pre-sale questions) and between the operator and the
+shop (SELLER_OPERATOR), so every discussion type and participant role appears.
+Instance names are the ids of the Mirakl operator catalogue
+(``parley_connectors.mirakl.catalogue``), so a sandbox connection meets the same
+per-instance rules as a production one.
 
 Ids are derived from names (UUID v5), not random: a restarted sandbox serves the
 same thread and message ids, so Parley's idempotent ingest does not see duplicates.
@@ -330,12 +333,108 @@ def seed_decathlon(sandbox: MiraklSandbox, now: datetime) -> None:
     )
 
 
+def seed_mediamarkt(sandbox: MiraklSandbox, now: datetime) -> None:
+    instance = sandbox.configure(
+        InstanceConfig(
+            name="mediamarkt",
+            shop_id=5230,
+            shop_name="Klangwerk Audio",
+            operator_name="MediaMarkt Saturn",
+        )
+    )
+    jonas = Party(CUSTOMER, "Jonas W.", "C-91244")
+    _thread(
+        instance,
+        "where-is-my-order",
+        now,
+        topic="Wo bleibt meine Bestellung?",
+        entity=("MMP_ORDER", "MMS-DE-250611-3382-A", "MMS-DE-250611-3382"),
+        customer=jonas,
+        lines=[
+            Line(
+                "CUSTOMER",
+                _minutes(60 * 28),
+                "Guten Tag, ich habe vor einer Woche einen Bluetooth-Lautsprecher bestellt. "
+                "Laut Sendungsverfolgung liegt das Paket seit Montag im Verteilzentrum. "
+                "Können Sie bitte nachfragen, wann es zugestellt wird? Viele Grüße, Jonas W.",
+            ),
+            Line(
+                "SHOP",
+                _minutes(60 * 26),
+                "Hallo Herr W., vielen Dank für Ihre Nachricht. Wir haben beim Versanddienst "
+                "nachgefragt und melden uns spätestens morgen mit einer Antwort. Freundliche "
+                "Grüße, Klangwerk Audio",
+            ),
+            Line(
+                "CUSTOMER",
+                _minutes(70),
+                "Leider hat sich noch nichts getan. Falls das Paket verloren gegangen ist, "
+                "hätte ich lieber mein Geld zurück statt einer Ersatzlieferung.",
+            ),
+        ],
+    )
+    sabine = Party(CUSTOMER, "Sabine K.", "C-93017")
+    _thread(
+        instance,
+        "damaged-item",
+        now,
+        topic="Ware beschädigt angekommen",
+        entity=("MMP_ORDER", "MMS-DE-250614-0917-A", "MMS-DE-250614-0917"),
+        customer=sabine,
+        lines=[
+            Line(
+                "CUSTOMER",
+                _minutes(150),
+                "Hallo, der Kopfhörer ist heute angekommen, aber der linke Bügel ist "
+                "gebrochen und der Karton war eingedrückt. Ein Foto hänge ich an. Bekomme "
+                "ich ein Ersatzgerät oder soll ich den Kopfhörer zurückschicken?",
+                (("foto-kopfhoerer.png", "image/png", tiny_png((40, 40, 48))),),
+            ),
+        ],
+    )
+    mehmet = Party(CUSTOMER, "Mehmet Y.", "C-94582")
+    _thread(
+        instance,
+        "pre-sale-question",
+        now,
+        topic="Frage zum Artikel",
+        entity=("MMP_OFFER", "OFF-5230-7741", "Kabelloser Kopfhörer ANC, schwarz"),
+        customer=mehmet,
+        lines=[
+            Line(
+                "CUSTOMER",
+                _minutes(25),
+                "Guten Abend, lässt sich der Kopfhörer gleichzeitig mit Handy und Laptop "
+                "verbinden? Und ist ein Ladekabel mit USB-C im Lieferumfang?",
+            ),
+        ],
+    )
+    _thread(
+        instance,
+        "operator-cancellation-rate",
+        now,
+        topic="Stornoquote",
+        entity=("SELLER_OPERATOR", "5230", "Klangwerk Audio"),
+        customer=None,
+        lines=[
+            Line(
+                "OPERATOR",
+                _minutes(60 * 40),
+                "Guten Tag, Ihre Stornoquote lag in den letzten 30 Tagen über 2 %. Bitte "
+                "prüfen Sie Ihre Bestandsmeldungen und teilen Sie uns mit, welche "
+                "Maßnahmen Sie ergreifen. Ihr MediaMarkt Saturn Marketplace Team",
+            ),
+        ],
+    )
+
+
 def seed_demo(sandbox: MiraklSandbox) -> None:
     """The seeder :func:`parley_sandbox.app.create_app` installs."""
     now = sandbox.clock.now()
     seed_carrefour(sandbox, now)
     seed_empik(sandbox, now)
     seed_decathlon(sandbox, now)
+    seed_mediamarkt(sandbox, now)
 
 
-SEEDED_INSTANCES = ("carrefour", "empik", "decathlon")
+SEEDED_INSTANCES = ("carrefour", "empik", "decathlon", "mediamarkt")

@@ -13,6 +13,8 @@ import sys
 from datetime import datetime
 
 from parley_connectors.email_relay import new_inbound_address, normalize_address
+from parley_connectors.mirakl.catalogue import UnknownOperatorInstance
+from parley_connectors.mirakl.catalogue import instance as mirakl_instance
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_ingest.domain.connections import Connection
@@ -64,12 +66,42 @@ def email_relay_options(args: argparse.Namespace, settings: IngestSettings) -> d
     return options
 
 
+def mirakl_base_url(marketplace: str, base_url: str | None) -> str:
+    """An explicit ``--base-url`` wins (sandbox instances, operators not catalogued);
+    otherwise the operator catalogue names the instance's API root."""
+    if base_url:
+        return base_url
+    try:
+        operator = mirakl_instance(marketplace)
+    except UnknownOperatorInstance as exc:
+        raise SystemExit(f"{exc}; pass --base-url for an operator outside the catalogue") from None
+    if not operator.messages_through_mirakl:
+        raise SystemExit(
+            f"{operator.display_name} messages do not go through Mirakl: "
+            f"use --family {operator.messaging_family}"
+        )
+    if operator.base_url is None:
+        raise SystemExit(
+            f"no known API URL for {operator.display_name}: pass --base-url from the"
+            " operator's onboarding pack"
+        )
+    if operator.base_url_needs_confirmation:
+        print(
+            f"{operator.display_name}: using {operator.base_url} ({operator.base_url_status}"
+            " in public integrations); check it against the operator's onboarding pack",
+            file=sys.stderr,
+        )
+    return operator.base_url
+
+
 async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> None:
     credentials = read_credentials(args)
     options = {"shop_id": args.shop_id} if args.shop_id else {}
     if args.family == "email_relay":
         options |= email_relay_options(args, settings)
         args.base_url = args.base_url or f"mailto:{options['inbound_address']}"
+    if args.family == "mirakl":
+        args.base_url = mirakl_base_url(args.marketplace, args.base_url)
     if not args.base_url:
         raise SystemExit(f"the {args.family} family needs --base-url")
     client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "cli")
@@ -114,7 +146,11 @@ def main() -> None:
     add.add_argument("--store", required=True)
     add.add_argument("--family", required=True, choices=sorted(CREDENTIAL_FIELDS))
     add.add_argument("--marketplace", required=True)
-    add.add_argument("--base-url", help="the marketplace API root (not for email_relay)")
+    add.add_argument(
+        "--base-url",
+        help="the marketplace API root (not for email_relay; mirakl: default from the"
+        " operator catalogue)",
+    )
     add.add_argument("--api-key-env", help="name of the env var holding the API key (mirakl)")
     add.add_argument(
         "--credential-env",

@@ -3,12 +3,16 @@
 The gateway refuses bad replies early for a clear API error; the responder checks
 again because it is the last line before the marketplace, and commands can come
 from other producers than the gateway.
+
+Rules are per family; a Mirakl operator instance listed in the operator catalogue
+may be stricter than its family (its own body limit), and then its limit applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parley_connectors.mirakl.catalogue import CATALOGUE, OperatorCatalogue
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_schemas.text import PLAIN_TEXT_ONLY, contains_html
 
@@ -57,16 +61,29 @@ class RuleViolation(ValueError):
     """The reply breaks a marketplace rule; it is failed and never sent."""
 
 
-def check_reply(command: ReplyCommand, family: str) -> None:
+def body_limit(
+    command: ReplyCommand, family: str, rules: MarketplaceRules, operators: OperatorCatalogue
+) -> tuple[int, str]:
+    """The longest body allowed, and who sets it: the family, or a stricter Mirakl
+    operator instance (``command.marketplace`` is the instance id)."""
+    if family == "mirakl":
+        operator = operators.find(command.marketplace)
+        if operator is not None and operator.capabilities.max_body_length < rules.max_body_length:
+            return operator.capabilities.max_body_length, operator.display_name
+    return rules.max_body_length, family
+
+
+def check_reply(
+    command: ReplyCommand, family: str, *, operators: OperatorCatalogue = CATALOGUE
+) -> None:
     rules = FAMILY_RULES.get(family)
     if rules is None:
         raise RuleViolation(f"replies to the {family} family are not supported yet")
     if contains_html(command.body):
         raise RuleViolation(PLAIN_TEXT_ONLY)
-    if len(command.body) > rules.max_body_length:
-        raise RuleViolation(
-            f"reply is {len(command.body)} characters; {family} accepts {rules.max_body_length}"
-        )
+    limit, set_by = body_limit(command, family, rules, operators)
+    if len(command.body) > limit:
+        raise RuleViolation(f"reply is {len(command.body)} characters; {set_by} accepts {limit}")
     refused = set(command.recipients) - rules.allowed_recipients
     if refused:
         names = ", ".join(sorted(r.value for r in refused))

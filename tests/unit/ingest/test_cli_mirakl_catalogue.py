@@ -1,0 +1,70 @@
+"""``add-connection --family mirakl``: the base URL comes from the operator catalogue.
+
+No database here: every path below either resolves the URL without one or stops
+before the CLI connects (``connect`` is replaced by a tripwire).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from parley_connectors.mirakl.catalogue import instance
+from parley_ingest import cli
+from parley_ingest.cli import mirakl_base_url
+
+
+def test_catalogue_supplies_the_base_url_and_asks_for_confirmation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = mirakl_base_url("decathlon", None)
+
+    assert url == instance("decathlon").base_url == "https://marketplace-decathlon-eu.mirakl.net"
+    assert "onboarding pack" in capsys.readouterr().err
+
+
+def test_explicit_base_url_wins_even_for_ids_outside_the_catalogue() -> None:
+    sandbox = "http://127.0.0.1:8900/mirakl/sandbox-shop"
+
+    assert mirakl_base_url("sandbox-shop", sandbox) == sandbox
+    assert mirakl_base_url("decathlon", sandbox) == sandbox
+
+
+def test_unknown_marketplace_without_base_url_is_refused() -> None:
+    with pytest.raises(SystemExit, match=r"unknown Mirakl operator instance 'pigeon'.*--base-url"):
+        mirakl_base_url("pigeon", None)
+
+
+def test_operator_without_a_known_url_needs_an_explicit_one() -> None:
+    with pytest.raises(SystemExit, match=r"no known API URL for Conforama.*--base-url"):
+        mirakl_base_url("conforama", None)
+
+
+def test_operator_whose_messages_left_mirakl_points_to_its_family() -> None:
+    with pytest.raises(SystemExit, match="--family fnac"):
+        mirakl_base_url("darty", None)
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *extra: str) -> None:
+    def no_database(*_: object, **__: object) -> None:
+        raise AssertionError("the CLI must refuse before connecting to the database")
+
+    monkeypatch.setattr(cli, "connect", no_database)
+    monkeypatch.setenv("TEST_MIRAKL_KEY", "not-a-real-key")
+    argv = ["parley_ingest.cli", "add-connection", "--id", "c1", "--store", "s1"]
+    argv += ["--family", "mirakl", "--api-key-env", "TEST_MIRAKL_KEY", *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    cli.main()
+
+
+def test_cli_refuses_an_unknown_marketplace_before_touching_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(SystemExit, match="unknown Mirakl operator instance 'mediamark'"):
+        run_cli(monkeypatch, "--marketplace", "mediamark")
+
+
+def test_cli_refuses_fnac_on_the_mirakl_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit, match="--family fnac"):
+        run_cli(monkeypatch, "--marketplace", "fnac")
