@@ -1,9 +1,15 @@
 """Runs Parley's services and the marketplace sandbox as local processes.
 
 ``python deploy/local/devstack.py run`` is what ``make run`` calls once the stack is
-up: it starts the sandbox, activates demo connections for its operator instances,
-starts the five services, waits until each answers its health check, prints the
-gateway URL and keeps everything running until Ctrl-C, which stops all of it.
+up: it starts the sandbox, activates demo connections for every marketplace family
+the sandbox plays (Mirakl operator instances, Allegro, Fnac, Rakuten, and the email
+relay for Amazon and CDON), starts the five services, waits until each answers its
+health check, relays one demo buyer mail, prints the gateway URL and the email relay's
+inbound addresses and keeps everything running until Ctrl-C, which stops all of it.
+
+Connections are activated the way an operator does it, through the ingest CLI, with
+each credential in an environment variable named on the command line. The values are
+the sandbox's documented demo credentials, which are public, not secrets.
 
 The end-to-end tests import :class:`ServiceGroup` to start the same processes the
 same way, on free ports and a throw-away database.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -21,14 +28,60 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_API_KEY = "sandbox-shop-key"  # the sandbox's public demo key, not a secret
-DEMO_INSTANCES = ("carrefour", "empik", "decathlon")
+DEMO_INSTANCES = ("carrefour", "empik", "decathlon", "mediamarkt")
+
+# The sandbox's public demo credentials per family (credential field -> value), as its
+# stores define them: parley_sandbox.{mirakl,allegro,fnac,rakuten}.store. Not secrets.
+# Allegro's refresh token names the seller account: see sandbox_credentials().
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "mirakl": {"api_key": SANDBOX_API_KEY},
+    "allegro": {
+        "client_id": "sandbox-allegro-client",
+        "client_secret": "sandbox-allegro-secret",
+    },
+    "fnac": {
+        "partner_id": "0A1B2C3D-0000-4000-8000-00000000F0AC",
+        "shop_id": "5E6F7A8B-0000-4000-8000-00000000540B",
+        "key": "sandbox-fnac-key",
+    },
+    "rakuten": {"login": "boutique-sandbox", "token": "sandbox-rakuten-token"},
+    "email_relay": {},  # inbound mail is pushed; replies leave through the SMTP relay
+}
+
+
+def sandbox_credentials(family: str, instance: str) -> dict[str, str]:
+    """The demo credentials of one sandbox instance (Allegro: of one seller account)."""
+    credentials = dict(SANDBOX_CREDENTIALS[family])
+    if family == "allegro":
+        credentials["refresh_token"] = f"sandbox-refresh-token-{instance}"
+    return credentials
+
+
+@dataclass(frozen=True)
+class DemoConnection:
+    """A demo store's access to one marketplace the sandbox plays, and its seeded data."""
+
+    family: str
+    marketplace: str  # how discussions name the marketplace
+    instance: str = ""  # the sandbox instance or account; none for the email relay
+
+
+DEMO_CONNECTIONS = (
+    *(DemoConnection("mirakl", name, name) for name in DEMO_INSTANCES),
+    DemoConnection("allegro", "allegro", "lumina"),
+    DemoConnection("fnac", "fnac", "fnac"),
+    DemoConnection("fnac", "darty", "darty"),
+    DemoConnection("rakuten", "rakuten", "fr"),
+    DemoConnection("email_relay", "amazon-fr"),
+    DemoConnection("email_relay", "cdon-se"),
+)
 
 
 def free_port() -> int:
@@ -156,6 +209,105 @@ class ServiceGroup:
         for name in reversed(list(self.processes)):
             self.stop(name)
 
+    def sandbox_url(self, family: str, instance: str) -> str | None:
+        """Where the sandbox serves ``instance`` of ``family`` (the connection's base URL).
+
+        Allegro is one marketplace: the account comes from the OAuth token, not the URL.
+        The email relay has no API (its connection address is ``mailto:`` the inbound one).
+        """
+        root = f"http://127.0.0.1:{self.ports.sandbox}"
+        urls = {
+            "mirakl": f"{root}/mirakl/{instance}",
+            "allegro": f"{root}/allegro",
+            "fnac": f"{root}/fnac/{instance}/api.php",
+            "rakuten": f"{root}/rakuten/{instance}",
+        }
+        if family == "email_relay":
+            return None
+        return urls[family]
+
+    def add_connection(
+        self,
+        connection_id: str,
+        store_id: str,
+        family: str,
+        marketplace: str,
+        *,
+        credentials: Mapping[str, str],
+        base_url: str | None,
+        since: datetime,
+        interval_seconds: int,
+        extra_args: Sequence[str] = (),
+    ) -> str:
+        """Activates a connection through the ingest CLI; answers what it printed on stdout
+        (for the email relay: the store's inbound address).
+
+        Each credential travels as the CLI requires: in an environment variable
+        (``PARLEY_<FAMILY>_<FIELD>``) named by ``--credential-env FIELD=VARIABLE``.
+        """
+        env = self._env()
+        argv = [
+            sys.executable,
+            "-m",
+            "parley_ingest.cli",
+            "add-connection",
+            "--id",
+            connection_id,
+            "--store",
+            store_id,
+            "--family",
+            family,
+            "--marketplace",
+            marketplace,
+            "--activated-at",
+            since.isoformat(),
+            "--interval",
+            str(interval_seconds),
+        ]
+        for name, value in credentials.items():
+            variable = f"PARLEY_{family}_{name}".upper()
+            env[variable] = value
+            argv += ["--credential-env", f"{name}={variable}"]
+        if base_url is not None:
+            argv += ["--base-url", base_url]
+        argv += list(extra_args)
+        done = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"add-connection {connection_id} ({family}) failed with {done.returncode}:"
+                f" {done.stderr.strip()}"
+            )
+        return done.stdout.strip()
+
+    def activate_family(
+        self,
+        family: str,
+        connection_id: str,
+        store_id: str,
+        instance: str,
+        *,
+        marketplace: str | None = None,
+        since: datetime,
+        interval_seconds: int,
+    ) -> str:
+        """Activates a store on a sandbox instance of ``family`` with its demo credentials.
+
+        ``marketplace`` defaults to ``instance``. Answers the CLI's output, which for
+        the email relay is the inbound address the relay must deliver to.
+        """
+        return self.add_connection(
+            connection_id,
+            store_id,
+            family,
+            marketplace or instance,
+            credentials=sandbox_credentials(family, instance),
+            base_url=self.sandbox_url(family, instance),
+            since=since,
+            interval_seconds=interval_seconds,
+        )
+
     def activate(
         self,
         connection_id: str,
@@ -166,43 +318,91 @@ class ServiceGroup:
         interval_seconds: int,
     ) -> None:
         """Activates messaging for a store on a sandbox Mirakl instance, via the ingest CLI."""
-        env = {**self._env(), "PARLEY_SANDBOX_API_KEY": SANDBOX_API_KEY}
-        subprocess.run(  # noqa: S603 - fixed argv of our own CLI
-            [
-                sys.executable,
-                "-m",
-                "parley_ingest.cli",
-                "add-connection",
-                "--id",
-                connection_id,
-                "--store",
-                store_id,
-                "--family",
-                "mirakl",
-                "--marketplace",
-                instance,
-                "--base-url",
-                f"http://127.0.0.1:{self.ports.sandbox}/mirakl/{instance}",
-                "--api-key-env",
-                "PARLEY_SANDBOX_API_KEY",
-                "--activated-at",
-                since.isoformat(),
-                "--interval",
-                str(interval_seconds),
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
+        self.activate_family(
+            "mirakl",
+            connection_id,
+            store_id,
+            instance,
+            since=since,
+            interval_seconds=interval_seconds,
         )
 
-    def activate_demo_connections(self, store_id: str = "demo-store") -> None:
-        """Back-dated activation, so the sandbox's seeded threads are pulled on first sync."""
+    def activate_demo_connections(self, store_id: str = "demo-store") -> dict[str, str]:
+        """Back-dated activation, so the sandbox's seeded threads are pulled on first sync.
+
+        Answers the email relay's inbound address per marketplace (``amazon-fr`` …).
+        """
         since = datetime.now(UTC) - timedelta(days=30)
         interval = int(os.environ.get("DEMO_SYNC_INTERVAL_SECONDS", "30"))
-        for instance in DEMO_INSTANCES:
-            self.activate(
-                f"{store_id}-{instance}", store_id, instance, since=since, interval_seconds=interval
+        inbound: dict[str, str] = {}
+        for demo in DEMO_CONNECTIONS:
+            printed = self.activate_family(
+                demo.family,
+                f"{store_id}-{demo.marketplace}",
+                store_id,
+                demo.instance,
+                marketplace=demo.marketplace,
+                since=since,
+                interval_seconds=interval,
             )
+            if demo.family == "email_relay":
+                inbound[demo.marketplace] = printed.splitlines()[-1]
+        return inbound
+
+    def relay_demo_mail(self, inbound_address: str) -> None:
+        """One Amazon buyer mail through the sandbox's relay, so the email family shows.
+
+        Its Message-ID, buyer alias and order are fixed: a restarted demo relays the
+        same mail again, which Parley recognises and does not duplicate.
+        """
+        mail = {
+            "to": inbound_address,
+            "marketplace": "amazon",
+            "tld": "fr",
+            "buyer_name": "Léa Moreau",
+            "buyer_alias": "q8w2e4r6t1y3u5i",
+            "order_id": "402-3917465-2284150",
+            "message_id": "demo-amazon-fr-0001@marketplace.amazon.fr",
+            "body": "Bonjour, le colis indique « livré » mais je ne l'ai pas reçu. "
+            "Pouvez-vous vérifier auprès du transporteur ?",
+        }
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports.sandbox}/_sandbox/email/inbound",
+            data=json.dumps(mail).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:  # a demo nicety: the stack runs without it
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - local
+                answer = json.loads(resp.read())
+        except OSError as exc:
+            print(f"the demo mail was not relayed: {exc}", flush=True)
+            return
+        if not answer.get("accepted"):
+            print(f"the demo mail was refused: {answer.get('code')} {answer.get('reply')}")
+
+
+def banner(group: ServiceGroup, inbound: Mapping[str, str]) -> str:
+    """What ``make run`` prints once everything answers: where to look, where mail goes."""
+    p = group.ports
+    lines = [
+        "",
+        "Parley is running.",
+        f"  gateway (REST API):  http://127.0.0.1:{p.gateway}/discussions",
+        f"  API docs (OpenAPI):  http://127.0.0.1:{p.gateway}/docs",
+        f"  invoicer:            http://127.0.0.1:{p.invoicer}/docs",
+        f"  marketplace sandbox: http://127.0.0.1:{p.sandbox}/docs",
+        f"  demo marketplaces:   {', '.join(d.marketplace for d in DEMO_CONNECTIONS)}",
+    ]
+    if inbound:
+        lines.append("  email relay inbound addresses (set in the marketplace back office):")
+        lines += [f"    {name:<10} {address}" for name, address in inbound.items()]
+        lines.append(
+            f"    relay a buyer mail: POST http://127.0.0.1:{p.sandbox}/_sandbox/email/inbound"
+            f" (ingest's SMTP: 127.0.0.1:{p.ingest_smtp})"
+        )
+    lines += [f"  logs:                {group.log_dir}", "Press Ctrl-C to stop everything."]
+    return "\n".join(lines)
 
 
 def run() -> None:
@@ -213,19 +413,12 @@ def run() -> None:
     try:
         print("starting the marketplace sandbox…", flush=True)
         group.start_sandbox()
-        group.activate_demo_connections()
+        inbound = group.activate_demo_connections()
         print("starting ingest, normalizer, responder, invoicer, gateway…", flush=True)
         group.start_services()
-        print(
-            "\nParley is running.\n"
-            f"  gateway (REST API):  http://127.0.0.1:{group.ports.gateway}/discussions\n"
-            f"  API docs (OpenAPI):  http://127.0.0.1:{group.ports.gateway}/docs\n"
-            f"  invoicer:            http://127.0.0.1:{group.ports.invoicer}/docs\n"
-            f"  marketplace sandbox: http://127.0.0.1:{group.ports.sandbox}/docs\n"
-            f"  logs:                {group.log_dir}\n"
-            "Press Ctrl-C to stop everything.",
-            flush=True,
-        )
+        if "amazon-fr" in inbound:
+            group.relay_demo_mail(inbound["amazon-fr"])
+        print(banner(group, inbound), flush=True)
         while not stopping.wait(2):
             for name, proc in list(group.processes.items()):
                 if proc.poll() is not None:

@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from parley_platform.crypto import CredentialCipher
 from parley_platform.topics_admin import delete_topics, ensure_topics
+from parley_store import GridFsFileStore
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +84,11 @@ async def sandbox(system: ServiceGroup) -> AsyncIterator[httpx.AsyncClient]:
         base_url=f"http://127.0.0.1:{system.ports.sandbox}", timeout=10
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def e2e_files(mongo_uri: str, e2e_database: str) -> AsyncIterator[GridFsFileStore]:
+    """Parley's file store as the system under test writes it (attachments, F4)."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
+    yield GridFsFileStore(client[e2e_database])
+    await client.close()
