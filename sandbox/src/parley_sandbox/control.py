@@ -7,16 +7,22 @@ marketplace's API and Parley's services never call them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from parley_sandbox.faults import OPERATIONS, Fault, FaultKind
+from parley_sandbox.control_kit import (
+    AttachmentIn,
+    Body,
+    SentAt,
+    Setting,
+    add_fault_routes,
+    add_registry_routes,
+    decode_attachment,
+)
+from parley_sandbox.faults import MIRAKL_TARGETS, FaultQueue
 from parley_sandbox.mirakl import wire
 from parley_sandbox.mirakl.store import (
     CUSTOMER,
@@ -31,23 +37,13 @@ from parley_sandbox.mirakl.store import (
 router = APIRouter(prefix="/_sandbox")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class InstanceIn(Body):
     """Settings of one operator instance; omitted fields keep their value."""
 
-    api_key: str | None = Field(default=None, min_length=1)
+    api_key: Setting = None
     shop_id: int | None = None
     shop_name: str | None = None
     operator_name: str | None = None
-
-
-class AttachmentIn(Body):
-    name: str = Field(min_length=1)
-    content_base64: str
-    content_type: str = "application/octet-stream"
 
 
 class IncomingMessageIn(Body):
@@ -69,25 +65,7 @@ class IncomingMessageIn(Body):
     offer_id: str | None = None
     topic: str | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list)
-    sent_at: datetime | None = Field(
-        default=None, description="Defaults to now; a past time helps incremental-sync tests"
-    )
-
-
-class FaultIn(Body):
-    kind: FaultKind
-    count: int = Field(default=1, ge=1, le=1000, description="How many calls suffer it")
-    operations: list[str] = Field(
-        default_factory=list, description="M10, M11, M12, M13; empty means every call"
-    )
-    retry_after: int = Field(default=30, ge=0, description="rate_limit: Retry-After seconds")
-    status: int = Field(default=500, ge=500, le=599, description="server_error: the 5xx")
-    delay_seconds: float = Field(default=2.0, ge=0, le=120, description="slow: the delay")
-
-
-class ResetIn(Body):
-    instance: str | None = None
-    seed: bool = True
+    sent_at: SentAt = None
 
 
 def sandbox_of(request: Request) -> MiraklSandbox:
@@ -106,12 +84,6 @@ def describe(instance: MiraklInstance) -> dict[str, Any]:
         "replies": len(instance.replies),
         "faults": instance.faults.pending(),
     }
-
-
-@router.get("/mirakl")
-async def list_instances(request: Request) -> dict[str, Any]:
-    sandbox = sandbox_of(request)
-    return {"instances": [describe(i) for i in sandbox.instances.values()]}
 
 
 @router.put("/mirakl/{instance}")
@@ -180,11 +152,7 @@ def open_thread(found: MiraklInstance, body: IncomingMessageIn) -> StoredThread:
 
 
 def decode_file(item: AttachmentIn) -> tuple[str, str, bytes]:
-    try:
-        content = base64.b64decode(item.content_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise SandboxError(400, f"attachment {item.name!r}: content_base64 is not base64") from exc
-    return (item.name, item.content_type, content)
+    return decode_attachment(item, SandboxError)
 
 
 @router.get("/mirakl/{instance}/replies")
@@ -213,41 +181,22 @@ async def list_replies(
     }
 
 
-@router.post("/mirakl/{instance}/faults", status_code=201)
-async def arm_fault(request: Request, instance: str, body: FaultIn) -> dict[str, Any]:
-    unknown = set(body.operations) - OPERATIONS
-    if unknown:
-        raise SandboxError(400, f"unknown operations {sorted(unknown)}; use {sorted(OPERATIONS)}")
-    found = sandbox_of(request).instance(instance)
-    found.faults.arm(
-        Fault(
-            kind=body.kind,
-            remaining=body.count,
-            operations=frozenset(body.operations),
-            retry_after=body.retry_after,
-            status=body.status,
-            delay_seconds=body.delay_seconds,
-        )
-    )
-    return {"faults": found.faults.pending()}
+def faults_of(request: Request, instance: str) -> FaultQueue:
+    return sandbox_of(request).instance(instance).faults
 
 
-@router.get("/mirakl/{instance}/faults")
-async def list_faults(request: Request, instance: str) -> dict[str, Any]:
-    return {"faults": sandbox_of(request).instance(instance).faults.pending()}
-
-
-@router.delete("/mirakl/{instance}/faults")
-async def clear_faults(request: Request, instance: str) -> dict[str, Any]:
-    sandbox_of(request).instance(instance).faults.clear()
-    return {"faults": []}
-
-
-@router.post("/reset")
-async def reset(request: Request, body: ResetIn | None = None) -> dict[str, Any]:
-    wanted = body or ResetIn()
-    sandbox = sandbox_of(request)
-    if wanted.instance is not None:
-        sandbox.instance(wanted.instance)  # validates the name
-    sandbox.reset(seed=wanted.seed, name=wanted.instance)
-    return {"instances": [describe(i) for i in sandbox.instances.values()]}
+add_fault_routes(
+    router,
+    "/mirakl/{instance}/faults",
+    queue_of=faults_of,
+    targets=MIRAKL_TARGETS,
+    refuse=SandboxError,
+)
+add_registry_routes(
+    router,
+    list_path="/mirakl",
+    reset_path="/reset",
+    registry_of=sandbox_of,
+    instance_of=lambda request, name: sandbox_of(request).instance(name),
+    describe=describe,
+)

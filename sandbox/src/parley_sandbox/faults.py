@@ -4,6 +4,10 @@ Real marketplaces throttle, fail, stall and now and then send something that doe
 not match their documentation. Parley must survive each of these, so tests arm a
 fault through the control API and watch the client and services cope. Faults are
 consumed in the order they were armed; each call takes at most one.
+
+Every family uses these faults; a family only says which operation names it has and
+which of them answer a document (JSON, XML) that a corrupting fault can spoil
+(:class:`FaultTargets`): a file download cannot be "malformed".
 """
 
 from __future__ import annotations
@@ -24,10 +28,22 @@ class FaultKind(StrEnum):
     LOST_ANSWER = "lost_answer"
 
 
-# Faults that corrupt a JSON answer make no sense for a file download.
-_JSON_ONLY = frozenset({FaultKind.MALFORMED, FaultKind.GARBAGE})
+# Faults that corrupt a document answer make no sense for a file download.
+CORRUPTING = frozenset({FaultKind.MALFORMED, FaultKind.GARBAGE})
+# Mirakl's operations (the first family; the default of a bare Fault).
 JSON_OPERATIONS = frozenset({"M10", "M11", "M12"})
 OPERATIONS = frozenset({"M10", "M11", "M12", "M13"})
+
+
+@dataclass(frozen=True)
+class FaultTargets:
+    """A family's operation names, and those answering a document (None: all of them)."""
+
+    operations: frozenset[str]
+    documents: frozenset[str] | None
+
+
+MIRAKL_TARGETS = FaultTargets(OPERATIONS, JSON_OPERATIONS)
 
 
 @dataclass
@@ -38,11 +54,14 @@ class Fault:
     retry_after: int = 30
     status: int = 500
     delay_seconds: float = 2.0
+    # Where a corrupting fault can strike (None: every operation).
+    documents: frozenset[str] | None = JSON_OPERATIONS
 
     def applies_to(self, operation: str) -> bool:
         if self.operations and operation not in self.operations:
             return False
-        return not (self.kind in _JSON_ONLY and operation not in JSON_OPERATIONS)
+        spares = self.documents is not None and operation not in self.documents
+        return not (self.kind in CORRUPTING and spares)
 
     def describe(self) -> dict[str, Any]:
         return {

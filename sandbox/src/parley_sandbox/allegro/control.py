@@ -7,17 +7,15 @@ token expiry and faults. Not part of Allegro's API; Parley's services never call
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from parley_sandbox.allegro import wire
-from parley_sandbox.allegro.faults import OPERATIONS, AllegroFault
+from parley_sandbox.allegro.faults import FAULT_TARGETS
 from parley_sandbox.allegro.routes import sandbox_of
 from parley_sandbox.allegro.store import (
     ADMIN,
@@ -28,31 +26,28 @@ from parley_sandbox.allegro.store import (
     Issue,
     StoredFile,
 )
-from parley_sandbox.faults import FaultKind
+from parley_sandbox.control_kit import (
+    AttachmentIn,
+    Body,
+    Setting,
+    add_fault_routes,
+    decode_attachment,
+)
+from parley_sandbox.faults import FaultQueue
 from parley_sandbox.mirakl.store import truncate_ms
 
 router = APIRouter(prefix="/_sandbox/allegro")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class AccountIn(Body):
     """Settings of one seller account; omitted fields keep their value."""
 
-    seller_login: str | None = Field(default=None, min_length=1)
-    client_id: str | None = Field(default=None, min_length=1)
-    client_secret: str | None = Field(default=None, min_length=1)
-    initial_refresh_token: str | None = Field(default=None, min_length=1)
+    seller_login: Setting = None
+    client_id: Setting = None
+    client_secret: Setting = None
+    initial_refresh_token: Setting = None
     access_token_ttl: int | None = Field(default=None, ge=1)
     strict_rotation: bool | None = None
-
-
-class FileIn(Body):
-    name: str = Field(min_length=1)
-    content_base64: str
-    content_type: str = "application/octet-stream"
 
 
 class BuyerMessageIn(Body):
@@ -65,7 +60,7 @@ class BuyerMessageIn(Body):
     order_id: str | None = None
     offer_id: str | None = None
     type: Literal["MESSAGE_CENTER", "ASK_QUESTION", "MAIL"] = "MESSAGE_CENTER"
-    attachments: list[FileIn] = Field(default_factory=list)
+    attachments: list[AttachmentIn] = Field(default_factory=list)
     sent_at: datetime | None = Field(default=None, description="Defaults to now")
 
 
@@ -81,22 +76,13 @@ class IssueMessageIn(Body):
     order_id: str | None = None
     offer_id: str | None = None
     reason: str | None = None
-    attachments: list[FileIn] = Field(default_factory=list)
+    attachments: list[AttachmentIn] = Field(default_factory=list)
     sent_at: datetime | None = None
 
 
 class IssueStateIn(Body):
     status: str | None = None
     chat_active: bool | None = None
-
-
-class FaultIn(Body):
-    kind: FaultKind
-    count: int = Field(default=1, ge=1, le=1000)
-    operations: list[str] = Field(default_factory=list, description="empty: every call")
-    retry_after: int = Field(default=30, ge=0)
-    status: int = Field(default=500, ge=500, le=599)
-    delay_seconds: float = Field(default=2.0, ge=0, le=120)
 
 
 class ResetIn(Body):
@@ -108,12 +94,8 @@ def account_of(request: Request, name: str) -> AllegroAccount:
     return sandbox_of(request).account(name)
 
 
-def decode(item: FileIn) -> StoredFile:
-    try:
-        content = base64.b64decode(item.content_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise AllegroError(400, f"attachment {item.name!r}: content_base64 is not base64") from exc
-    return StoredFile(str(uuid.uuid4()), item.name, item.content_type, content)
+def decode(item: AttachmentIn) -> StoredFile:
+    return StoredFile(str(uuid.uuid4()), *decode_attachment(item, AllegroError))
 
 
 @router.get("")
@@ -268,34 +250,13 @@ async def replies(
     }
 
 
-@router.post("/{name}/faults", status_code=201)
-async def arm_fault(request: Request, name: str, body: FaultIn) -> dict[str, Any]:
-    unknown = set(body.operations) - OPERATIONS
-    if unknown:
-        raise AllegroError(400, f"unknown operations {sorted(unknown)}; use {sorted(OPERATIONS)}")
-    account = account_of(request, name)
-    account.faults.arm(
-        AllegroFault(
-            kind=body.kind,
-            remaining=body.count,
-            operations=frozenset(body.operations),
-            retry_after=body.retry_after,
-            status=body.status,
-            delay_seconds=body.delay_seconds,
-        )
-    )
-    return {"faults": account.faults.pending()}
+def faults_of(request: Request, name: str) -> FaultQueue:
+    return account_of(request, name).faults
 
 
-@router.get("/{name}/faults")
-async def list_faults(request: Request, name: str) -> dict[str, Any]:
-    return {"faults": account_of(request, name).faults.pending()}
-
-
-@router.delete("/{name}/faults")
-async def clear_faults(request: Request, name: str) -> dict[str, Any]:
-    account_of(request, name).faults.clear()
-    return {"faults": []}
+add_fault_routes(
+    router, "/{instance}/faults", queue_of=faults_of, targets=FAULT_TARGETS, refuse=AllegroError
+)
 
 
 @router.post("/reset")

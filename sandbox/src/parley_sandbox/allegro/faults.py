@@ -1,4 +1,4 @@
-"""Fault injection for the Allegro family, on the shared fault queue.
+"""Fault targets of the Allegro family, for the shared faults and fault routes.
 
 Operations are named after the reference's operationIds (shortened), plus ``token``
 for the OAuth endpoint. Faults that corrupt a JSON answer apply only to calls that
@@ -7,9 +7,7 @@ answer JSON, never to file downloads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from parley_sandbox.faults import Fault, FaultKind
+from parley_sandbox.faults import FaultTargets
 
 DOWNLOADS = frozenset({"downloadAttachment", "getIssueAttachment"})
 JSON_OPERATIONS = frozenset(
@@ -29,14 +27,4 @@ JSON_OPERATIONS = frozenset(
     }
 )
 OPERATIONS = JSON_OPERATIONS | DOWNLOADS
-_JSON_ONLY = frozenset({FaultKind.MALFORMED, FaultKind.GARBAGE})
-
-
-@dataclass
-class AllegroFault(Fault):
-    """A :class:`Fault` that knows which Allegro operations answer JSON."""
-
-    def applies_to(self, operation: str) -> bool:
-        if self.operations and operation not in self.operations:
-            return False
-        return not (self.kind in _JSON_ONLY and operation not in JSON_OPERATIONS)
+FAULT_TARGETS = FaultTargets(OPERATIONS, JSON_OPERATIONS)

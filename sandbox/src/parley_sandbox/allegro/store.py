@@ -22,7 +22,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,8 +30,8 @@ from typing import Any
 
 from parley_sandbox.faults import FaultQueue
 from parley_sandbox.mirakl.store import Clock, truncate_ms
+from parley_sandbox.registry import InstanceRegistry
 
-ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DEFAULT_CLIENT_ID = "sandbox-allegro-client"
 DEFAULT_CLIENT_SECRET = "sandbox-allegro-secret"  # noqa: S105 - the sandbox's public demo value
 ACCESS_TOKEN_TTL = 12 * 3600  # documented lifetime of an access token
@@ -328,7 +327,7 @@ class AllegroAccount:
         return sorted(self.issues.values(), key=lambda i: (i.opened_at, i.id), reverse=True)
 
 
-class AllegroSandbox:
+class AllegroSandbox(InstanceRegistry[AllegroAccount]):
     """Every seller account of one sandbox process, created on first use."""
 
     def __init__(
@@ -339,36 +338,29 @@ class AllegroSandbox:
         seeder: Callable[[AllegroSandbox], None] | None = None,
     ) -> None:
         self.clock = clock or Clock()
-        self.accounts: dict[str, AllegroAccount] = {}
-        self._seeder = seeder
-        if seed and seeder is not None:
-            seeder(self)
+        super().__init__(seed=seed, seeder=seeder)
+
+    @property
+    def accounts(self) -> dict[str, AllegroAccount]:
+        """The accounts by name (Allegro calls its instances sellers' accounts)."""
+        return self.instances
 
     def account(self, name: str) -> AllegroAccount:
-        if not ACCOUNT_NAME.match(name):
-            raise AllegroError(404, f"Unknown Allegro sandbox account '{name}'")
-        found = self.accounts.get(name)
-        if found is None:
-            found = AllegroAccount(AccountConfig(name=name), self.clock)
-            self.accounts[name] = found
-        return found
+        return self.instance(name)
+
+    def _create(self, name: str) -> AllegroAccount:
+        return AllegroAccount(AccountConfig(name=name), self.clock)
+
+    def _unknown(self, name: str) -> Exception:
+        return AllegroError(404, f"Unknown Allegro sandbox account '{name}'")
+
+    def _blank(self) -> AllegroSandbox:
+        return AllegroSandbox(seed=False, clock=self.clock)
 
     def configure(self, config: AccountConfig) -> AllegroAccount:
         account = self.account(config.name)
         account.config = config
         return account
-
-    def reset(self, *, seed: bool, name: str | None = None) -> None:
-        if name is None:
-            self.accounts.clear()
-        else:
-            self.accounts.pop(name, None)
-        if seed and self._seeder is not None:
-            scratch = AllegroSandbox(seed=False, clock=self.clock)
-            self._seeder(scratch)
-            for key, account in scratch.accounts.items():
-                if name is None or key == name:
-                    self.accounts[key] = account
 
     # --- OAuth -------------------------------------------------------------------------
 

@@ -6,24 +6,31 @@ tokens and arm faults. Not part of Fnac's API; Parley's services never call it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from parley_sandbox.faults import FaultKind
+from parley_sandbox.control_kit import (
+    AttachmentIn,
+    Body,
+    SentAt,
+    Setting,
+    add_fault_routes,
+    add_registry_routes,
+    decode_attachment,
+    instance_or_404,
+)
+from parley_sandbox.faults import FaultQueue
 from parley_sandbox.fnac import wire
 from parley_sandbox.fnac.routes import sandbox_of
 from parley_sandbox.fnac.store import (
     CALLCENTER,
     CLIENT,
+    FAULT_TARGETS,
     OFFER,
-    OPERATIONS,
     ORDER,
-    FnacFault,
     FnacRefusal,
     FnacShop,
     ShopConfig,
@@ -33,24 +40,14 @@ from parley_sandbox.fnac.store import (
 router = APIRouter(prefix="/_sandbox/fnac")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class ShopIn(Body):
     """Settings of one marketplace's shop; omitted fields keep their value."""
 
-    partner_id: str | None = Field(default=None, min_length=1)
-    shop_id: str | None = Field(default=None, min_length=1)
-    key: str | None = Field(default=None, min_length=1)
+    partner_id: Setting = None
+    shop_id: Setting = None
+    key: Setting = None
     shop_name: str | None = None
     token_ttl_seconds: int | None = Field(default=None, ge=1)
-
-
-class AttachmentIn(Body):
-    name: str = Field(min_length=1)
-    content_base64: str
-    content_type: str = "application/octet-stream"
 
 
 class IncomingMessageIn(Body):
@@ -69,33 +66,11 @@ class IncomingMessageIn(Body):
     subject: str | None = None
     incident: bool = False
     attachments: list[AttachmentIn] = Field(default_factory=list)
-    sent_at: datetime | None = Field(
-        default=None, description="Defaults to now; a past time helps incremental-sync tests"
-    )
-
-
-class FaultIn(Body):
-    kind: FaultKind
-    count: int = Field(default=1, ge=1, le=1000, description="How many calls suffer it")
-    operations: list[str] = Field(
-        default_factory=list,
-        description="auth, messages_query, messages_update, message_file; empty means all",
-    )
-    retry_after: int = Field(default=30, ge=0)
-    status: int = Field(default=500, ge=500, le=599)
-    delay_seconds: float = Field(default=2.0, ge=0, le=120)
-
-
-class ResetIn(Body):
-    instance: str | None = None
-    seed: bool = True
+    sent_at: SentAt = None
 
 
 def shop_of(request: Request, instance: str) -> FnacShop:
-    try:
-        return sandbox_of(request).instance(instance)
-    except FnacRefusal as exc:
-        raise HTTPException(404, exc.message) from exc
+    return instance_or_404(sandbox_of(request), instance, FnacRefusal)
 
 
 def describe(shop: FnacShop) -> dict[str, Any]:
@@ -110,11 +85,6 @@ def describe(shop: FnacShop) -> dict[str, Any]:
         "replies": len(shop.replies),
         "faults": shop.faults.pending(),
     }
-
-
-@router.get("")
-async def list_shops(request: Request) -> dict[str, Any]:
-    return {"instances": [describe(s) for s in sandbox_of(request).instances.values()]}
 
 
 @router.put("/{instance}")
@@ -183,11 +153,7 @@ async def incoming_message(
 
 
 def decode_file(item: AttachmentIn) -> tuple[str, str, bytes]:
-    try:
-        content = base64.b64decode(item.content_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise HTTPException(400, f"attachment {item.name!r}: content_base64 is not base64") from exc
-    return (item.name, item.content_type, content)
+    return decode_attachment(item, HTTPException)
 
 
 @router.get("/{instance}/replies")
@@ -238,41 +204,18 @@ async def expire_tokens(request: Request, instance: str) -> dict[str, Any]:
     return {"expired": shop_of(request, instance).expire_tokens()}
 
 
-@router.post("/{instance}/faults", status_code=201)
-async def arm_fault(request: Request, instance: str, body: FaultIn) -> dict[str, Any]:
-    unknown = set(body.operations) - OPERATIONS
-    if unknown:
-        raise HTTPException(400, f"unknown operations {sorted(unknown)}; use {sorted(OPERATIONS)}")
-    shop = shop_of(request, instance)
-    shop.faults.arm(
-        FnacFault(
-            kind=body.kind,
-            remaining=body.count,
-            operations=frozenset(body.operations),
-            retry_after=body.retry_after,
-            status=body.status,
-            delay_seconds=body.delay_seconds,
-        )
-    )
-    return {"faults": shop.faults.pending()}
+def faults_of(request: Request, instance: str) -> FaultQueue:
+    return shop_of(request, instance).faults
 
 
-@router.get("/{instance}/faults")
-async def list_faults(request: Request, instance: str) -> dict[str, Any]:
-    return {"faults": shop_of(request, instance).faults.pending()}
-
-
-@router.delete("/{instance}/faults")
-async def clear_faults(request: Request, instance: str) -> dict[str, Any]:
-    shop_of(request, instance).faults.clear()
-    return {"faults": []}
-
-
-@router.post("/reset")
-async def reset(request: Request, body: ResetIn | None = None) -> dict[str, Any]:
-    wanted = body or ResetIn()
-    sandbox = sandbox_of(request)
-    if wanted.instance is not None:
-        shop_of(request, wanted.instance)  # validates the name
-    sandbox.reset(seed=wanted.seed, name=wanted.instance)
-    return {"instances": [describe(s) for s in sandbox.instances.values()]}
+add_fault_routes(
+    router, "/{instance}/faults", queue_of=faults_of, targets=FAULT_TARGETS, refuse=HTTPException
+)
+add_registry_routes(
+    router,
+    list_path="",
+    reset_path="/reset",
+    registry_of=sandbox_of,
+    instance_of=shop_of,
+    describe=describe,
+)

@@ -10,26 +10,26 @@ precision of ``xs:dateTime`` as Fnac shows it).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from parley_sandbox.faults import Fault, FaultKind, FaultQueue
+from parley_sandbox.faults import FaultQueue, FaultTargets
+from parley_sandbox.registry import InstanceRegistry
 
 # The sandbox's public demo credentials (uuid-shaped, as base.xsd wants): not secrets.
 DEFAULT_PARTNER_ID = "0A1B2C3D-0000-4000-8000-00000000F0AC"
 DEFAULT_SHOP_ID = "5E6F7A8B-0000-4000-8000-00000000540B"
 DEFAULT_KEY = "sandbox-fnac-key"
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
-INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 CLIENT, CALLCENTER, SELLER = "CLIENT", "CALLCENTER", "SELLER"
 ORDER, OFFER = "ORDER", "OFFER"
 OPERATIONS = frozenset({"auth", "messages_query", "messages_update", "message_file"})
-_XML_OPERATIONS = frozenset({"auth", "messages_query", "messages_update"})
+# Corrupting faults spare file downloads: only the XML services answer a document.
+FAULT_TARGETS = FaultTargets(OPERATIONS, frozenset({"auth", "messages_query", "messages_update"}))
 
 
 def to_second(value: datetime) -> datetime:
@@ -45,16 +45,6 @@ def new_id() -> str:
 def new_order_id() -> str:
     """Fnac order ids are 13 characters (``common.xsd`` ``order_id_restriction``)."""
     return uuid.uuid4().hex[:13].upper()
-
-
-class FnacFault(Fault):
-    """A fault on a Fnac operation; corrupting faults spare file downloads."""
-
-    def applies_to(self, operation: str) -> bool:
-        if self.operations and operation not in self.operations:
-            return False
-        corrupting = self.kind in (FaultKind.MALFORMED, FaultKind.GARBAGE)
-        return not (corrupting and operation not in _XML_OPERATIONS)
 
 
 class FnacRefusal(Exception):
@@ -346,7 +336,7 @@ class FnacShop:
         return found
 
 
-class FnacSandbox:
+class FnacSandbox(InstanceRegistry[FnacShop]):
     """Every Fnac-API marketplace of one sandbox process, created on first use."""
 
     def __init__(
@@ -357,27 +347,13 @@ class FnacSandbox:
         seeder: Callable[[FnacSandbox], None] | None = None,
     ) -> None:
         self.now = now or (lambda: datetime.now(UTC))
-        self.instances: dict[str, FnacShop] = {}
-        self._seeder = seeder
-        if seed and seeder is not None:
-            seeder(self)
+        super().__init__(seed=seed, seeder=seeder)
 
-    def instance(self, name: str) -> FnacShop:
-        if not INSTANCE_NAME.match(name):
-            raise FnacRefusal(404, f"Unknown Fnac marketplace '{name}'", code="ERR_404")
-        found = self.instances.get(name)
-        if found is None:
-            found = FnacShop(ShopConfig(name=name), self.now)
-            self.instances[name] = found
-        return found
+    def _create(self, name: str) -> FnacShop:
+        return FnacShop(ShopConfig(name=name), self.now)
 
-    def reset(self, *, seed: bool, name: str | None = None) -> None:
-        if name is None:
-            self.instances.clear()
-        else:
-            self.instances.pop(name, None)
-        if seed and self._seeder is not None:
-            scratch = FnacSandbox(seed=True, now=self.now, seeder=self._seeder)
-            for key, shop in scratch.instances.items():
-                if name is None or key == name:
-                    self.instances[key] = shop
+    def _unknown(self, name: str) -> Exception:
+        return FnacRefusal(404, f"Unknown Fnac marketplace '{name}'", code="ERR_404")
+
+    def _blank(self) -> FnacSandbox:
+        return FnacSandbox(seed=False, now=self.now)

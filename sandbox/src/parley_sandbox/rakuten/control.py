@@ -10,15 +10,22 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from parley_sandbox.faults import FaultKind
+from parley_sandbox.control_kit import (
+    Body,
+    SentAt,
+    Setting,
+    add_fault_routes,
+    add_registry_routes,
+    instance_or_404,
+)
+from parley_sandbox.faults import FaultQueue
 from parley_sandbox.rakuten.routes import sandbox_of
 from parley_sandbox.rakuten.store import (
-    OPERATIONS,
+    FAULT_TARGETS,
     AccountConfig,
     RakutenAccount,
-    RakutenFault,
     RakutenRefusal,
     to_minute,
 )
@@ -27,15 +34,11 @@ from parley_sandbox.rakuten.wire import rakuten_date
 router = APIRouter(prefix="/_sandbox/rakuten")
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class AccountIn(Body):
     """Settings of one seller account; omitted fields keep their value."""
 
-    login: str | None = Field(default=None, min_length=1)
-    token: str | None = Field(default=None, min_length=1)
+    login: Setting = None
+    token: Setting = None
     seller_id: str | None = None
     todo_page_size: int | None = Field(default=None, ge=1, le=1000)
 
@@ -56,33 +59,11 @@ class IncomingMessageIn(Body):
     claim_comment: str | None = None
     ordered_at: datetime | None = None
     received_at: datetime | None = None
-    sent_at: datetime | None = Field(
-        default=None, description="Defaults to now; a past time helps incremental-sync tests"
-    )
-
-
-class FaultIn(Body):
-    kind: FaultKind
-    count: int = Field(default=1, ge=1, le=1000)
-    operations: list[str] = Field(
-        default_factory=list,
-        description="getitemtodolist, getiteminfos, contactuseraboutitem; empty means all",
-    )
-    retry_after: int = Field(default=30, ge=0)
-    status: int = Field(default=500, ge=500, le=599)
-    delay_seconds: float = Field(default=2.0, ge=0, le=120)
-
-
-class ResetIn(Body):
-    instance: str | None = None
-    seed: bool = True
+    sent_at: SentAt = None
 
 
 def account_of(request: Request, instance: str) -> RakutenAccount:
-    try:
-        return sandbox_of(request).instance(instance)
-    except RakutenRefusal as exc:
-        raise HTTPException(404, exc.detail) from exc
+    return instance_or_404(sandbox_of(request), instance, RakutenRefusal)
 
 
 def describe(account: RakutenAccount) -> dict[str, Any]:
@@ -96,11 +77,6 @@ def describe(account: RakutenAccount) -> dict[str, Any]:
         "replies": len(account.replies),
         "faults": account.faults.pending(),
     }
-
-
-@router.get("")
-async def list_accounts(request: Request) -> dict[str, Any]:
-    return {"instances": [describe(a) for a in sandbox_of(request).instances.values()]}
 
 
 @router.put("/{instance}")
@@ -169,41 +145,18 @@ async def list_replies(
     }
 
 
-@router.post("/{instance}/faults", status_code=201)
-async def arm_fault(request: Request, instance: str, body: FaultIn) -> dict[str, Any]:
-    unknown = set(body.operations) - OPERATIONS
-    if unknown:
-        raise HTTPException(400, f"unknown operations {sorted(unknown)}; use {sorted(OPERATIONS)}")
-    account = account_of(request, instance)
-    account.faults.arm(
-        RakutenFault(
-            kind=body.kind,
-            remaining=body.count,
-            operations=frozenset(body.operations),
-            retry_after=body.retry_after,
-            status=body.status,
-            delay_seconds=body.delay_seconds,
-        )
-    )
-    return {"faults": account.faults.pending()}
+def faults_of(request: Request, instance: str) -> FaultQueue:
+    return account_of(request, instance).faults
 
 
-@router.get("/{instance}/faults")
-async def list_faults(request: Request, instance: str) -> dict[str, Any]:
-    return {"faults": account_of(request, instance).faults.pending()}
-
-
-@router.delete("/{instance}/faults")
-async def clear_faults(request: Request, instance: str) -> dict[str, Any]:
-    account_of(request, instance).faults.clear()
-    return {"faults": []}
-
-
-@router.post("/reset")
-async def reset(request: Request, body: ResetIn | None = None) -> dict[str, Any]:
-    wanted = body or ResetIn()
-    sandbox = sandbox_of(request)
-    if wanted.instance is not None:
-        account_of(request, wanted.instance)
-    sandbox.reset(seed=wanted.seed, name=wanted.instance)
-    return {"instances": [describe(a) for a in sandbox.instances.values()]}
+add_fault_routes(
+    router, "/{instance}/faults", queue_of=faults_of, targets=FAULT_TARGETS, refuse=HTTPException
+)
+add_registry_routes(
+    router,
+    list_path="",
+    reset_path="/reset",
+    registry_of=sandbox_of,
+    instance_of=account_of,
+    describe=describe,
+)

@@ -13,20 +13,21 @@ through ``contactuseraboutitem`` marks the buyer's messages read.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from parley_sandbox.faults import Fault, FaultKind, FaultQueue
+from parley_sandbox.faults import CORRUPTING, Fault, FaultQueue, FaultTargets
+from parley_sandbox.registry import InstanceRegistry
 
 DEFAULT_LOGIN = "boutique-sandbox"  # the sandbox's public demo account, not a secret
 DEFAULT_TOKEN = "sandbox-rakuten-token"  # noqa: S105 - public demo token
-INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 RAKUTEN_FRANCE = "Rakuten France"
 MESSAGE, MAIL = "message", "mail"
 AMICABLE, OPEN = "AMICABLE", "OPEN"
 OPERATIONS = frozenset({"getitemtodolist", "getiteminfos", "contactuseraboutitem"})
+# Every action answers XML, so every fault kind applies to every action.
+FAULT_TARGETS = FaultTargets(OPERATIONS, documents=None)
 CONTACT_AFTER_RECEIPT = timedelta(days=15)  # documented for contactuseraboutitem
 CONTACT_AFTER_ORDER = timedelta(days=42)  # documented for contactuseraboutitem
 MAX_CONTENT = 2000  # sandbox limit (Rakuten publishes none)
@@ -35,13 +36,6 @@ MAX_CONTENT = 2000  # sandbox limit (Rakuten publishes none)
 def to_minute(value: datetime) -> datetime:
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value.replace(second=0, microsecond=0)
-
-
-class RakutenFault(Fault):
-    """A fault on a Rakuten action; every kind applies to every action."""
-
-    def applies_to(self, operation: str) -> bool:
-        return not self.operations or operation in self.operations
 
 
 class RakutenRefusal(Exception):
@@ -228,7 +222,7 @@ class RakutenAccount:
         return sorted(found, key=lambda i: (i.last_activity(), i.itemid))
 
 
-class RakutenSandbox:
+class RakutenSandbox(InstanceRegistry[RakutenAccount]):
     """Every Rakuten France seller account of one sandbox process."""
 
     def __init__(
@@ -239,31 +233,17 @@ class RakutenSandbox:
         seeder: Callable[[RakutenSandbox], None] | None = None,
     ) -> None:
         self.now = now or (lambda: datetime.now(UTC))
-        self.instances: dict[str, RakutenAccount] = {}
-        self._seeder = seeder
-        if seed and seeder is not None:
-            seeder(self)
+        super().__init__(seed=seed, seeder=seeder)
 
-    def instance(self, name: str) -> RakutenAccount:
-        if not INSTANCE_NAME.match(name):
-            raise RakutenRefusal(404, f"Unknown Rakuten account '{name}'")
-        found = self.instances.get(name)
-        if found is None:
-            found = RakutenAccount(AccountConfig(name=name), self.now)
-            self.instances[name] = found
-        return found
+    def _create(self, name: str) -> RakutenAccount:
+        return RakutenAccount(AccountConfig(name=name), self.now)
 
-    def reset(self, *, seed: bool, name: str | None = None) -> None:
-        if name is None:
-            self.instances.clear()
-        else:
-            self.instances.pop(name, None)
-        if seed and self._seeder is not None:
-            scratch = RakutenSandbox(seed=True, now=self.now, seeder=self._seeder)
-            for key, account in scratch.instances.items():
-                if name is None or key == name:
-                    self.instances[key] = account
+    def _unknown(self, name: str) -> Exception:
+        return RakutenRefusal(404, f"Unknown Rakuten account '{name}'")
+
+    def _blank(self) -> RakutenSandbox:
+        return RakutenSandbox(seed=False, now=self.now)
 
 
 def corrupting(fault: Fault | None) -> bool:
-    return fault is not None and fault.kind in (FaultKind.MALFORMED, FaultKind.GARBAGE)
+    return fault is not None and fault.kind in CORRUPTING

@@ -69,21 +69,15 @@ call; a second 401 is :class:`AuthenticationFailed`. Nothing else is retried.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import UTC, datetime
-from email.message import Message
-from email.utils import collapse_rfc2231_value
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import quote
+from datetime import datetime
+from typing import Any
 
 import httpx
 
 from parley_connectors.allegro.auth import (
-    DEFAULT_RETRY_AFTER,
     AllegroAuth,
     ClientCredentials,
     TokenStore,
@@ -104,13 +98,20 @@ from parley_connectors.allegro.models import (
     parse_thread,
     thread_key,
 )
-from parley_connectors.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    MarketplaceUnavailable,
-    NotFound,
-    RateLimited,
+from parley_connectors.errors import BadRequest
+from parley_connectors.http import (
+    DEFAULT_TIMEOUT,
+    MarketplaceHttpClient,
+    body_or_reason,
+    clip,
+    downloaded_file,
+    first_text,
+    json_or_none,
+    path_segment,
+    raise_for_status,
+    read_json,
 )
+from parley_connectors.payloads import format_iso_millis
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +127,21 @@ MAX_ATTACHMENT_BYTES = 5_242_880
 ATTACHMENT_TYPES = frozenset(
     {"image/png", "image/gif", "image/bmp", "image/tiff", "image/jpeg", "application/pdf"}
 )
-DEFAULT_TIMEOUT = 30.0
-_ERROR_TEXT_LIMIT = 300
+
+# ISO 8601 UTC with milliseconds and ``Z``, as Allegro writes dates.
+format_datetime = format_iso_millis
 
 
-class AllegroClient:
+class AllegroClient(MarketplaceHttpClient):
     """Allegro's conversation APIs for one seller.
 
     ``api_url`` is ``https://api.allegro.pl`` (``https://api.allegro.pl.allegrosandbox.pl``
     for Allegro's own sandbox, or Parley's sandbox ``http://127.0.0.1:8900/allegro``);
-    ``auth_url`` defaults to the matching token host. Pass ``http`` to share a
-    connection pool (its lifetime stays the caller's).
+    ``auth_url`` defaults to the matching token host. ``http`` and ``timeout``: see
+    :class:`MarketplaceHttpClient` (the token calls share the same pool).
     """
+
+    marketplace = "Allegro"
 
     def __init__(
         self,
@@ -150,30 +154,13 @@ class AllegroClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._api = api_url.rstrip("/")
-        self._timeout = timeout
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        super().__init__(http, timeout=timeout)
         self.auth = AllegroAuth(
             auth_url or default_auth_url(self._api), client, tokens, self._http, timeout=timeout
         )
 
     def __repr__(self) -> str:  # never shows a token
         return f"AllegroClient(api={self._api!r})"
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- Message Center: threads ---------------------------------------------------------
 
@@ -223,7 +210,7 @@ class AllegroClient:
 
     async def get_thread(self, thread_id: str) -> AllegroThread:
         payload = await self._json(
-            "GET", f"/messaging/threads/{_segment(thread_id)}", "getThread", PUBLIC_V1
+            "GET", f"/messaging/threads/{path_segment(thread_id)}", "getThread", PUBLIC_V1
         )
         thread = parse_thread(payload)
         _same(thread.id, thread_id, payload, Channel.MESSAGE_CENTER)
@@ -232,7 +219,7 @@ class AllegroClient:
     async def mark_read(self, thread_id: str, read: bool = True) -> AllegroThread:
         payload = await self._json(
             "PUT",
-            f"/messaging/threads/{_segment(thread_id)}/read",
+            f"/messaging/threads/{path_segment(thread_id)}/read",
             "changeReadFlag",
             PUBLIC_V1,
             body={"read": read},
@@ -263,7 +250,7 @@ class AllegroClient:
                 params["after"] = format_datetime(after)
             page = await self._json(
                 "GET",
-                f"/messaging/threads/{_segment(thread_id)}/messages",
+                f"/messaging/threads/{path_segment(thread_id)}/messages",
                 "listMessages",
                 PUBLIC_V1,
                 params=params,
@@ -293,7 +280,7 @@ class AllegroClient:
         key = thread_key(Channel.MESSAGE_CENTER, thread_id)
         payload = await self._json(
             "POST",
-            f"/messaging/threads/{_segment(thread_id)}/messages",
+            f"/messaging/threads/{path_segment(thread_id)}/messages",
             "newMessageInThread",
             PUBLIC_V1,
             body=body,
@@ -325,7 +312,7 @@ class AllegroClient:
         attachment_id = _id_field(declared, "newAttachmentDeclaration")
         uploaded = await self._json(
             "PUT",
-            f"/messaging/message-attachments/{_segment(attachment_id)}",
+            f"/messaging/message-attachments/{path_segment(attachment_id)}",
             "uploadAttachment",
             PUBLIC_V1,
             content=file.content,
@@ -336,7 +323,7 @@ class AllegroClient:
     async def download(self, attachment_id: str) -> DownloadedFile:
         """A Message Center attachment's bytes, name and type."""
         return await self._download(
-            f"/messaging/message-attachments/{_segment(attachment_id)}",
+            f"/messaging/message-attachments/{path_segment(attachment_id)}",
             attachment_id,
             "downloadAttachment",
         )
@@ -394,7 +381,7 @@ class AllegroClient:
     async def get_issue(self, issue_id: str) -> AllegroIssue:
         payload = await self._json(
             "GET",
-            f"/sale/issues/{_segment(issue_id)}",
+            f"/sale/issues/{path_segment(issue_id)}",
             "getIssue",
             BETA_V1,
             thread=thread_key(Channel.DISCUSSIONS, issue_id),
@@ -414,7 +401,7 @@ class AllegroClient:
         while True:
             page = await self._json(
                 "GET",
-                f"/sale/issues/{_segment(issue_id)}/chat",
+                f"/sale/issues/{path_segment(issue_id)}/chat",
                 "getChat",
                 BETA_V1,
                 params={"offset": str(offset), "limit": str(page_size)},
@@ -446,7 +433,7 @@ class AllegroClient:
             body["type"] = message_type
         payload = await self._json(
             "POST",
-            f"/sale/issues/{_segment(issue_id)}/message",
+            f"/sale/issues/{path_segment(issue_id)}/message",
             "addMessageToIssue",
             BETA_V1,
             body=body,
@@ -456,7 +443,7 @@ class AllegroClient:
 
     async def download_issue_attachment(self, attachment_id: str) -> DownloadedFile:
         return await self._download(
-            f"/sale/issues/attachments/{_segment(attachment_id)}",
+            f"/sale/issues/attachments/{path_segment(attachment_id)}",
             attachment_id,
             "getIssueAttachment",
         )
@@ -465,14 +452,7 @@ class AllegroClient:
 
     async def _download(self, path: str, attachment_id: str, operation: str) -> DownloadedFile:
         response = await self._call("GET", path, operation, accept="*/*")
-        content_type = response.headers.get("content-type", "application/octet-stream")
-        name = _filename(response.headers.get("content-disposition")) or attachment_id
-        return DownloadedFile(
-            attachment_id=attachment_id,
-            name=name,
-            content_type=content_type.split(";")[0].strip() or "application/octet-stream",
-            content=response.content,
-        )
+        return downloaded_file(response, attachment_id)
 
     async def _json(
         self,
@@ -498,14 +478,7 @@ class AllegroClient:
             content=content,
             content_type=content_type,
         )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise AllegroPayloadError(
-                f"{operation} answer is not JSON: {response.text[:80]!r}",
-                thread_id=thread,
-                status=response.status_code,
-            ) from exc
+        return read_json(response, operation, AllegroPayloadError, thread_id=thread)
 
     async def _call(
         self,
@@ -539,7 +512,7 @@ class AllegroClient:
                 content,
                 content_type,
             )
-        _raise_for_status(response, operation)
+        raise_for_status(response, operation, _error_message)
         return response
 
     async def _send(
@@ -562,36 +535,14 @@ class AllegroClient:
             headers["Content-Type"] = body_type or PUBLIC_V1
         elif content is not None:
             headers["Content-Type"] = content_type or "application/octet-stream"
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.request(
-                    method,
-                    f"{self._api}{path}",
-                    params=_query(params),
-                    headers=headers,
-                    content=payload,
-                )
-        except TimeoutError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: no answer within {self._timeout:g}s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise MarketplaceUnavailable(f"{operation}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: could not reach Allegro ({type(exc).__name__})"
-            ) from exc
-        log.debug(
-            "allegro call",
-            extra={"operation": operation, "method": method, "status": response.status_code},
+        return await self._request(
+            method,
+            f"{self._api}{path}",
+            operation=operation,
+            params=_query(params),
+            headers=headers,
+            content=payload,
         )
-        return response
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z``, as Allegro writes dates."""
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _query(
@@ -605,12 +556,6 @@ def _query(
 def _check_limit(limit: int, maximum: int) -> None:
     if not 1 <= limit <= maximum:
         raise ValueError(f"page size must be within 1..{maximum}, got {limit}")
-
-
-def _segment(value: str) -> str:
-    if not value:
-        raise ValueError("an id is required")
-    return quote(value, safe="")
 
 
 def _items(page: Any, field: str, operation: str, *, thread: str | None = None) -> list[Any]:
@@ -638,28 +583,9 @@ def _same(found: str, wanted: str, payload: Any, channel: Channel) -> None:
         )
 
 
-def _raise_for_status(response: httpx.Response, operation: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = f"{operation} {status}: {_error_message(response)}"
-    if status == 429:
-        raise RateLimited(_retry_after(response.headers.get("retry-after")), message)
-    if status in (401, 403):
-        raise AuthenticationFailed(message, status=status)
-    if status == 404:
-        raise NotFound(message, status=status)
-    if status >= 500:
-        raise MarketplaceUnavailable(message, status=status)
-    raise BadRequest(message, status=status)
-
-
 def _error_message(response: httpx.Response) -> str:
     """Allegro's explanation: the first error's userMessage (else message), or OAuth's."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = json_or_none(response)
     if isinstance(payload, dict):
         errors = payload.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
@@ -668,35 +594,8 @@ def _error_message(response: httpx.Response) -> str:
             code = first.get("code")
             if isinstance(text, str) and text:
                 prefix = f"[{code}] " if isinstance(code, str) and code else ""
-                return (prefix + text)[:_ERROR_TEXT_LIMIT]
-        for key in ("error_description", "error"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value[:_ERROR_TEXT_LIMIT]
-    text = response.text.strip()
-    return text[:_ERROR_TEXT_LIMIT] if text else (response.reason_phrase or "no details")
-
-
-def _retry_after(header: str | None) -> float:
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(0.0, float(header.strip()))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-
-
-def _filename(disposition: str | None) -> str | None:
-    """The file name of a Content-Disposition header, RFC 6266 ``filename*`` first."""
-    if not disposition:
-        return None
-    message = Message()
-    message["content-disposition"] = disposition
-    plain: str | None = None
-    for key, value in message.get_params(header="content-disposition") or []:
-        if key.lower() != "filename":
-            continue
-        if isinstance(value, tuple):
-            return collapse_rfc2231_value(value) or None
-        plain = plain or value or None
-    return plain
+                return clip(prefix + text)
+        found = first_text(payload, ("error_description", "error"))
+        if found:
+            return found
+    return body_or_reason(response)

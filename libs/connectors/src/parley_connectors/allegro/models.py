@@ -17,22 +17,18 @@ Allegro's thread id, a post-purchase issue becomes ``issue:<issueId>``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from parley_connectors.errors import PayloadError
+from parley_connectors.files import DownloadedFile as DownloadedFile
+from parley_connectors.files import OutgoingFile as OutgoingFile
+from parley_connectors.payloads import UtcDatetime, describe_validation_error
 
 
 class AllegroPayloadError(PayloadError):
@@ -66,16 +62,6 @@ def parse_thread_key(key: str) -> tuple[Channel, str]:
     if not allegro_id:
         raise ValueError(f"not an Allegro thread id: {key!r}")
     return channel, allegro_id
-
-
-def _as_utc(value: datetime) -> datetime:
-    """Allegro dates carry ``Z``; a naive one is read as UTC rather than refused."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class AllegroModel(BaseModel):
@@ -286,7 +272,7 @@ def parse(model: type[AllegroModel], payload: Any, *, what: str, thread: str | N
         return model.model_validate(payload)
     except ValidationError as exc:
         raise AllegroPayloadError(
-            f"{what}: {_describe(exc)}", thread_id=thread, payload=payload
+            f"{what}: {describe_validation_error(exc)}", thread_id=thread, payload=payload
         ) from exc
 
 
@@ -322,40 +308,3 @@ def parse_issue_message(payload: Any, issue_id: str) -> IssueMessage:
 def _id_of(payload: Any, channel: Channel) -> str | None:
     raw = payload.get("id") if isinstance(payload, dict) else None
     return thread_key(channel, raw) if isinstance(raw, str) and raw else None
-
-
-def _describe(exc: ValidationError) -> str:
-    """A short, stable reason: which fields are wrong and why (at most three)."""
-    problems = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "payload"
-        problems.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(problems)
-    suffix = f" (and {more} more)" if more > 0 else ""
-    return "; ".join(problems) + suffix
-
-
-# --- results and files -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutgoingFile:
-    """A file to attach to a message."""
-
-    name: str
-    content: bytes
-    content_type: str = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class DownloadedFile:
-    """An attachment's bytes as Allegro served them."""
-
-    attachment_id: str
-    name: str
-    content_type: str
-    content: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.content)

@@ -69,26 +69,16 @@ repeats the key or the token: they are only ever written into request bodies.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Self
 from urllib.parse import urljoin
 
 import httpx
 
-from parley_connectors.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    MarketplaceUnavailable,
-    NotFound,
-    RateLimited,
-)
+from parley_connectors.errors import AuthenticationFailed, BadRequest, NotFound
 from parley_connectors.fnac.models import (
     NAMESPACE,
     OFFER,
@@ -99,22 +89,26 @@ from parley_connectors.fnac.models import (
     FnacPayloadError,
     FnacToken,
     FnacUpdateResult,
-    children,
     format_datetime,
-    local,
     parse_datetime,
     parse_xml,
-    text,
 )
+from parley_connectors.http import (
+    DEFAULT_TIMEOUT,
+    MarketplaceHttpClient,
+    clip,
+    error_for_status,
+    http_reason,
+    media_type,
+    raise_if_transient,
+)
+from parley_connectors.xmltree import children, local, text
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
-DEFAULT_RETRY_AFTER = 60.0
-DEFAULT_TIMEOUT = 30.0
 TOKEN_MARGIN = timedelta(minutes=1)
 _REFUSED = frozenset({"ERROR", "FATAL"})
-_ERROR_TEXT_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -127,14 +121,15 @@ class DownloadedFile:
     content: bytes
 
 
-class FnacClient:
+class FnacClient(MarketplaceHttpClient):
     """The messaging services of the Fnac Marketplace API for one shop.
 
     ``base_url`` is the API root including ``api.php`` (``https://vendeur.fnac.com/
-    api.php``, or the sandbox's ``http://127.0.0.1:8900/fnac/fnac/api.php``). Pass
-    ``http`` to share a connection pool (its lifetime stays the caller's).
-    ``timeout`` bounds each call end to end.
+    api.php``, or the sandbox's ``http://127.0.0.1:8900/fnac/fnac/api.php``). ``http``
+    and ``timeout``: see :class:`MarketplaceHttpClient`.
     """
+
+    marketplace = "Fnac"
 
     def __init__(
         self,
@@ -153,29 +148,12 @@ class FnacClient:
         self._partner_id = partner_id
         self._shop_id = shop_id
         self._key = key
-        self._timeout = timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        super().__init__(http, timeout=timeout)
         self._token: FnacToken | None = None
 
     def __repr__(self) -> str:  # never shows the key or the token
         return f"FnacClient(api={self._api!r}, shop_id={self._shop_id!r})"
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- auth ------------------------------------------------------------------------
 
@@ -191,13 +169,13 @@ class FnacClient:
         response = await self._post("auth", root)
         if response.status_code in (401, 403):
             raise AuthenticationFailed(f"auth {response.status_code}", status=response.status_code)
-        _raise_for_transport_status(response, "auth")
+        raise_if_transient(response, "auth")
         answer = parse_xml(response.content, "auth")
         token = text(answer, "token")
         status = (answer.get("status") or "").upper()
         if status != "OK" or not token:
             errors = "; ".join(str(e) for e in FnacError.read_all(answer)) or "no token"
-            raise AuthenticationFailed(f"auth refused: {errors[:_ERROR_TEXT_LIMIT]}")
+            raise AuthenticationFailed(f"auth refused: {clip(errors)}")
         validity_text = text(answer, "validity")
         try:
             validity = parse_datetime(validity_text) if validity_text else None
@@ -361,15 +339,14 @@ class FnacClient:
     async def download(self, url: str) -> DownloadedFile:
         """A ``message_file``'s bytes (a plain GET on its ``url``)."""
         absolute = urljoin(self._api + "/", url)
-        response = await self._send("GET", absolute, operation="message_file")
-        _raise_for_transport_status(response, "message_file")
+        response = await self._request("GET", absolute, operation="message_file")
+        raise_if_transient(response, "message_file")
         if response.status_code >= 400:
-            _raise_refusal(response.status_code, "message_file", _http_reason(response))
-        content_type = response.headers.get("content-type", "application/octet-stream")
+            _raise_refusal(response.status_code, "message_file", http_reason(response))
         return DownloadedFile(
             url=url,
             name=url.rstrip("/").rsplit("/", 1)[-1],
-            content_type=content_type.split(";")[0].strip() or "application/octet-stream",
+            content_type=media_type(response),
             content=response.content,
         )
 
@@ -389,7 +366,7 @@ class FnacClient:
             )
             build(root)
             response = await self._post(service, root)
-            _raise_for_transport_status(response, service)
+            raise_if_transient(response, service)
             answer = _parse_answer(response, service)
             errors = FnacError.read_all(answer) if answer is not None else []
             status = (answer.get("status") or "").upper() if answer is not None else ""
@@ -404,9 +381,9 @@ class FnacClient:
                 raise AuthenticationFailed(
                     f"{service}: the session token was refused", status=response.status_code
                 )
-            explained = "; ".join(str(e) for e in errors)[:_ERROR_TEXT_LIMIT]
+            explained = clip("; ".join(str(e) for e in errors))
             if response.status_code >= 400:
-                _raise_refusal(response.status_code, service, explained or _http_reason(response))
+                _raise_refusal(response.status_code, service, explained or http_reason(response))
             if answer is None:  # pragma: no cover - _parse_answer raises on 2xx
                 raise FnacPayloadError(f"{service} answer is empty")
             if status in _REFUSED and (service != "messages_update" or errors):
@@ -420,38 +397,13 @@ class FnacClient:
 
     async def _post(self, service: str, root: ET.Element) -> httpx.Response:
         body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-        return await self._send(
+        return await self._request(
             "POST",
             f"{self._api}/{service}",
             operation=service,
             content=body,
             headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml"},
         )
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.request(method, url, content=content, headers=headers)
-        except TimeoutError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: no answer within {self._timeout:g}s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise MarketplaceUnavailable(f"{operation}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: could not reach Fnac ({type(exc).__name__})"
-            ) from exc
-        log.debug("fnac call", extra={"operation": operation, "status": response.status_code})
-        return response
 
 
 def _parse_answer(response: httpx.Response, service: str) -> ET.Element | None:
@@ -469,45 +421,6 @@ def _about_token(error: FnacError) -> bool:
     return "token" in words
 
 
-def _raise_for_transport_status(response: httpx.Response, operation: str) -> None:
-    """429 and 5xx, whatever the body says."""
-    status = response.status_code
-    if status == 429:
-        raise RateLimited(
-            _retry_after(response.headers.get("retry-after")), f"{operation} 429: rate limited"
-        )
-    if status >= 500:
-        raise MarketplaceUnavailable(
-            f"{operation} {status}: {_http_reason(response)}", status=status
-        )
-
-
 def _raise_refusal(status: int, operation: str, explained: str) -> None:
-    message = f"{operation} {status}: {explained}"
-    if status in (401, 403):
-        raise AuthenticationFailed(message, status=status)
-    if status == 404:
-        raise NotFound(message, status=status)
-    raise BadRequest(message, status=status)
-
-
-def _http_reason(response: httpx.Response) -> str:
-    return response.reason_phrase or "no details"
-
-
-def _retry_after(header: str | None) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    header = header.strip()
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """A 4xx other than 429 (those and 5xx are raised first, whatever the body says)."""
+    raise error_for_status(status, f"{operation} {status}: {explained}")

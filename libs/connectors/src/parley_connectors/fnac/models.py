@@ -19,12 +19,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
-from defusedxml import DefusedXmlException
-
+from parley_connectors import xmltree
 from parley_connectors.errors import PayloadError
+from parley_connectors.xmltree import child, children, text
 
 NAMESPACE = "http://www.fnac.com/schemas/mp-dialog.xsd"
 
@@ -73,36 +72,7 @@ def split_thread_id(thread_id: str) -> tuple[str, str]:
 
 def parse_xml(data: bytes, what: str) -> ET.Element:
     """The document's root element, or :class:`FnacPayloadError` if it is not XML."""
-    try:
-        return cast(ET.Element, SafeET.fromstring(data))
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        snippet = data[:80].decode("utf-8", errors="replace")
-        raise FnacPayloadError(f"{what} answer is not XML: {snippet!r}") from exc
-
-
-def local(tag: str) -> str:
-    """``{namespace}name`` → ``name``: Fnac answers are namespaced, names are unique."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def child(element: ET.Element, name: str) -> ET.Element | None:
-    for item in element:
-        if local(item.tag) == name:
-            return item
-    return None
-
-
-def children(element: ET.Element, name: str) -> list[ET.Element]:
-    return [item for item in element if local(item.tag) == name]
-
-
-def text(element: ET.Element, name: str) -> str | None:
-    """The stripped text of a child element; ``None`` when absent or empty."""
-    found = child(element, name)
-    if found is None or found.text is None:
-        return None
-    value = found.text.strip()
-    return value or None
+    return xmltree.parse_xml(data, what, FnacPayloadError)
 
 
 def body_text(element: ET.Element, name: str) -> str | None:
@@ -114,22 +84,8 @@ def body_text(element: ET.Element, name: str) -> str | None:
 
 
 def as_dict(element: ET.Element) -> dict[str, Any]:
-    """The element as plain data, for ``payload`` (audit, replays, dead letters).
-
-    Attributes become ``@name``, text ``#text``; a repeated child becomes a list.
-    """
-    out: dict[str, Any] = {f"@{local(k)}": v for k, v in element.attrib.items()}
-    for item in element:
-        value: Any = as_dict(item) if len(item) or item.attrib else (item.text or "")
-        name = local(item.tag)
-        if name in out:
-            previous = out[name]
-            out[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[name] = value
-    if element.text and element.text.strip() and (len(element) or element.attrib):
-        out["#text"] = element.text.strip()
-    return out
+    """The element as plain data for ``payload``: texts as sent, mixed text as ``#text``."""
+    return xmltree.as_dict(element)
 
 
 def parse_datetime(value: str) -> datetime:

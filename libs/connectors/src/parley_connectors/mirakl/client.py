@@ -46,25 +46,25 @@ API key: it is only ever written into the request header.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
-from email.message import Message
-from email.utils import collapse_rfc2231_value, parsedate_to_datetime
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import quote
+from datetime import datetime
+from typing import Any
 
 import httpx
 
-from parley_connectors.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    MarketplaceUnavailable,
-    NotFound,
-    RateLimited,
+from parley_connectors.http import (
+    DEFAULT_TIMEOUT,
+    MarketplaceHttpClient,
+    MultipartFiles,
+    body_or_reason,
+    downloaded_file,
+    first_text,
+    json_or_none,
+    path_segment,
+    raise_for_status,
+    read_json,
 )
 from parley_connectors.mirakl.models import (
     DownloadedFile,
@@ -74,25 +74,22 @@ from parley_connectors.mirakl.models import (
     MiraklThread,
     OutgoingFile,
 )
+from parley_connectors.payloads import format_iso_millis
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
-DEFAULT_RETRY_AFTER = 60.0
-DEFAULT_TIMEOUT = 30.0
-_ERROR_TEXT_LIMIT = 300
+
+# ``updated_since`` as Mirakl writes dates: ISO 8601 UTC, milliseconds, ``Z``.
+format_datetime = format_iso_millis
 
 
-class MiraklClient:
+class MiraklClient(MarketplaceHttpClient):
     """The messaging API of one Mirakl instance, for one shop API key.
 
     ``base_url`` is the instance's root (``https://marketplace.example.com`` or the
     sandbox's ``http://127.0.0.1:8900/mirakl/carrefour``); a trailing ``/api`` is
-    accepted too. Pass ``http`` to share a connection pool (its lifetime stays the
-    caller's); otherwise the client owns one, closed by :meth:`aclose`.
-
-    ``timeout`` bounds each call end to end (connect, wait and body), whatever the
-    transport: a marketplace that answers too slowly is unavailable, not a hung sync.
+    accepted too. ``http`` and ``timeout``: see :class:`MarketplaceHttpClient`.
     """
 
     def __init__(
@@ -110,27 +107,10 @@ class MiraklClient:
         self._api = root if root.endswith("/api") else f"{root}/api"
         self._api_key = api_key
         self._shop_id = shop_id
-        self._timeout = timeout
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        super().__init__(http, timeout=timeout)
 
     def __repr__(self) -> str:  # never shows the key
         return f"MiraklClient(api={self._api!r}, shop_id={self._shop_id!r})"
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- M11 -----------------------------------------------------------------------
 
@@ -207,7 +187,7 @@ class MiraklClient:
 
     async def get_thread(self, thread_id: str) -> MiraklThread:
         """One thread with all its messages."""
-        payload = await self._get_json(f"/inbox/threads/{_segment(thread_id)}", {}, "M10")
+        payload = await self._get_json(f"/inbox/threads/{path_segment(thread_id)}", {}, "M10")
         thread = MiraklThread.parse(payload)
         if thread.id != thread_id:
             raise MiraklPayloadError(
@@ -240,12 +220,12 @@ class MiraklClient:
         parts.extend(("files", (f.name, f.content, f.content_type)) for f in attachments)
         response = await self._send(
             "POST",
-            f"/inbox/threads/{_segment(thread_id)}/message",
+            f"/inbox/threads/{path_segment(thread_id)}/message",
             {},
             operation="M12",
             files=parts,
         )
-        payload = _json(response, "M12")
+        payload = read_json(response, "M12", MiraklPayloadError)
         try:
             return MiraklReplyResult.model_validate(payload)
         except ValueError as exc:
@@ -258,22 +238,15 @@ class MiraklClient:
     async def download_attachment(self, attachment_id: str) -> DownloadedFile:
         """An attachment's bytes, its file name and content type."""
         response = await self._send(
-            "GET", f"/inbox/threads/{_segment(attachment_id)}/download", {}, operation="M13"
+            "GET", f"/inbox/threads/{path_segment(attachment_id)}/download", {}, operation="M13"
         )
-        content_type = response.headers.get("content-type", "application/octet-stream")
-        name = _filename(response.headers.get("content-disposition")) or attachment_id
-        return DownloadedFile(
-            attachment_id=attachment_id,
-            name=name,
-            content_type=content_type.split(";")[0].strip() or "application/octet-stream",
-            content=response.content,
-        )
+        return downloaded_file(response, attachment_id)
 
     # --- plumbing ------------------------------------------------------------------
 
     async def _get_json(self, path: str, params: dict[str, str], operation: str) -> Any:
         response = await self._send("GET", path, params, operation=operation)
-        return _json(response, operation)
+        return read_json(response, operation, MiraklPayloadError)
 
     async def _send(
         self,
@@ -282,48 +255,22 @@ class MiraklClient:
         params: dict[str, str],
         *,
         operation: str,
-        files: list[tuple[str, tuple[str | None, bytes, str]]] | None = None,
+        files: MultipartFiles | None = None,
     ) -> httpx.Response:
         query = dict(params)
         if self._shop_id is not None:
             query["shop_id"] = str(self._shop_id)
         headers = {"Authorization": self._api_key, "Accept": "application/json"}
-        url = f"{self._api}{path}"
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.request(
-                    method, url, params=query, headers=headers, files=files
-                )
-        except TimeoutError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: no answer within {self._timeout:g}s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise MarketplaceUnavailable(f"{operation}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise MarketplaceUnavailable(
-                f"{operation}: could not reach the marketplace ({type(exc).__name__})"
-            ) from exc
-        log.debug(
-            "mirakl call",
-            extra={"operation": operation, "method": method, "status": response.status_code},
+        response = await self._request(
+            method,
+            f"{self._api}{path}",
+            operation=operation,
+            params=query,
+            headers=headers,
+            files=files,
         )
-        _raise_for_status(response, operation)
+        raise_for_status(response, operation, _error_message)
         return response
-
-
-def format_datetime(value: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and ``Z``, e.g. ``2026-04-01T09:30:00.000Z``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def _segment(value: str) -> str:
-    if not value:
-        raise ValueError("an id is required")
-    return quote(value, safe="")
 
 
 def _read_page(page: Any) -> tuple[list[Any], str | None]:
@@ -335,76 +282,11 @@ def _read_page(page: Any) -> tuple[list[Any], str | None]:
     return page["data"], token or None
 
 
-def _json(response: httpx.Response, operation: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        snippet = response.text[:80]
-        raise MiraklPayloadError(
-            f"{operation} answer is not JSON: {snippet!r}", status=response.status_code
-        ) from exc
-
-
-def _raise_for_status(response: httpx.Response, operation: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = f"{operation} {status}: {_error_message(response)}"
-    if status == 429:
-        raise RateLimited(_retry_after(response.headers.get("retry-after")), message)
-    if status in (401, 403):
-        raise AuthenticationFailed(message, status=status)
-    if status == 404:
-        raise NotFound(message, status=status)
-    if status >= 500:
-        raise MarketplaceUnavailable(message, status=status)
-    raise BadRequest(message, status=status)
-
-
 def _error_message(response: httpx.Response) -> str:
     """Mirakl's explanation from a ``{"status", "message"}`` body, else the raw text."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = json_or_none(response)
     if isinstance(payload, dict):
-        for key in ("message", "error_description", "error"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value[:_ERROR_TEXT_LIMIT]
-    text = response.text.strip()
-    return text[:_ERROR_TEXT_LIMIT] if text else (response.reason_phrase or "no details")
-
-
-def _retry_after(header: str | None) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    header = header.strip()
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _filename(disposition: str | None) -> str | None:
-    """The file name of a Content-Disposition header, RFC 6266 ``filename*`` first."""
-    if not disposition:
-        return None
-    message = Message()
-    message["content-disposition"] = disposition
-    plain: str | None = None
-    for key, value in message.get_params(header="content-disposition") or []:
-        if key.lower() != "filename":
-            continue
-        if isinstance(value, tuple):  # RFC 2231/6266 filename*: the exact name
-            return collapse_rfc2231_value(value) or None
-        plain = plain or value or None
-    return plain
+        found = first_text(payload, ("message", "error_description", "error"))
+        if found:
+            return found
+    return body_or_reason(response)

@@ -15,28 +15,19 @@ leaves one out should not cost the merchant a conversation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from parley_connectors.errors import PayloadError
+from parley_connectors.files import DownloadedFile as DownloadedFile
+from parley_connectors.files import OutgoingFile as OutgoingFile
+from parley_connectors.payloads import UtcDatetime, describe_validation_error
 
 
 class MiraklPayloadError(PayloadError):
     """A Mirakl answer that does not match the documented shape."""
-
-
-def _as_utc(value: datetime) -> datetime:
-    """Mirakl dates carry an offset; a naive one is read as UTC rather than refused."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class MiraklModel(BaseModel):
@@ -179,20 +170,11 @@ class MiraklThread(MiraklModel):
         try:
             thread = cls.model_validate(payload)
         except ValidationError as exc:
-            raise MiraklPayloadError(_describe(exc), thread_id=thread_id, payload=payload) from exc
+            raise MiraklPayloadError(
+                describe_validation_error(exc), thread_id=thread_id, payload=payload
+            ) from exc
         thread._raw = payload
         return thread
-
-
-def _describe(exc: ValidationError) -> str:
-    """A short, stable reason: which fields are wrong and why (at most three)."""
-    problems = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "payload"
-        problems.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(problems)
-    suffix = f" (and {more} more)" if more > 0 else ""
-    return "; ".join(problems) + suffix
 
 
 class MiraklRecipient(MiraklModel):
@@ -207,26 +189,3 @@ class MiraklReplyResult(MiraklModel):
 
     message_id: str = Field(min_length=1)
     thread_id: str = Field(min_length=1)
-
-
-@dataclass(frozen=True)
-class OutgoingFile:
-    """A file to attach to a reply."""
-
-    name: str
-    content: bytes
-    content_type: str = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class DownloadedFile:
-    """An attachment's bytes as M13 returned them."""
-
-    attachment_id: str
-    name: str
-    content_type: str
-    content: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.content)

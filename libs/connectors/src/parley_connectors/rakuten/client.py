@@ -57,24 +57,19 @@ token: it only ever appears in the request URL, which is never logged.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Self
 
 import httpx
 
-from parley_connectors.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    MarketplaceUnavailable,
-    NotFound,
-    RateLimited,
+from parley_connectors.errors import AuthenticationFailed, MarketplaceUnavailable
+from parley_connectors.http import (
+    DEFAULT_TIMEOUT,
+    MarketplaceHttpClient,
+    clip,
+    error_for_status,
+    raise_if_rate_limited,
 )
 from parley_connectors.rakuten.models import (
     RakutenError,
@@ -82,11 +77,9 @@ from parley_connectors.rakuten.models import (
     RakutenPayloadError,
     RakutenTodoItem,
     RakutenTodoPage,
-    local,
     parse_xml,
 )
-
-log = logging.getLogger(__name__)
+from parley_connectors.xmltree import local
 
 DEFAULT_BASE_URL = "https://ws.fr.shopping.rakuten.com"
 DEFAULT_VERSIONS: Mapping[str, str] = {
@@ -94,11 +87,9 @@ DEFAULT_VERSIONS: Mapping[str, str] = {
     "getiteminfos": "2017-08-07",
     "contactuseraboutitem": "2011-02-02",
 }
-DEFAULT_RETRY_AFTER = 60.0
-DEFAULT_TIMEOUT = 30.0
 MAX_TODO_PAGES = 1000  # a guard against a token that never ends
 _AUTH_WORDS = ("login", "token", "pwd", "password", "auth", "credential")
-_ERROR_TEXT_LIMIT = 300
+_SERVER_KINDS = ("servererror", "server", "unknown error")
 
 
 @dataclass(frozen=True)
@@ -109,13 +100,15 @@ class RakutenContactResult:
     raw_status: str | None = None
 
 
-class RakutenClient:
+class RakutenClient(MarketplaceHttpClient):
     """Rakuten France's sales web services for one seller account.
 
     ``base_url`` is the web services' root (``https://ws.fr.shopping.rakuten.com`` or
-    the sandbox's ``http://127.0.0.1:8900/rakuten/fr``). Pass ``http`` to share a
-    connection pool (its lifetime stays the caller's). ``timeout`` bounds each call.
+    the sandbox's ``http://127.0.0.1:8900/rakuten/fr``). ``http`` and ``timeout``: see
+    :class:`MarketplaceHttpClient`.
     """
+
+    marketplace = "Rakuten"
 
     def __init__(
         self,
@@ -133,9 +126,7 @@ class RakutenClient:
         self._login = login
         self._token = token
         self._versions = {**DEFAULT_VERSIONS, **(versions or {})}
-        self._timeout = timeout
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        super().__init__(http, timeout=timeout)
 
     def __repr__(self) -> str:  # never shows the token
         return f"RakutenClient(base={self._base!r}, login={self._login!r})"
@@ -143,21 +134,6 @@ class RakutenClient:
     @property
     def login(self) -> str:
         return self._login
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- getitemtodolist -------------------------------------------------------------
 
@@ -208,12 +184,11 @@ class RakutenClient:
             "version": self._versions[action],
             **params,
         }
-        response = await self._send(action, query)
+        response = await self._request(
+            "GET", f"{self._base}/sales_ws", operation=action, params=query
+        )
         status = response.status_code
-        if status == 429:
-            raise RateLimited(
-                _retry_after(response.headers.get("retry-after")), f"{action} 429: rate limited"
-            )
+        raise_if_rate_limited(response, action)
         try:
             root = parse_xml(response.content, action)
         except RakutenPayloadError:
@@ -230,21 +205,6 @@ class RakutenClient:
             raise RakutenPayloadError(f"{action} answered <{local(root.tag)}>")
         return root
 
-    async def _send(self, action: str, query: dict[str, str]) -> httpx.Response:
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.get(f"{self._base}/sales_ws", params=query)
-        except TimeoutError as exc:
-            raise MarketplaceUnavailable(f"{action}: no answer within {self._timeout:g}s") from exc
-        except httpx.TimeoutException as exc:
-            raise MarketplaceUnavailable(f"{action}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise MarketplaceUnavailable(
-                f"{action}: could not reach Rakuten ({type(exc).__name__})"
-            ) from exc
-        log.debug("rakuten call", extra={"action": action, "status": response.status_code})
-        return response
-
 
 def _check_itemid(itemid: str) -> None:
     if not itemid.isdigit():
@@ -252,31 +212,12 @@ def _check_itemid(itemid: str) -> None:
 
 
 def _raise_for(status: int, action: str, error: RakutenError) -> None:
-    message = f"{action} {status}: {str(error)[:_ERROR_TEXT_LIMIT]}"
-    kind = error.type.lower()
-    words = " ".join([error.code, error.message, *error.details]).lower()
-    if status >= 500 or kind in ("servererror", "server", "unknown error"):
-        raise MarketplaceUnavailable(message, status=status)
-    if status in (401, 403) or any(word in words for word in _AUTH_WORDS):
-        raise AuthenticationFailed(message, status=status)
-    if status == 404:
-        raise NotFound(message, status=status)
-    raise BadRequest(message, status=status if status >= 400 else None)
-
-
-def _retry_after(header: str | None) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    header = header.strip()
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """Rakuten's error body first (a server fault, refused credentials), then the status."""
+    message = f"{action} {status}: {clip(str(error))}"
+    if status < 500:
+        if error.type.lower() in _SERVER_KINDS:
+            raise MarketplaceUnavailable(message, status=status)
+        words = " ".join([error.code, error.message, *error.details]).lower()
+        if any(word in words for word in _AUTH_WORDS):
+            raise AuthenticationFailed(message, status=status)
+    raise error_for_status(status, message)

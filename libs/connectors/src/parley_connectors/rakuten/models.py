@@ -18,13 +18,12 @@ import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
-from defusedxml import DefusedXmlException
-
+from parley_connectors import xmltree
 from parley_connectors.errors import PayloadError
+from parley_connectors.xmltree import child, children, local, text
 
 # Rakuten shows dates as Paris wall-clock time, to the minute ("15/02/2011-11:46").
 RAKUTEN_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -52,48 +51,13 @@ def split_thread_id(thread_id: str) -> str:
 
 
 def parse_xml(data: bytes, what: str) -> ET.Element:
-    try:
-        return cast(ET.Element, SafeET.fromstring(data))
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        snippet = data[:80].decode("utf-8", errors="replace")
-        raise RakutenPayloadError(f"{what} answer is not XML: {snippet!r}") from exc
-
-
-def local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def child(element: ET.Element, name: str) -> ET.Element | None:
-    for item in element:
-        if local(item.tag) == name:
-            return item
-    return None
-
-
-def children(element: ET.Element, name: str) -> list[ET.Element]:
-    return [item for item in element if local(item.tag) == name]
-
-
-def text(element: ET.Element, name: str) -> str | None:
-    found = child(element, name)
-    if found is None or found.text is None:
-        return None
-    value = found.text.strip()
-    return value or None
+    """The document's root element, or :class:`RakutenPayloadError` if it is not XML."""
+    return xmltree.parse_xml(data, what, RakutenPayloadError)
 
 
 def as_dict(element: ET.Element) -> dict[str, Any]:
-    """The element as plain data, for ``payload``: a repeated child becomes a list."""
-    out: dict[str, Any] = {f"@{local(k)}": v for k, v in element.attrib.items()}
-    for item in element:
-        value: Any = as_dict(item) if len(item) or item.attrib else (item.text or "").strip()
-        name = local(item.tag)
-        if name in out:
-            previous = out[name]
-            out[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[name] = value
-    return out
+    """The element as plain data for ``payload``: stripped texts, no ``#text``."""
+    return xmltree.as_dict(element, strip_leaves=True, mixed_text=False)
 
 
 def parse_date(value: str) -> datetime:
