@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import TopicProbe, envelopes_of
 
-from parley_normalizer.adapters.kafka_events import KafkaEventSink
-from parley_normalizer.adapters.mongo_store import MongoDiscussionStore
 from parley_normalizer.handlers import Normalizer, UnknownDiscussion
-from parley_platform.kafka import KafkaPublisher
 from parley_schemas import (
     CONVERSATION_EVENTS,
     DISCUSSION_CREATED,
@@ -28,27 +24,13 @@ from parley_schemas import (
     RawMessage,
     RawThreadSnapshot,
 )
-from parley_store import DISCUSSIONS, MESSAGES, ensure_indexes
+from parley_store import DISCUSSIONS, MESSAGES
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 BUYER = Participant(role=ParticipantRole.CUSTOMER, name="Zofia Nowak")
 SHOP = Participant(role=ParticipantRole.MERCHANT, name="Sklep")
-
-
-@pytest.fixture
-async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-normalizer")
-    await p.start()
-    yield p
-    await p.stop()
-
-
-@pytest.fixture
-async def normalizer(mongo_db: AsyncDatabase[Any], publisher: KafkaPublisher) -> Normalizer:
-    await ensure_indexes(mongo_db)
-    return Normalizer(MongoDiscussionStore(mongo_db), KafkaEventSink(publisher))
 
 
 def snapshot(store: str, *messages: RawMessage) -> RawThreadSnapshot:

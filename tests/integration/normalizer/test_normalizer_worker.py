@@ -2,7 +2,8 @@
 
 Proves the stream side: records are consumed from Kafka, bad ones go to the dead-letter
 topic while the stream goes on, and a worker killed without warning loses and
-duplicates nothing when it comes back.
+duplicates nothing when it comes back; order alerts are consumed too, and the
+retention timer deletes what has expired.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ from parley_platform.kafka import KafkaPublisher
 from parley_schemas import (
     DEAD_LETTERS,
     MARKETPLACE_RAW,
+    ORDER_ALERT,
+    ORDER_ALERTS,
     THREAD_SNAPSHOT,
     Envelope,
+    OrderAlert,
+    OrderAlertKind,
     Participant,
     ParticipantRole,
     RawMessage,
     RawThreadSnapshot,
 )
-from parley_store import DISCUSSIONS, MESSAGES
+from parley_store import DISCUSSIONS, MESSAGES, inbound_message_id
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +52,7 @@ def worker(
             "MONGODB_DATABASE": mongo_db.name,
             "NORMALIZER_APP_ID": f"normalizer-test-{uuid.uuid4().hex[:8]}",
             "KAFKA_TOPIC_PREFIX": topic_prefix,
+            "RETENTION_SWEEP_INTERVAL_SECONDS": "1",
         },
         ports=Ports.free(),
     )
@@ -137,6 +143,67 @@ async def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     await asyncio.sleep(3)  # let any duplicate show up before counting
     assert await _message_count(mongo_db, store) == 90
     assert await mongo_db[DISCUSSIONS].count_documents({"store_id": store}) == 30
+
+
+async def test_alerts_open_drafts_and_the_timer_deletes_expired_discussions(
+    worker: ServiceGroup, publisher: KafkaPublisher, mongo_db: AsyncDatabase[Any]
+) -> None:
+    store = f"store-{uuid.uuid4().hex[:8]}"
+    # An Allegro discussion solved long ago, as the sweeper left it: due for deletion.
+    long_ago = datetime(2025, 1, 1, tzinfo=UTC)
+    expired_id = f"expired-{uuid.uuid4().hex[:8]}"
+    await mongo_db[DISCUSSIONS].insert_one(
+        {
+            "_id": expired_id,
+            "key": f"{store}:allegro-pl:old",
+            "store_id": store,
+            "marketplace": "allegro-pl",
+            "family": "allegro",
+            "channel": "message_center",
+            "thread_id": "old",
+            "created_at": long_ago,
+            "last_message_at": long_ago,
+            "status": "solved",
+            "retention_status": "solved",
+            "retention_status_since": long_ago,
+            "expires_at": long_ago + timedelta(days=14),
+        }
+    )
+    await mongo_db[MESSAGES].insert_one(
+        {
+            "_id": inbound_message_id(expired_id, "m1"),
+            "discussion_id": expired_id,
+            "direction": "inbound",
+            "sender": {"role": "customer"},
+            "body": "stara wiadomość",
+            "sent_at": long_ago,
+        }
+    )
+    alert = OrderAlert(
+        store_id=store,
+        marketplace="allegro-pl",
+        family="allegro",
+        kind=OrderAlertKind.ADDRESS_INVALID,
+        order_id="o-1",
+        buyer=Participant(role=ParticipantRole.CUSTOMER, name="Ewa", marketplace_id="b-1"),
+        occurred_at=datetime.now(UTC),
+    )
+    await publisher.publish(
+        ORDER_ALERTS,
+        Envelope[OrderAlert](
+            source="/test", type=ORDER_ALERT.name, subject=str(alert.key), data=alert
+        ),
+    )
+
+    async def done() -> bool:
+        draft = await mongo_db[DISCUSSIONS].find_one({"_id": alert.key.discussion_id})
+        gone = await mongo_db[DISCUSSIONS].count_documents({"_id": expired_id}) == 0
+        return draft is not None and gone
+
+    await eventually(done, timeout=60)
+    draft = await mongo_db[DISCUSSIONS].find_one({"_id": alert.key.discussion_id})
+    assert draft is not None and draft["tags"] == ["alert:address-invalid"]
+    assert await mongo_db[MESSAGES].count_documents({"discussion_id": expired_id}) == 0
 
 
 async def _message_count(db: AsyncDatabase[Any], store: str) -> int:

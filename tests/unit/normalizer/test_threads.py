@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from parley_normalizer.domain.threads import (
     PREVIEW_LENGTH,
+    customer,
     direction,
     discussion_type,
     initiator,
@@ -100,3 +101,12 @@ def test_synced_fields_never_touch_workflow_fields() -> None:
 def test_created_at_falls_back_to_the_first_message() -> None:
     s = snapshot([], [msg("1", BUYER, 7), msg("2", BUYER, 3)])
     assert synced_fields(s).created_at == T0 + timedelta(minutes=3)
+
+
+def test_the_customer_is_the_first_buyer_the_marketplace_identifies() -> None:
+    known = Participant(role=ParticipantRole.CUSTOMER, name="Ana", marketplace_id="c-1")
+    s = snapshot([], [msg("1", BUYER, 1), msg("2", known, 2)])
+    assert customer(s) == known
+    assert customer(snapshot([], [msg("1", BUYER, 1), msg("2", SHOP, 2)])) is None
+    operator = Participant(role=ParticipantRole.OPERATOR, marketplace_id="op-1")
+    assert customer(snapshot([], [msg("1", operator, 1)])) is None

@@ -1,5 +1,6 @@
 """Parley's contracts: every record on every topic, the topics and the keys."""
 
+from .alerts import ALERT_THREAD_PREFIX, OrderAlert, OrderAlertKind, alert_thread_id
 from .codec import UndecodableRecord, decode
 from .commands import ReplyAction, ReplyCommand, ResyncRequest
 from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
@@ -22,6 +23,8 @@ from .topics import (
     MARKETPLACE_RAW,
     MESSAGE_RECEIVED,
     MESSAGE_SENT,
+    ORDER_ALERT,
+    ORDER_ALERTS,
     RECORD_TYPES,
     REPLY_REQUESTED,
     RESYNC_REQUESTED,
@@ -31,6 +34,7 @@ from .topics import (
 )
 
 __all__ = [
+    "ALERT_THREAD_PREFIX",
     "ALL_TOPICS",
     "CLOUDEVENTS_CONTENT_TYPE",
     "CONVERSATION_COMMANDS",
@@ -44,6 +48,8 @@ __all__ = [
     "MARKETPLACE_RAW",
     "MESSAGE_RECEIVED",
     "MESSAGE_SENT",
+    "ORDER_ALERT",
+    "ORDER_ALERTS",
     "RECORD_TYPES",
     "REPLY_REQUESTED",
     "RESYNC_REQUESTED",
@@ -59,6 +65,8 @@ __all__ = [
     "MessageEvent",
     "MessageReceived",
     "MessageSent",
+    "OrderAlert",
+    "OrderAlertKind",
     "Participant",
     "ParticipantRole",
     "RawEntity",
@@ -71,6 +79,7 @@ __all__ = [
     "ResyncRequest",
     "Topic",
     "UndecodableRecord",
+    "alert_thread_id",
     "decode",
     "discussion_id_for",
     "utcnow",

@@ -19,6 +19,13 @@ class DiscussionCreated(Record):
     subject: str | None = None
     type: str
     created_at: datetime
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Tags it was opened with, e.g. alert:address-invalid for an order alert",
+    )
+    customer_id: str | None = Field(
+        default=None, description="Parley customer id, when the buyer's marketplace id is known"
+    )
 
 
 class MessageEvent(Record):

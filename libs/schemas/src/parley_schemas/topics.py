@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from .alerts import OrderAlert
 from .commands import ReplyCommand, ResyncRequest
 from .deadletter import DeadLetter
 from .delivery import DeliveryResult
@@ -33,6 +34,7 @@ DISCUSSION_CREATED = RecordType("com.parley.discussion.created.v1", DiscussionCr
 MESSAGE_RECEIVED = RecordType("com.parley.message.received.v1", MessageReceived)
 MESSAGE_SENT = RecordType("com.parley.message.sent.v1", MessageSent)
 DEAD_LETTER = RecordType("com.parley.deadletter.v1", DeadLetter)
+ORDER_ALERT = RecordType("com.parley.marketplace.order_alert.v1", OrderAlert)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,13 @@ MARKETPLACE_RAW = Topic(
     "marketplace.raw.v1",
     (THREAD_SNAPSHOT,),
     description="Raw thread snapshots from ingest; key = discussion key.",
+)
+ORDER_ALERTS = Topic(
+    "order.alerts.v1",
+    (ORDER_ALERT,),
+    description="Order events that need the buyer (F9), each opening a draft discussion; "
+    "key = the alert's discussion key store:marketplace:alert-<order id>-<kind>. Same "
+    "partition count as marketplace.raw.v1: the normalizer consumes both co-partitioned.",
 )
 CONVERSATION_COMMANDS = Topic(
     "conversation.commands.v1",
@@ -77,6 +86,7 @@ DEAD_LETTERS = Topic(
 
 ALL_TOPICS: tuple[Topic, ...] = (
     MARKETPLACE_RAW,
+    ORDER_ALERTS,
     CONVERSATION_COMMANDS,
     INGEST_COMMANDS,
     DELIVERY_RESULTS,

@@ -2,6 +2,8 @@
 gateway (writer of workflow fields, reader of everything)."""
 
 from .collections import (
+    ACCOUNTS,
+    API_KEYS,
     DELIVERIES,
     DISCUSSIONS,
     MESSAGES,
@@ -10,6 +12,7 @@ from .collections import (
     ensure_indexes,
 )
 from .connections import CONNECTIONS, ConnectionDocument
+from .customers import CUSTOMERS, CustomerDocument, customer_id_for
 from .documents import (
     SYNCED_FIELDS,
     WORKFLOW_FIELDS,
@@ -24,7 +27,10 @@ from .documents import (
 from .files import FileNotStored, GridFsFileStore, StoredFile
 
 __all__ = [
+    "ACCOUNTS",
+    "API_KEYS",
     "CONNECTIONS",
+    "CUSTOMERS",
     "DELIVERIES",
     "DISCUSSIONS",
     "MESSAGES",
@@ -32,6 +38,7 @@ __all__ = [
     "SYNC_CURSORS",
     "WORKFLOW_FIELDS",
     "ConnectionDocument",
+    "CustomerDocument",
     "DeliveryInfo",
     "DiscussionDocument",
     "DiscussionStatus",
@@ -41,6 +48,7 @@ __all__ = [
     "MessageDocument",
     "StoredFile",
     "create_missing_indexes",
+    "customer_id_for",
     "ensure_indexes",
     "inbound_message_id",
     "outbound_message_id",

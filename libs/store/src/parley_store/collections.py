@@ -1,7 +1,11 @@
 """Collection names and the indexes that back every list filter.
 
 FerretDB v1 (the local stack) supports plain, compound and unique indexes but not
-TTL or partial indexes, so only those are used here.
+TTL or partial indexes, so only those are used here. Retention therefore deletes
+through the normalizer's sweeper (``parley_normalizer.retention``) on the plain
+``expires_at`` index, the same on MongoDB and FerretDB. A MongoDB TTL index on
+``expires_at`` would delete discussions alone and orphan their messages (TTL works
+per document, messages live in their own collection), so it is not used.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .customers import CUSTOMERS
+
 DISCUSSIONS = "discussions"
 MESSAGES = "messages"
 DELIVERIES = "deliveries"
 SYNC_CURSORS = "sync_cursors"
+ACCOUNTS = "accounts"  # the gateway's API accounts: which stores each one owns
+API_KEYS = "api_keys"  # hashed API keys of the accounts, by their public key id
 
 _INDEXES: dict[str, list[IndexModel]] = {
     DISCUSSIONS: [
@@ -28,6 +36,24 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("store_id", ASCENDING), ("read", ASCENDING)], name="store_read"),
         IndexModel([("store_id", ASCENDING), ("type", ASCENDING)], name="store_type"),
         IndexModel([("store_id", ASCENDING), ("order_id", ASCENDING)], name="store_order"),
+        # "Contains" filters (case-insensitive regex) cannot seek, but they scan these
+        # (multikey) index keys within the caller's stores rather than whole documents.
+        IndexModel(
+            [("store_id", ASCENDING), ("participants.name", ASCENDING)],
+            name="store_participant_name",
+        ),
+        IndexModel(
+            [("store_id", ASCENDING), ("participants.email", ASCENDING)],
+            name="store_participant_email",
+        ),
+        IndexModel([("store_id", ASCENDING), ("subject", ASCENDING)], name="store_subject"),
+        # since/until on last_message_at use store_last_message; counts use store_status.
+        IndexModel([("store_id", ASCENDING), ("customer_id", ASCENDING)], name="store_customer"),
+        # The retention sweeper: what has expired, and whose status changed unseen.
+        IndexModel([("expires_at", ASCENDING)], name="expires_at"),
+        IndexModel(
+            [("status", ASCENDING), ("retention_status", ASCENDING)], name="retention_review"
+        ),
     ],
     MESSAGES: [
         IndexModel([("discussion_id", ASCENDING), ("sent_at", ASCENDING)], name="discussion_time"),
@@ -41,6 +67,18 @@ _INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     DELIVERIES: [IndexModel([("state", ASCENDING)], name="state")],
+    API_KEYS: [IndexModel([("account_id", ASCENDING)], name="account")],
+    CUSTOMERS: [
+        IndexModel(
+            [
+                ("store_id", ASCENDING),
+                ("marketplace", ASCENDING),
+                ("marketplace_customer_id", ASCENDING),
+            ],
+            unique=True,
+            name="store_marketplace_customer_unique",
+        )
+    ],
 }
 
 

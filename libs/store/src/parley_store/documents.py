@@ -7,6 +7,13 @@ Field ownership is explicit so that the two writers never overwrite each other:
 the normalizer only ``$set``\\s :data:`SYNCED_FIELDS` (plus ``read=False`` when a new
 inbound message arrives, which F6 asks for), the gateway only :data:`WORKFLOW_FIELDS`.
 Both use field-level atomic updates, never read-modify-write of whole documents.
+
+Retention (F7): ``expires_at`` is when the discussion and its messages are deleted;
+the normalizer recomputes it from the status whenever it writes the discussion, and
+its retention sweeper catches status changes the gateway made in between
+(``retention_status`` is the status that computation last saw, and
+``retention_status_since`` when it first saw it change: the retention clock restarts
+at a status change, so solving an old discussion never deletes it on the spot).
 """
 
 from __future__ import annotations
@@ -17,7 +24,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley_schemas import AttachmentRef, DeliveryState, Direction, Participant, ParticipantRole
+from parley_schemas import (
+    AttachmentRef,
+    DeliveryState,
+    Direction,
+    OrderAlertKind,
+    Participant,
+    ParticipantRole,
+)
 
 
 class DiscussionStatus(StrEnum):
@@ -53,6 +67,12 @@ SYNCED_FIELDS = frozenset(
         "last_message_preview",
         "last_synced_at",
         "message_count",
+        "customer_id",
+        "draft",
+        "alert_kind",
+        "expires_at",
+        "retention_status",
+        "retention_status_since",
     }
 )
 WORKFLOW_FIELDS = frozenset({"status", "read", "merchant_ticket_id", "tags"})
@@ -85,6 +105,18 @@ class DiscussionDocument(_Document):
     read: bool = False
     merchant_ticket_id: str | None = None
     tags: list[str] = Field(default_factory=list)
+    customer_id: str | None = Field(
+        default=None, description="The linked customer (parley_store.customers); never reassigned"
+    )
+    draft: bool = Field(
+        default=False,
+        description="Opened by Parley (from an order alert), not by a marketplace thread: "
+        "nothing exists on the marketplace side until the merchant writes",
+    )
+    alert_kind: OrderAlertKind | None = None
+    expires_at: datetime | None = None
+    retention_status: DiscussionStatus | None = None
+    retention_status_since: datetime | None = None
     created_event_published: bool = False
 
 

@@ -1,6 +1,7 @@
-"""The normalizer's Faust app: one agent over raw snapshots and delivery results.
+"""The normalizer's Faust app: one agent over raw snapshots, delivery results and
+order alerts, and a timer that enforces retention.
 
-Both topics are keyed by discussion and have the same partition count, so Faust
+The three topics are keyed by discussion and have the same partition count, so Faust
 co-partitions them: one worker sees every record of a discussion, one at a time,
 which rules out races between a snapshot and a delivery result of the same thread.
 """
@@ -12,11 +13,15 @@ from typing import Any
 import faust
 
 from parley_platform.kafka import topic_names
+from parley_platform.logging import get_logger
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
-from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW
+from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
 
+from . import retention
 from .bootstrap import Runtime, bootstrap
 from .config import NormalizerSettings
+
+log = get_logger(__name__)
 
 settings = NormalizerSettings()
 app = create_app(
@@ -25,7 +30,7 @@ app = create_app(
     web_port=settings.normalizer_web_port,
     web_bind=settings.normalizer_web_bind,
 )
-sources = topic_names(settings.kafka_topic_prefix, MARKETPLACE_RAW, DELIVERY_RESULTS)
+sources = topic_names(settings.kafka_topic_prefix, MARKETPLACE_RAW, DELIVERY_RESULTS, ORDER_ALERTS)
 source = app.topic(
     *sources,
     key_type=bytes,
@@ -48,6 +53,19 @@ async def normalize(stream: faust.StreamT[Any]) -> None:
         rt.publisher,
         stage="normalizer",
     )
+
+
+async def enforce_retention() -> None:
+    """Deletes expired discussions (see parley_normalizer.retention for why a timer)."""
+    try:
+        rt = await runtime.get()
+        await retention.sweep(rt.db, utcnow(), rt.retention)
+    except Exception:  # the next tick tries again; the stream is never affected
+        log.exception("retention sweep failed")
+
+
+# Registered by call, not as a decorator: Faust's timer decorator is untyped.
+app.timer(interval=settings.retention_sweep_interval_seconds)(enforce_retention)
 
 
 @app.page("/health")

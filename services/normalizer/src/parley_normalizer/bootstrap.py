@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
@@ -15,6 +16,7 @@ from parley_store import ensure_indexes
 from .adapters.kafka_events import KafkaEventSink
 from .adapters.mongo_store import MongoDiscussionStore
 from .config import NormalizerSettings
+from .domain.retention import RetentionPolicies
 from .handlers import Normalizer
 
 
@@ -23,6 +25,8 @@ class Runtime:
     normalizer: Normalizer
     publisher: KafkaPublisher
     mongo: AsyncMongoClient[Any]
+    db: AsyncDatabase[Any]
+    retention: RetentionPolicies
 
     async def close(self) -> None:
         await self.publisher.stop()
@@ -38,5 +42,8 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
         settings.kafka_bootstrap_servers, "normalizer", settings.kafka_topic_prefix
     )
     await publisher.start()
-    normalizer = Normalizer(MongoDiscussionStore(db), KafkaEventSink(publisher))
-    return Runtime(normalizer=normalizer, publisher=publisher, mongo=client)
+    retention = RetentionPolicies.with_default_days(settings.retention_default_days)
+    normalizer = Normalizer(MongoDiscussionStore(db), KafkaEventSink(publisher), retention)
+    return Runtime(
+        normalizer=normalizer, publisher=publisher, mongo=client, db=db, retention=retention
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from parley_platform.settings import ServiceSettings
 
 
@@ -10,3 +12,12 @@ class NormalizerSettings(ServiceSettings):
     normalizer_app_id: str = "parley-normalizer"
     normalizer_web_port: int = 6066
     normalizer_web_bind: str = "127.0.0.1"
+    retention_default_days: int = Field(
+        default=365,
+        gt=0,
+        description="How long discussions of families without their own retention rule "
+        "are kept after their last activity (Allegro has its own: 30 / 14 days)",
+    )
+    retention_sweep_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often each worker deletes expired discussions"
+    )

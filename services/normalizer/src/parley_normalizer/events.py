@@ -45,6 +45,8 @@ def discussion_created(discussion: DiscussionDocument) -> Envelope[Any]:
             subject=discussion.subject,
             type=discussion.type.value,
             created_at=discussion.created_at,
+            tags=list(discussion.tags),
+            customer_id=discussion.customer_id,
         ),
     )
 

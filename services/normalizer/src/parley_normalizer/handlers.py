@@ -6,21 +6,30 @@ and ends in the same state, publishing whatever events are still pending.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from parley_platform.logging import get_logger
 from parley_platform.streams import Unprocessable
 from parley_schemas import (
     DELIVERY_RESULT,
+    ORDER_ALERT,
     THREAD_SNAPSHOT,
     DeliveryResult,
     Direction,
     DiscussionKey,
     Envelope,
+    OrderAlert,
+    Participant,
     RawThreadSnapshot,
+    utcnow,
 )
+from parley_store import DiscussionDocument
 
 from . import events
+from .domain import alerts, threads
+from .domain.retention import RetentionPolicies, review
 from .ports import DiscussionStore, EventSink
 
 log = get_logger(__name__)
@@ -32,15 +41,25 @@ class UnknownDiscussion(Unprocessable):
 
 
 class Normalizer:
-    def __init__(self, store: DiscussionStore, sink: EventSink) -> None:
+    def __init__(
+        self,
+        store: DiscussionStore,
+        sink: EventSink,
+        retention: RetentionPolicies | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._store = store
         self._sink = sink
+        self._retention = retention or RetentionPolicies()
+        self._clock = clock
 
     async def handle(self, envelope: Envelope[Any]) -> None:
         if envelope.type == THREAD_SNAPSHOT.name:
             await self.on_snapshot(envelope.data)
         elif envelope.type == DELIVERY_RESULT.name:
             await self.on_delivery(envelope.data)
+        elif envelope.type == ORDER_ALERT.name:
+            await self.on_alert(envelope.data)
         else:  # the codec already refuses types foreign to the topic
             raise ValueError(f"normalizer does not handle {envelope.type}")
 
@@ -51,10 +70,10 @@ class Normalizer:
             thread_id=snapshot.thread_id,
         ).discussion_id
         created = await self._store.upsert_discussion(snapshot)
-        inserted = await self._store.add_synced_messages(snapshot)
+        inserted = await self._store.add_messages(discussion_id, snapshot.messages)
         if not created and any(m.direction is Direction.INBOUND for m in inserted):
             await self._store.mark_unread(discussion_id)
-        await self._store.refresh_summary(discussion_id)
+        await self._settle(discussion_id, threads.customer(snapshot))
         log.info(
             "snapshot normalized",
             discussion_id=discussion_id,
@@ -67,7 +86,7 @@ class Normalizer:
         if await self._store.get_discussion(result.discussion_id) is None:
             raise UnknownDiscussion(f"no discussion {result.discussion_id} for {result.command_id}")
         await self._store.record_delivery(result)
-        await self._store.refresh_summary(result.discussion_id)
+        await self._settle(result.discussion_id, customer=None)
         log.info(
             "delivery recorded",
             discussion_id=result.discussion_id,
@@ -75,6 +94,43 @@ class Normalizer:
             state=result.state.value,
         )
         await self.publish_pending(result.discussion_id)
+
+    async def on_alert(self, alert: OrderAlert) -> None:
+        """Opens the alert's draft discussion once; a replay finds it and adds nothing."""
+        opened = alerts.alert_discussion(alert)
+        created = await self._store.open_discussion(opened)
+        inserted = await self._store.add_messages(opened.discussion_id, opened.messages)
+        await self._settle(opened.discussion_id, alert.buyer)
+        log.info(
+            "alert opened" if created else "alert already open",
+            discussion_id=opened.discussion_id,
+            kind=alert.kind.value,
+            new_messages=len(inserted),
+        )
+        await self.publish_pending(opened.discussion_id)
+
+    async def _settle(self, discussion_id: str, customer: Participant | None) -> None:
+        """What follows any write to a discussion: summary, customer link, retention."""
+        discussion = await self._store.refresh_summary(discussion_id)
+        if discussion is None:
+            return
+        now = self._clock()
+        if customer is not None:
+            await self._link_customer(discussion, customer, now)
+        retention = review(discussion, self._retention, now)
+        if not retention.same_as(discussion):
+            await self._store.set_retention(discussion_id, retention)
+
+    async def _link_customer(
+        self, discussion: DiscussionDocument, person: Participant, now: datetime
+    ) -> None:
+        """F8: the first identified buyer becomes the discussion's customer, for good."""
+        if discussion.customer_id is not None or not (person.marketplace_id or "").strip():
+            return
+        customer_id = await self._store.ensure_customer(
+            discussion.store_id, discussion.marketplace, person, now
+        )
+        await self._store.link_customer(discussion.id, customer_id)
 
     async def publish_pending(self, discussion_id: str) -> None:
         """Publishes every event not yet on Kafka for this discussion, oldest first."""

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
-from parley_schemas import DeliveryResult, Envelope, RawThreadSnapshot
-from parley_store import DiscussionDocument, MessageDocument
+from parley_schemas import DeliveryResult, Envelope, Participant, RawMessage, RawThreadSnapshot
+from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
+
+from .domain.alerts import AlertDiscussion
+from .domain.retention import Retention
 
 
 class DiscussionStore(Protocol):
     async def upsert_discussion(self, snapshot: RawThreadSnapshot) -> bool:
         """Writes the synced fields; returns True when the discussion is new."""
 
+    async def open_discussion(self, opened: AlertDiscussion) -> bool:
+        """Creates a draft discussion unless it exists; True when it is new."""
+
     async def get_discussion(self, discussion_id: str) -> DiscussionDocument | None: ...
 
-    async def add_synced_messages(self, snapshot: RawThreadSnapshot) -> list[MessageDocument]:
+    async def add_messages(
+        self, discussion_id: str, messages: Sequence[RawMessage]
+    ) -> list[MessageDocument]:
         """Inserts the messages not seen before; returns those inserted."""
 
     async def mark_unread(self, discussion_id: str) -> None: ...
@@ -22,14 +32,39 @@ class DiscussionStore(Protocol):
     async def record_delivery(self, result: DeliveryResult) -> MessageDocument | None:
         """Upserts the outbound message of a reply; None when the state is stale."""
 
-    async def refresh_summary(self, discussion_id: str) -> None:
-        """Recomputes last message time, preview and count from the messages."""
+    async def refresh_summary(self, discussion_id: str) -> DiscussionDocument | None:
+        """Recomputes last message time, preview and count from the messages; returns
+        the discussion as it is now (None if it does not exist)."""
+
+    async def ensure_customer(
+        self, store_id: str, marketplace: str, person: Participant, now: datetime
+    ) -> str:
+        """Creates the customer unless known; returns its id either way."""
+
+    async def link_customer(self, discussion_id: str, customer_id: str) -> bool:
+        """Links the discussion unless it already has a customer; True when linked."""
+
+    async def set_retention(self, discussion_id: str, retention: Retention) -> None: ...
 
     async def unpublished_messages(self, discussion_id: str) -> list[MessageDocument]: ...
 
     async def mark_published(self, message_id: str, version: int) -> None: ...
 
     async def mark_created_published(self, discussion_id: str) -> None: ...
+
+
+class RetentionStore(Protocol):
+    def unreviewed(self, status: DiscussionStatus) -> AsyncIterator[list[DiscussionDocument]]:
+        """Pages of discussions whose status retention has not reviewed yet."""
+
+    def expired(self, now: datetime) -> AsyncIterator[list[DiscussionDocument]]:
+        """Pages of discussions whose stored expiry is at or before ``now``."""
+
+    async def set_retention(self, discussion_id: str, retention: Retention) -> None: ...
+
+    async def purge(self, discussion_id: str, status: DiscussionStatus, now: datetime) -> bool:
+        """Deletes the discussion and its messages if it is still expired with that
+        status; True when it was deleted."""
 
 
 class EventSink(Protocol):

@@ -6,15 +6,28 @@ synced fields. Message ids are deterministic, so re-processing a snapshot insert
 nothing twice. ``event_version`` counts the changes consumers must hear about and
 ``event_pending`` stays true until that version is on Kafka, so an event lost to a
 crash is published on the next pass instead of being skipped.
+
+Customers (F8) have deterministic ids, so creating one is an upsert that two workers
+may race on without duplicating it; linking a discussion to its customer only fills
+an empty ``customer_id``, so a discussion's customer is never reassigned. That
+conditional update is not atomic on FerretDB, which is fine: one discussion's records
+are processed one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from parley_normalizer.domain.alerts import AlertDiscussion
+from parley_normalizer.domain.retention import Retention
 from parley_normalizer.domain.threads import direction, preview, synced_fields
 from parley_schemas import (
     DeliveryResult,
@@ -23,14 +36,17 @@ from parley_schemas import (
     DiscussionKey,
     Participant,
     ParticipantRole,
+    RawMessage,
     RawThreadSnapshot,
 )
 from parley_store import (
+    CUSTOMERS,
     DISCUSSIONS,
     MESSAGES,
     DiscussionDocument,
     DiscussionStatus,
     MessageDocument,
+    customer_id_for,
     inbound_message_id,
     outbound_message_id,
 )
@@ -38,10 +54,42 @@ from parley_store import (
 _STATE_RANK = {DeliveryState.QUEUED: 0, DeliveryState.FAILED: 1, DeliveryState.SENT: 2}
 
 
+def _new_discussion(created_at: datetime, tags: Sequence[str] = ()) -> dict[str, Any]:
+    """What a discussion starts with besides its synced fields: the workflow defaults."""
+    return {
+        "created_at": created_at,
+        "message_count": 0,
+        "status": DiscussionStatus.NEW.value,
+        "read": False,
+        "merchant_ticket_id": None,
+        "tags": list(tags),
+        "customer_id": None,
+        "created_event_published": False,
+    }
+
+
+async def write_retention(
+    discussions: AsyncCollection[Any], discussion_id: str, retention: Retention
+) -> None:
+    """Stores a retention review, unless the status moved on meanwhile (then the next
+    write or sweep reviews it again with the new status)."""
+    await discussions.update_one(
+        {"_id": discussion_id, "status": retention.status.value},
+        {
+            "$set": {
+                "expires_at": retention.expires_at,
+                "retention_status": retention.status.value,
+                "retention_status_since": retention.status_since,
+            }
+        },
+    )
+
+
 class MongoDiscussionStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
+        self._customers = db[CUSTOMERS]
 
     async def upsert_discussion(self, snapshot: RawThreadSnapshot) -> bool:
         key = DiscussionKey(
@@ -59,15 +107,19 @@ class MongoDiscussionStore:
                     "store_id": snapshot.store_id,
                     "marketplace": snapshot.marketplace,
                     "thread_id": snapshot.thread_id,
-                    "created_at": synced.created_at,
-                    "message_count": 0,
-                    "status": DiscussionStatus.NEW.value,
-                    "read": False,
-                    "merchant_ticket_id": None,
-                    "tags": [],
-                    "created_event_published": False,
+                    **_new_discussion(synced.created_at),
                 },
             },
+            upsert=True,
+        )
+        return result.upserted_id is not None
+
+    async def open_discussion(self, opened: AlertDiscussion) -> bool:
+        # Everything on insert only: a replayed alert changes nothing, and what people
+        # did with the draft since (tags, status) stays theirs.
+        result = await self._discussions.update_one(
+            {"_id": opened.discussion_id},
+            {"$setOnInsert": {**opened.fields, **_new_discussion(opened.created_at, opened.tags)}},
             upsert=True,
         )
         return result.upserted_id is not None
@@ -77,12 +129,12 @@ class MongoDiscussionStore:
         return DiscussionDocument.model_validate(doc) if doc else None
 
     async def add_synced_messages(self, snapshot: RawThreadSnapshot) -> list[MessageDocument]:
-        discussion_id = DiscussionKey(
-            store_id=snapshot.store_id,
-            marketplace=snapshot.marketplace,
-            thread_id=snapshot.thread_id,
-        ).discussion_id
-        ids = [m.marketplace_message_id for m in snapshot.messages]
+        return await self.add_messages(snapshot.key.discussion_id, snapshot.messages)
+
+    async def add_messages(
+        self, discussion_id: str, messages: Sequence[RawMessage]
+    ) -> list[MessageDocument]:
+        ids = [m.marketplace_message_id for m in messages]
         if not ids:
             return []
         # A reply sent through Parley comes back in the next sync under its marketplace
@@ -95,7 +147,7 @@ class MongoDiscussionStore:
             )
         }
         docs: dict[str, dict[str, Any]] = {}
-        for message in snapshot.messages:
+        for message in messages:
             if message.marketplace_message_id in known:
                 continue
             message_id = inbound_message_id(discussion_id, message.marketplace_message_id)
@@ -176,7 +228,7 @@ class MongoDiscussionStore:
         doc = await self._messages.find_one({"_id": message_id})
         return MessageDocument.model_validate(doc) if doc else None
 
-    async def refresh_summary(self, discussion_id: str) -> None:
+    async def refresh_summary(self, discussion_id: str) -> DiscussionDocument | None:
         latest = await self._messages.find_one(
             {"discussion_id": discussion_id}, sort=[("sent_at", DESCENDING)]
         )
@@ -185,7 +237,45 @@ class MongoDiscussionStore:
         if latest:
             fields["last_message_at"] = latest["sent_at"]
             fields["last_message_preview"] = preview(latest["body"])
-        await self._discussions.update_one({"_id": discussion_id}, {"$set": fields})
+        doc = await self._discussions.find_one_and_update(
+            {"_id": discussion_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        return DiscussionDocument.model_validate(doc) if doc else None
+
+    async def ensure_customer(
+        self, store_id: str, marketplace: str, person: Participant, now: datetime
+    ) -> str:
+        marketplace_customer_id = (person.marketplace_id or "").strip()
+        if not marketplace_customer_id:
+            raise ValueError("a customer needs the marketplace's customer id")
+        customer_id = customer_id_for(store_id, marketplace, marketplace_customer_id)
+        # Another worker may create this very customer at the same moment: same id, so
+        # the loser's insert fails as a duplicate and the customer exists either way.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._customers.update_one(
+                {"_id": customer_id},
+                {
+                    "$setOnInsert": {
+                        "store_id": store_id,
+                        "marketplace": marketplace,
+                        "marketplace_customer_id": marketplace_customer_id,
+                        "name": person.name,
+                        "email": person.email,
+                        "created_at": now,
+                    }
+                },
+                upsert=True,
+            )
+        return customer_id
+
+    async def link_customer(self, discussion_id: str, customer_id: str) -> bool:
+        result = await self._discussions.update_one(
+            {"_id": discussion_id, "customer_id": None}, {"$set": {"customer_id": customer_id}}
+        )
+        return result.modified_count > 0
+
+    async def set_retention(self, discussion_id: str, retention: Retention) -> None:
+        await write_retention(self._discussions, discussion_id, retention)
 
     async def unpublished_messages(self, discussion_id: str) -> list[MessageDocument]:
         cursor = self._messages.find({"discussion_id": discussion_id, "event_pending": True}).sort(

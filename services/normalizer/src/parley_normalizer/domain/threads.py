@@ -50,6 +50,15 @@ def participants(snapshot: RawThreadSnapshot) -> list[Participant]:
     return list(seen.values())
 
 
+def customer(snapshot: RawThreadSnapshot) -> Participant | None:
+    """The buyer the discussion belongs to (F8): the first customer the marketplace
+    identifies, declared participants before message senders."""
+    for person in [*snapshot.participants, *(m.sender for m in snapshot.messages)]:
+        if person.role is ParticipantRole.CUSTOMER and (person.marketplace_id or "").strip():
+            return person
+    return None
+
+
 def direction(message: RawMessage) -> Direction:
     return (
         Direction.OUTBOUND if message.sender.role is ParticipantRole.MERCHANT else Direction.INBOUND
