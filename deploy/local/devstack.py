@@ -405,6 +405,29 @@ def banner(group: ServiceGroup, inbound: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+def create_api_key(group: ServiceGroup, account_id: str, store_ids: Sequence[str]) -> str:
+    """A new gateway API key of the account ``account_id`` owning ``store_ids``, made
+    through the gateway CLI with the group's environment (same database and pepper as
+    the gateway). The account is created the first time and reused after that."""
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
+            [sys.executable, "-m", "parley_gateway.cli", *args],
+            cwd=ROOT,
+            env=group._env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"gateway CLI {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    stores = [arg for store_id in store_ids for arg in ("--store", store_id)]
+    cli("create-account", "--id", account_id, "--name", account_id, *stores)
+    return cli("create-key", "--account", account_id, "--name", "devstack")
+
+
 def run() -> None:
     group = ServiceGroup(env={})
     stopping = threading.Event()
@@ -418,7 +441,14 @@ def run() -> None:
         group.start_services()
         if "amazon-fr" in inbound:
             group.relay_demo_mail(inbound["amazon-fr"])
-        print(banner(group, inbound), flush=True)
+        api_key = create_api_key(group, "demo-account", ["demo-store"])
+        lines = banner(group, inbound).splitlines()
+        lines[-1:-1] = [  # before "Press Ctrl-C…"
+            f"  demo API key:        {api_key}  (store demo-store; shown once per run)",
+            f"    curl -H 'Authorization: Bearer {api_key}'"
+            f" http://127.0.0.1:{group.ports.gateway}/discussions",
+        ]
+        print("\n".join(lines), flush=True)
         while not stopping.wait(2):
             for name, proc in list(group.processes.items()):
                 if proc.poll() is not None:

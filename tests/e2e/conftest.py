@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Ports, ServiceGroup
+from devstack import Ports, ServiceGroup, create_api_key
 from pymongo import AsyncMongoClient
 
 from parley_platform.crypto import CredentialCipher
@@ -44,6 +44,7 @@ def system(
             "MONGODB_URI": mongo_uri,
             "MONGODB_DATABASE": e2e_database,
             "CREDENTIALS_KEY": CredentialCipher.generate_key(),
+            "API_KEY_PEPPER": uuid.uuid4().hex,
             "KAFKA_TOPIC_PREFIX": e2e_topics,
             "NORMALIZER_APP_ID": f"parley-normalizer-{e2e_topics.rstrip('.')}",
             "RESPONDER_APP_ID": f"parley-responder-{e2e_topics.rstrip('.')}",
@@ -70,10 +71,15 @@ async def drop_e2e_database(mongo_uri: str, e2e_database: str) -> AsyncIterator[
     await client.close()
 
 
-@pytest.fixture(scope="session")
-async def gateway(system: ServiceGroup) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture
+async def gateway(system: ServiceGroup, store_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with an API key of an account owning the test's store (the ``store_id``
+    fixture of the test's module), made through the gateway CLI as an operator would."""
+    key = create_api_key(system, f"e2e-{store_id}", [store_id])
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{system.ports.gateway}", timeout=10
+        base_url=f"http://127.0.0.1:{system.ports.gateway}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}"},
     ) as client:
         yield client
 

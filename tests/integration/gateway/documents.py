@@ -19,9 +19,14 @@ def discussion_doc(
     minutes: int | None = 0,
     status: str = "new",
     read: bool = False,
+    type: str = "order",
+    order_id: str | None = None,
+    subject: str | None = None,
+    customer: tuple[str | None, str | None] = ("Ana Silva", "ana@example.com"),
 ) -> dict[str, Any]:
     key = DiscussionKey(store_id=store_id, marketplace=marketplace, thread_id=thread_id)
     when = None if minutes is None else T0 + timedelta(minutes=minutes)
+    name, email = customer
     doc: dict[str, Any] = {
         "_id": key.discussion_id,
         "key": str(key),
@@ -30,13 +35,13 @@ def discussion_doc(
         "family": "mirakl",
         "channel": "messages",
         "thread_id": thread_id,
-        "subject": f"Order {thread_id}",
-        "type": "order",
-        "entities": [{"type": "order", "id": thread_id}],
-        "order_id": thread_id,
+        "subject": subject if subject is not None else f"Order {thread_id}",
+        "type": type,
+        "entities": [{"type": "order", "id": order_id or thread_id}],
+        "order_id": order_id or thread_id,
         "initiator": "customer",
         "participants": [
-            {"role": "customer", "name": "Ana Silva", "email": "ana@example.com"},
+            {"role": "customer", "name": name, "email": email},
             {"role": "operator", "name": "Carrefour", "email": None},
         ],
         "created_at": T0,

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from integration.gateway.accounts import ClientFactory
 from integration.gateway.documents import discussion_doc, inbound_doc, outbound_doc
 from opentelemetry import trace
 from opentelemetry.trace import format_trace_id
@@ -93,14 +94,16 @@ async def test_list_filters_by_marketplace_status_and_read(
 
 
 async def test_stores_filter_keeps_other_stores_out(
-    gateway: httpx.AsyncClient, gateway_db: AsyncDatabase[Any], store_id: str
+    gateway_as: ClientFactory, gateway_db: AsyncDatabase[Any], store_id: str
 ) -> None:
     other = f"{store_id}-other"
     await insert(gateway_db, discussion_doc(store_id, "mine"), discussion_doc(other, "theirs"))
+    gateway, _ = await gateway_as(store_id, other)
     items = await list_all(gateway, [("store_id", store_id)])
     assert [i["thread_id"] for i in items] == ["mine"]
     both = await list_all(gateway, [("store_id", store_id), ("store_id", other)])
     assert {i["thread_id"] for i in both} == {"mine", "theirs"}
+    assert {i["thread_id"] for i in await list_all(gateway, [])} == {"mine", "theirs"}
 
 
 async def test_pages_cover_every_discussion_once(
@@ -227,7 +230,7 @@ def _command_of(record: Record) -> ReplyCommand | None:
     ],
 )
 async def test_reply_puts_a_traced_command_on_kafka_and_sets_the_status(
-    gateway: httpx.AsyncClient,
+    gateway_as: ClientFactory,
     gateway_db: AsyncDatabase[Any],
     kafka_bootstrap: str,
     store_id: str,
@@ -237,6 +240,7 @@ async def test_reply_puts_a_traced_command_on_kafka_and_sets_the_status(
 ) -> None:
     doc = discussion_doc(store_id, "thread:with:colons", status=before)
     await insert(gateway_db, doc)
+    gateway, account_id = await gateway_as(store_id)
     # The caller's trace: the command must continue it across Kafka.
     trace_id = uuid.uuid4().hex
     traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
@@ -274,7 +278,7 @@ async def test_reply_puts_a_traced_command_on_kafka_and_sets_the_status(
     assert command.body == "Your parcel left today."
     assert command.action.value == action
     assert [r.value for r in command.recipients] == ["customer"]
-    assert command.requested_by == "api"
+    assert command.requested_by == account_id
 
     assert "traceparent" in record.headers
     assert record.headers["content-type"] == b"application/cloudevents+json"

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from parley_gateway.accounts import AccessService
 from parley_gateway.bootstrap import Bootstrap, Runtime
 from parley_gateway.config import GatewaySettings
-from parley_gateway.domain import DiscussionFilters, Position, Scope, StatusChange
-from parley_gateway.ports import CommandNotQueued
+from parley_gateway.domain import (
+    Account,
+    DiscussionFilters,
+    Position,
+    Scope,
+    StatusChange,
+    StoredKey,
+    WorkflowUpdate,
+)
+from parley_gateway.ports import AccountExists, CommandNotQueued, KeyIdTaken
 from parley_gateway.service import DiscussionService
 from parley_schemas import (
     DeliveryState,
@@ -19,11 +29,13 @@ from parley_schemas import (
     Participant,
     ParticipantRole,
     ReplyCommand,
+    ResyncRequest,
 )
 from parley_store import (
     DeliveryInfo,
     DiscussionDocument,
     DiscussionStatus,
+    DiscussionType,
     MessageDocument,
 )
 
@@ -38,6 +50,10 @@ def discussion(
     minutes: int | None = 0,
     status: DiscussionStatus = DiscussionStatus.NEW,
     read: bool = False,
+    type: DiscussionType = DiscussionType.ORDER,
+    order_id: str | None = None,
+    subject: str | None = None,
+    participants: Sequence[Participant] = (Participant(role=ParticipantRole.CUSTOMER, name="Ana"),),
 ) -> DiscussionDocument:
     key = DiscussionKey(store_id=store_id, marketplace=marketplace, thread_id=thread_id)
     return DiscussionDocument(
@@ -48,8 +64,10 @@ def discussion(
         family="mirakl",
         channel="messages",
         thread_id=thread_id,
-        subject=f"About {thread_id}",
-        participants=[Participant(role=ParticipantRole.CUSTOMER, name="Ana")],
+        subject=subject if subject is not None else f"About {thread_id}",
+        type=type,
+        order_id=order_id,
+        participants=list(participants),
         created_at=T0,
         last_message_at=None if minutes is None else T0 + timedelta(minutes=minutes),
         last_message_preview="Hello",
@@ -90,26 +108,35 @@ class InMemoryDiscussions:
         doc = self.discussions.get(discussion_id)
         return doc if doc is not None and scope.allows(doc.store_id) else None
 
+    def _matching(self, scope: Scope, filters: DiscussionFilters) -> list[DiscussionDocument]:
+        stores = scope.narrow(filters.store_ids)
+        return [
+            d
+            for d in self.discussions.values()
+            if (stores is None or d.store_id in stores) and _matches(d, filters)
+        ]
+
     async def find_page(
         self, scope: Scope, filters: DiscussionFilters, after: Position | None, limit: int
     ) -> list[DiscussionDocument]:
-        stores = scope.narrow(filters.store_ids)
-
-        def wanted(d: DiscussionDocument) -> bool:
-            return (
-                (stores is None or d.store_id in stores)
-                and (not filters.marketplaces or d.marketplace in filters.marketplaces)
-                and (not filters.statuses or d.status in filters.statuses)
-                and (filters.read is None or d.read is filters.read)
-                and (after is None or Position.of(d).sort_key() < after.sort_key())
-            )
-
         found = sorted(
-            (d for d in self.discussions.values() if wanted(d)),
+            (
+                d
+                for d in self._matching(scope, filters)
+                if after is None or Position.of(d).sort_key() < after.sort_key()
+            ),
             key=lambda d: Position.of(d).sort_key(),
             reverse=True,
         )
         return found[:limit]
+
+    async def count_by_status(
+        self, scope: Scope, filters: DiscussionFilters
+    ) -> dict[DiscussionStatus, int]:
+        counts: dict[DiscussionStatus, int] = {}
+        for d in self._matching(scope, filters):
+            counts[d.status] = counts.get(d.status, 0) + 1
+        return counts
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         return self._visible(scope, discussion_id)
@@ -134,14 +161,57 @@ class InMemoryDiscussions:
         self.discussions[doc.id] = doc.model_copy(update={"status": change.to})
         return True
 
+    async def update_workflow(
+        self, scope: Scope, discussion_id: str, update: WorkflowUpdate
+    ) -> DiscussionDocument | None:
+        doc = self._visible(scope, discussion_id)
+        if doc is None:
+            return None
+        self.discussions[doc.id] = doc = DiscussionDocument.model_validate(
+            {**doc.model_dump(by_alias=True), **update.fields()}
+        )
+        return doc
+
+    async def set_status_many(
+        self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
+    ) -> set[str]:
+        found = {i for i in discussion_ids if self._visible(scope, i) is not None}
+        for i in found:
+            self.discussions[i] = self.discussions[i].model_copy(update={"status": status})
+        return found
+
     async def ping(self) -> None:
         if self.fail_ping:
             raise ConnectionError("no server")
 
 
+def _matches(d: DiscussionDocument, f: DiscussionFilters) -> bool:
+    def contains(text: str | None, part: str) -> bool:
+        return text is not None and part.lower() in text.lower()
+
+    return (
+        (not f.marketplaces or d.marketplace in f.marketplaces)
+        and (not f.statuses or d.status in f.statuses)
+        and (f.read is None or d.read is f.read)
+        and (not f.types or d.type in f.types)
+        and (not f.order_ids or d.order_id in f.order_ids)
+        and (
+            f.participant is None
+            or any(
+                contains(p.name, f.participant) or contains(p.email, f.participant)
+                for p in d.participants
+            )
+        )
+        and (f.subject is None or contains(d.subject, f.subject))
+        and (f.since is None or (d.last_message_at is not None and d.last_message_at >= f.since))
+        and (f.until is None or (d.last_message_at is not None and d.last_message_at < f.until))
+    )
+
+
 class RecordingPublisher:
     def __init__(self) -> None:
         self.published: list[Envelope[ReplyCommand]] = []
+        self.resyncs: list[Envelope[ResyncRequest]] = []
         self.fail = False
 
     async def publish_reply(self, envelope: Envelope[ReplyCommand]) -> None:
@@ -149,12 +219,50 @@ class RecordingPublisher:
             raise CommandNotQueued("broker unavailable")
         self.published.append(envelope)
 
+    async def publish_resync(self, envelope: Envelope[ResyncRequest]) -> None:
+        if self.fail:
+            raise CommandNotQueued("broker unavailable")
+        self.resyncs.append(envelope)
 
-def fake_bootstrap(service: DiscussionService) -> Bootstrap:
-    """A bootstrap for create_app that wires the given service instead of real adapters."""
+
+class InMemoryAccounts:
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.keys: dict[str, StoredKey] = {}
+
+    async def add_account(self, account: Account) -> None:
+        if account.id in self.accounts:
+            raise AccountExists(account.id)
+        self.accounts[account.id] = account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        return self.accounts.get(account_id)
+
+    async def add_key(self, key: StoredKey) -> None:
+        if key.key_id in self.keys:
+            raise KeyIdTaken(key.key_id)
+        self.keys[key.key_id] = key
+
+    async def get_key(self, key_id: str) -> StoredKey | None:
+        return self.keys.get(key_id)
+
+    async def revoke_key(self, key_id: str, revoked_at: datetime) -> bool:
+        key = self.keys.get(key_id)
+        if key is None:
+            return False
+        if key.revoked_at is None:
+            self.keys[key_id] = replace(key, revoked_at=revoked_at)
+        return True
+
+
+PEPPER = b"unit-test-pepper"
+
+
+def fake_bootstrap(service: DiscussionService, access: AccessService | None = None) -> Bootstrap:
+    """A bootstrap for create_app that wires the given services instead of real adapters."""
 
     @asynccontextmanager
     async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
-        yield Runtime(service=service)
+        yield Runtime(service=service, access=access or AccessService(InMemoryAccounts(), PEPPER))
 
     return wire

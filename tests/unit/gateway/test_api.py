@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from unit.gateway.fakes import (
+    PEPPER,
+    InMemoryAccounts,
     InMemoryDiscussions,
     RecordingPublisher,
     discussion,
@@ -16,6 +18,7 @@ from unit.gateway.fakes import (
     message,
 )
 
+from parley_gateway.accounts import AccessService
 from parley_gateway.app import create_app
 from parley_gateway.config import GatewaySettings
 from parley_gateway.service import DiscussionService
@@ -31,20 +34,29 @@ class Api:
     client: httpx.AsyncClient
     repo: InMemoryDiscussions
     publisher: RecordingPublisher
+    access: AccessService
+    account_id: str
 
 
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
     repo = InMemoryDiscussions(*(discussion(f"t{i}", minutes=i) for i in range(5)))
     publisher = RecordingPublisher()
+    access = AccessService(InMemoryAccounts(), PEPPER)
+    account, _ = await access.create_account("Shop", ["store-1"])
+    key = await access.issue_key(account.id)
     settings = GatewaySettings(gateway_max_body_bytes=MAX_BODY)
-    app = create_app(settings, bootstrap=fake_bootstrap(DiscussionService(repo, publisher)))
+    app = create_app(settings, bootstrap=fake_bootstrap(DiscussionService(repo, publisher), access))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://gateway",
+            headers={"Authorization": f"Bearer {key.secret}"},
+        ) as client,
     ):
-        yield Api(client, repo, publisher)
+        yield Api(client, repo, publisher, access, account.id)
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -90,6 +102,7 @@ async def test_list_pages_with_an_opaque_cursor(api: Api) -> None:
         "last_message_preview",
         "message_count",
         "merchant_ticket_id",
+        "tags",
     }
     second = await api.client.get(
         "/discussions", params={"limit": 3, "cursor": page["next_cursor"]}

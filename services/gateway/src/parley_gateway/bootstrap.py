@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
+from parley_gateway.accounts import AccessService
 from parley_gateway.adapters.kafka_commands import KafkaCommandPublisher
+from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.config import GatewaySettings
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
+from parley_platform.logging import get_logger
 from parley_platform.mongo import connect
 from parley_store import ensure_indexes
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class Runtime:
     """What the HTTP layer needs while the app runs."""
 
     service: DiscussionService
+    access: AccessService
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -32,6 +38,8 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     client, db = connect(
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, settings.service_name
     )
+    if not settings.api_key_pepper.get_secret_value():
+        log.warning("API_KEY_PEPPER is not set: API key digests are keyed with an empty pepper")
     try:
         await ensure_indexes(db)
         publisher = KafkaPublisher(
@@ -42,7 +50,8 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             yield Runtime(
                 service=DiscussionService(
                     MongoDiscussionRepository(db), KafkaCommandPublisher(publisher)
-                )
+                ),
+                access=AccessService(MongoAccountRepository(db), settings.pepper()),
             )
         finally:
             await publisher.stop()

@@ -7,7 +7,7 @@ docker-compose and deploy/k8s already set.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from parley_platform.settings import ServiceSettings
 
@@ -28,3 +28,12 @@ class GatewaySettings(ServiceSettings):
         gt=0,
         description="How long /ready waits for MongoDB: under the probe's own timeout",
     )
+    api_key_pepper: SecretStr = Field(
+        default=SecretStr(""),
+        description="Server-side secret mixed into every API key digest (HMAC key): with "
+        "it, a copy of the database alone cannot check a key. Changing it invalidates every "
+        "key; set the same value wherever keys are created (the CLI) and checked",
+    )
+
+    def pepper(self) -> bytes:
+        return self.api_key_pepper.get_secret_value().encode()

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
-from parley_gateway.domain import DiscussionFilters, Position, Scope, StatusChange
-from parley_schemas import Envelope, ReplyCommand
-from parley_store import DiscussionDocument, MessageDocument
+from parley_gateway.domain import (
+    Account,
+    DiscussionFilters,
+    Position,
+    Scope,
+    StatusChange,
+    StoredKey,
+    WorkflowUpdate,
+)
+from parley_schemas import Envelope, ReplyCommand, ResyncRequest
+from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
 
 
 class CommandNotQueued(RuntimeError):
     """The command bus did not acknowledge the command in time."""
+
+
+class AccountExists(ValueError):
+    """An account with that id already exists."""
+
+
+class KeyIdTaken(ValueError):
+    """A key with that id already exists (a 48-bit collision: issue another)."""
 
 
 class DiscussionRepository(Protocol):
@@ -24,6 +42,12 @@ class DiscussionRepository(Protocol):
         self, scope: Scope, filters: DiscussionFilters, after: Position | None, limit: int
     ) -> list[DiscussionDocument]:
         """Up to ``limit`` discussions in list order, strictly after ``after``."""
+        ...
+
+    async def count_by_status(
+        self, scope: Scope, filters: DiscussionFilters
+    ) -> dict[DiscussionStatus, int]:
+        """How many discussions match, per status (statuses without any may be missing)."""
         ...
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None: ...
@@ -40,6 +64,18 @@ class DiscussionRepository(Protocol):
         """Applies the change atomically; False when its condition did not hold."""
         ...
 
+    async def update_workflow(
+        self, scope: Scope, discussion_id: str, update: WorkflowUpdate
+    ) -> DiscussionDocument | None:
+        """Sets the update's fields and returns the discussion after that write."""
+        ...
+
+    async def set_status_many(
+        self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
+    ) -> set[str]:
+        """Sets ``status`` on those of the discussions in scope; answers their ids."""
+        ...
+
     async def ping(self) -> None:
         """Raises when the store does not answer."""
         ...
@@ -48,4 +84,28 @@ class DiscussionRepository(Protocol):
 class CommandPublisher(Protocol):
     async def publish_reply(self, envelope: Envelope[ReplyCommand]) -> None:
         """Returns once the command is durably queued; raises CommandNotQueued otherwise."""
+        ...
+
+    async def publish_resync(self, envelope: Envelope[ResyncRequest]) -> None:
+        """Returns once the request is durably queued; raises CommandNotQueued otherwise."""
+        ...
+
+
+class AccountRepository(Protocol):
+    """Accounts and the digests of their API keys."""
+
+    async def add_account(self, account: Account) -> None:
+        """Raises AccountExists when the id is taken."""
+        ...
+
+    async def get_account(self, account_id: str) -> Account | None: ...
+
+    async def add_key(self, key: StoredKey) -> None:
+        """Raises KeyIdTaken when the key id is taken."""
+        ...
+
+    async def get_key(self, key_id: str) -> StoredKey | None: ...
+
+    async def revoke_key(self, key_id: str, revoked_at: datetime) -> bool:
+        """False when there is no such key; revoking twice keeps the first time."""
         ...

@@ -1,4 +1,5 @@
-"""Use cases of the gateway, independent of HTTP: list, open, reply.
+"""Use cases of the gateway, independent of HTTP: list, count, open, reply, change the
+workflow fields (one or many), ask for a resync.
 
 The service takes the caller's :class:`Scope` on every call and hands it to every
 query, so the API layer decides *who* the caller is and this layer what they may do.
@@ -14,9 +15,12 @@ from datetime import datetime
 from parley_gateway.domain import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    BulkOutcome,
     DiscussionFilters,
     Position,
     Scope,
+    WorkflowUpdate,
+    clean_bulk_ids,
     clean_recipients,
     clean_reply_body,
     decode_cursor,
@@ -27,14 +31,16 @@ from parley_gateway.ports import CommandPublisher, DiscussionRepository
 from parley_platform.logging import get_logger
 from parley_schemas import (
     REPLY_REQUESTED,
+    RESYNC_REQUESTED,
     DiscussionKey,
     Envelope,
     ParticipantRole,
     ReplyAction,
     ReplyCommand,
+    ResyncRequest,
     utcnow,
 )
-from parley_store import DiscussionDocument, MessageDocument
+from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
 
 SOURCE = "/parley/gateway"
 
@@ -74,8 +80,29 @@ class QueuedReply:
     discussion_id: str
 
 
+@dataclass(frozen=True)
+class QueuedResync:
+    request_id: str
+    discussion_id: str
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    discussion_id: str
+    outcome: BulkOutcome
+
+
 def new_command_id() -> str:
     return uuid.uuid4().hex
+
+
+def key_of(discussion: DiscussionDocument) -> DiscussionKey:
+    """The Kafka key of every record about the discussion: ``store:marketplace:thread``."""
+    return DiscussionKey(
+        store_id=discussion.store_id,
+        marketplace=discussion.marketplace,
+        thread_id=discussion.thread_id,
+    )
 
 
 class DiscussionService:
@@ -112,6 +139,16 @@ class DiscussionService:
         next_cursor = encode_cursor(Position.of(items[-1])) if more and items else None
         return DiscussionPage(items, next_cursor)
 
+    async def count_by_status(
+        self, scope: Scope, filters: DiscussionFilters
+    ) -> dict[DiscussionStatus, int]:
+        """Discussions per status for the inbox tabs: every status, zero included.
+
+        The status filter is ignored, since the counts are what each status would show.
+        """
+        found = await self._discussions.count_by_status(scope, filters.without_statuses())
+        return {status: found.get(status, 0) for status in DiscussionStatus}
+
     async def open_discussion(self, scope: Scope, discussion_id: str) -> DiscussionThread:
         """The discussion with its messages; opening it marks it read (F11).
 
@@ -139,11 +176,7 @@ class DiscussionService:
         if discussion is None:
             raise DiscussionNotFound(discussion_id)
 
-        key = DiscussionKey(
-            store_id=discussion.store_id,
-            marketplace=discussion.marketplace,
-            thread_id=discussion.thread_id,
-        )
+        key = key_of(discussion)
         command = ReplyCommand(
             command_id=self._command_ids(),
             discussion_id=discussion.id,
@@ -181,6 +214,57 @@ class DiscussionService:
             action=reply.action.value,
         )
         return QueuedReply(command.command_id, discussion.id)
+
+    async def update_workflow(
+        self, scope: Scope, discussion_id: str, update: WorkflowUpdate
+    ) -> DiscussionDocument:
+        """Sets status, read, ticket id and/or tags, as given; answers the discussion."""
+        discussion = await self._discussions.update_workflow(scope, discussion_id, update)
+        if discussion is None:
+            raise DiscussionNotFound(discussion_id)
+        log.info("workflow fields set", discussion_id=discussion_id, fields=sorted(update.fields()))
+        return discussion
+
+    async def set_status_many(
+        self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
+    ) -> list[BulkResult]:
+        """One result per distinct id, in the order asked; ids outside the caller's scope
+        are reported exactly like unknown ones and are never touched."""
+        ids = clean_bulk_ids(discussion_ids)
+        updated = await self._discussions.set_status_many(scope, ids, status)
+        log.info("bulk status set", status=status.value, asked=len(ids), updated=len(updated))
+        return [
+            BulkResult(i, BulkOutcome.UPDATED if i in updated else BulkOutcome.NOT_FOUND)
+            for i in ids
+        ]
+
+    async def request_resync(
+        self, scope: Scope, discussion_id: str, *, requested_by: str
+    ) -> QueuedResync:
+        """Asks ingest to pull this discussion's thread from the marketplace now (F3)."""
+        discussion = await self._discussions.get(scope, discussion_id)
+        if discussion is None:
+            raise DiscussionNotFound(discussion_id)
+        request = ResyncRequest(
+            request_id=self._command_ids(),
+            store_id=discussion.store_id,
+            marketplace=discussion.marketplace,
+            thread_id=discussion.thread_id,
+            requested_by=requested_by,
+            requested_at=self._clock(),
+        )
+        # The discussion key, as ingest expects: the resync stays in order with
+        # everything else about this discussion.
+        await self._commands.publish_resync(
+            Envelope[ResyncRequest](
+                source=SOURCE,
+                type=RESYNC_REQUESTED.name,
+                subject=str(key_of(discussion)),
+                data=request,
+            )
+        )
+        log.info("resync queued", discussion_id=discussion.id, request_id=request.request_id)
+        return QueuedResync(request.request_id, discussion.id)
 
     async def check_ready(self) -> None:
         await self._discussions.ping()

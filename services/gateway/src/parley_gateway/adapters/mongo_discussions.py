@@ -7,18 +7,36 @@ sync of the same discussion is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from parley_gateway.domain import DiscussionFilters, Position, Scope, StatusChange
-from parley_store import DISCUSSIONS, MESSAGES, WORKFLOW_FIELDS, DiscussionDocument, MessageDocument
+from parley_gateway.domain import (
+    DiscussionFilters,
+    Position,
+    Scope,
+    StatusChange,
+    WorkflowUpdate,
+)
+from parley_store import (
+    DISCUSSIONS,
+    MESSAGES,
+    WORKFLOW_FIELDS,
+    DiscussionDocument,
+    DiscussionStatus,
+    MessageDocument,
+)
 
 # The list order; backed by the store_last_message index of parley_store.
 LIST_ORDER = [("last_message_at", DESCENDING), ("_id", DESCENDING)]
 MESSAGE_ORDER = [("sent_at", ASCENDING), ("_id", ASCENDING)]
+# Regex metacharacters of both PCRE (MongoDB) and RE2 (FerretDB), escaped the way both
+# read them: a search text is always matched literally, never as a pattern a caller
+# could use to match something else or to make the query expensive.
+_REGEX_META = re.compile(r"([\\^$.|?*+()\[\]{}])")
 
 
 class MongoDiscussionRepository:
@@ -35,6 +53,17 @@ class MongoDiscussionRepository:
             return []
         cursor = self._discussions.find(query).sort(LIST_ORDER).limit(limit)
         return [DiscussionDocument.model_validate(doc) async for doc in cursor]
+
+    async def count_by_status(
+        self, scope: Scope, filters: DiscussionFilters
+    ) -> dict[DiscussionStatus, int]:
+        query = list_query(scope, filters, None)
+        if query is None:
+            return {}
+        cursor = await self._discussions.aggregate(
+            [{"$match": query}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+        )
+        return {DiscussionStatus(row["_id"]): int(row["count"]) async for row in cursor}
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         query = _scoped(scope, {"_id": discussion_id})
@@ -66,6 +95,32 @@ class MongoDiscussionRepository:
         )
         return result.matched_count > 0
 
+    async def update_workflow(
+        self, scope: Scope, discussion_id: str, update: WorkflowUpdate
+    ) -> DiscussionDocument | None:
+        query = _scoped(scope, {"_id": discussion_id})
+        if query is None:
+            return None
+        doc = await self._discussions.find_one_and_update(
+            query, _set_workflow(update.fields()), return_document=ReturnDocument.AFTER
+        )
+        return DiscussionDocument.model_validate(doc) if doc else None
+
+    async def set_status_many(
+        self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
+    ) -> set[str]:
+        query = _scoped(scope, {"_id": {"$in": list(discussion_ids)}})
+        if query is None or not discussion_ids:
+            return set()
+        # Only ids found in scope are updated, and only those are reported as such;
+        # the update is restricted to them, so nothing else can ever be touched.
+        found = {str(doc["_id"]) async for doc in self._discussions.find(query, {"_id": 1})}
+        if found:
+            await self._discussions.update_many(
+                _scoped_ids(scope, found), _set_workflow({"status": status.value})
+            )
+        return found
+
     async def ping(self) -> None:
         await self._db.command("ping")
 
@@ -86,6 +141,22 @@ def list_query(
         clauses.append({"status": {"$in": sorted(s.value for s in filters.statuses)}})
     if filters.read is not None:
         clauses.append({"read": filters.read})
+    if filters.types:
+        clauses.append({"type": {"$in": sorted(t.value for t in filters.types)}})
+    if filters.order_ids:
+        clauses.append({"order_id": {"$in": sorted(filters.order_ids)}})
+    if filters.participant is not None:
+        pattern = _contains(filters.participant)
+        clauses.append({"$or": [{"participants.name": pattern}, {"participants.email": pattern}]})
+    if filters.subject is not None:
+        clauses.append({"subject": _contains(filters.subject)})
+    if filters.since is not None or filters.until is not None:
+        window: dict[str, Any] = {}
+        if filters.since is not None:
+            window["$gte"] = filters.since
+        if filters.until is not None:
+            window["$lt"] = filters.until
+        clauses.append({"last_message_at": window})
     if after is not None:
         clauses.append(_after(after))
     if not clauses:
@@ -108,6 +179,17 @@ def _after(position: Position) -> dict[str, Any]:
             {"last_message_at": None},
         ]
     }
+
+
+def _contains(text: str) -> dict[str, str]:
+    """Case-insensitive "contains" of the literal text."""
+    return {"$regex": _REGEX_META.sub(r"\\\1", text), "$options": "i"}
+
+
+def _scoped_ids(scope: Scope, ids: set[str]) -> dict[str, Any]:
+    query = _scoped(scope, {"_id": {"$in": sorted(ids)}})
+    assert query is not None, "ids were found in this scope"
+    return query
 
 
 def _scoped(scope: Scope, query: dict[str, Any]) -> dict[str, Any] | None:

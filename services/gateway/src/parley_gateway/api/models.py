@@ -10,9 +10,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from parley_gateway.domain import MAX_REPLY_CHARS
+from parley_gateway.domain import MAX_BULK_IDS, MAX_REPLY_CHARS, BulkOutcome
+from parley_gateway.domain.workflow import MAX_TAG_CHARS, MAX_TAGS, MAX_TICKET_ID_CHARS
 from parley_schemas import (
     AttachmentRef,
     DeliveryState,
@@ -66,6 +74,7 @@ class DiscussionSummary(ApiModel):
     last_message_preview: str | None
     message_count: int
     merchant_ticket_id: str | None
+    tags: list[str]
 
     @classmethod
     def of(cls, doc: DiscussionDocument) -> DiscussionSummary:
@@ -138,7 +147,6 @@ class DiscussionDetail(DiscussionSummary):
     """A discussion with its messages, oldest first."""
 
     initiator: ParticipantRole | None
-    tags: list[str]
     created_at: datetime
     last_synced_at: datetime | None
     messages: list[MessageOut]
@@ -150,7 +158,6 @@ class DiscussionDetail(DiscussionSummary):
         return cls(
             **_summary_fields(doc),
             initiator=doc.initiator,
-            tags=list(doc.tags),
             created_at=doc.created_at,
             last_synced_at=doc.last_synced_at,
             messages=[MessageOut.of(m) for m in messages],
@@ -174,6 +181,7 @@ def _summary_fields(doc: DiscussionDocument) -> dict[str, object]:
         "last_message_preview": doc.last_message_preview,
         "message_count": doc.message_count,
         "merchant_ticket_id": doc.merchant_ticket_id,
+        "tags": list(doc.tags),
     }
 
 
@@ -210,4 +218,71 @@ class ReplyIn(BaseModel):
 
 class ReplyAccepted(ApiModel):
     command_id: str = Field(description="Idempotency key of the reply, end to end")
+    state: Literal["queued"] = "queued"
+
+
+class StatusCounts(ApiModel):
+    """How many discussions each inbox tab holds, under the same filters as the list."""
+
+    new: int
+    open: int
+    pending: int
+    solved: int
+    closed: int
+
+
+class DiscussionPatch(BaseModel):
+    """The workflow fields to set; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: DiscussionStatus | None = None
+    read: bool | None = Field(default=None, description="false marks the discussion unread")
+    merchant_ticket_id: str | None = Field(
+        default=None,
+        description=f"The merchant's own ticket id, 1..{MAX_TICKET_ID_CHARS} printable "
+        "characters; null removes it",
+        examples=["ZD-48213"],
+    )
+    tags: list[str] | None = Field(
+        default=None,
+        description=f"Replaces the tags: at most {MAX_TAGS} slugs of lowercase letters, digits "
+        f"and hyphens, up to {MAX_TAG_CHARS} characters each; [] removes them all",
+        examples=[["late-delivery", "vip"]],
+    )
+
+    @field_validator("status", "read", "tags", mode="before")
+    @classmethod
+    def _only_the_ticket_id_clears(cls, value: object, info: ValidationInfo) -> object:
+        # Runs only for fields actually sent: leaving a field out is how to keep it.
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it")
+        return value
+
+
+DiscussionIdIn = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class BulkStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[DiscussionIdIn] = Field(min_length=1, max_length=MAX_BULK_IDS)
+    status: DiscussionStatus
+
+
+class BulkStatusResult(ApiModel):
+    id: str
+    outcome: BulkOutcome = Field(
+        description="not_found also covers discussions outside the caller's stores"
+    )
+
+
+class BulkStatusOut(ApiModel):
+    status: DiscussionStatus
+    updated: int
+    results: list[BulkStatusResult] = Field(description="One per distinct id, in request order")
+
+
+class ResyncAccepted(ApiModel):
+    request_id: str
     state: Literal["queued"] = "queued"

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from parley_gateway.domain import InvalidCursor, ReplyRejected
+from parley_gateway.accounts import NotAuthenticated
+from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import DiscussionNotFound
 from parley_platform.logging import get_logger
@@ -51,8 +52,10 @@ class Problem(BaseModel):
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase}
-    for status in (400, 404, 413, 422, 500, 503)
+    for status in (400, 401, 404, 413, 422, 500, 503)
 }
+# RFC 6750 §3: the challenge names the realm; error="invalid_token" once a key was sent.
+AUTH_REALM = 'Bearer realm="parley"'
 
 
 def problem_response(
@@ -130,6 +133,49 @@ async def _reply_rejected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _workflow_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowRejected)
+    pointer = f"#/{exc.field}" if exc.field else "#"
+    return problem_response(
+        request,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        exc.detail,
+        problem_type=PROBLEM_TYPE_BASE + "invalid-request",
+        title="Invalid request",
+        errors=[InputProblem(pointer=pointer, detail=exc.detail, code=exc.code)],
+    )
+
+
+async def _invalid_filter(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidFilter)
+    return problem_response(
+        request,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        exc.detail,
+        problem_type=PROBLEM_TYPE_BASE + "invalid-request",
+        title="Invalid request",
+        errors=[InputProblem(parameter=exc.parameter, detail=exc.detail, code=exc.code)],
+    )
+
+
+async def _not_authenticated(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotAuthenticated)
+    if exc.presented:
+        detail = "The API key is not valid (unknown or revoked)."
+        challenge = f'{AUTH_REALM}, error="invalid_token"'
+    else:
+        detail = "An API key is required: send Authorization: Bearer <key> (or X-API-Key)."
+        challenge = AUTH_REALM
+    return problem_response(
+        request,
+        HTTPStatus.UNAUTHORIZED,
+        detail,
+        problem_type=PROBLEM_TYPE_BASE + "unauthenticated",
+        title="Not authenticated",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
 async def _invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
@@ -157,9 +203,9 @@ async def _command_not_queued(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         HTTPStatus.SERVICE_UNAVAILABLE,
-        "The reply could not be queued for delivery right now; retry in a few seconds.",
+        "The request could not be queued right now; retry in a few seconds.",
         problem_type=PROBLEM_TYPE_BASE + "command-not-queued",
-        title="Reply not queued",
+        title="Command not queued",
         headers={"Retry-After": "5"},
     )
 
@@ -182,7 +228,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error, expected or not, as problem+json, and document it so."""
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(ReplyRejected, _reply_rejected)
+    app.add_exception_handler(WorkflowRejected, _workflow_rejected)
+    app.add_exception_handler(InvalidFilter, _invalid_filter)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DiscussionNotFound, _discussion_not_found)
     app.add_exception_handler(CommandNotQueued, _command_not_queued)

@@ -1,10 +1,13 @@
-"""The gateway's rules, free of I/O: who may see what, how lists page, what a reply is."""
+"""The gateway's rules, free of I/O: who may see what, how lists page, what a reply is,
+which workflow changes are allowed."""
 
+from .access import Account, Caller, InvalidAccount, IssuedKey, StoredKey
 from .listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     DiscussionFilters,
     InvalidCursor,
+    InvalidFilter,
     Position,
     decode_cursor,
     encode_cursor,
@@ -18,17 +21,37 @@ from .replies import (
     status_change_after,
 )
 from .scope import Scope
+from .workflow import (
+    KEEP,
+    MAX_BULK_IDS,
+    BulkOutcome,
+    WorkflowRejected,
+    WorkflowUpdate,
+    clean_bulk_ids,
+)
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "KEEP",
+    "MAX_BULK_IDS",
     "MAX_PAGE_SIZE",
     "MAX_REPLY_CHARS",
+    "Account",
+    "BulkOutcome",
+    "Caller",
     "DiscussionFilters",
+    "InvalidAccount",
     "InvalidCursor",
+    "InvalidFilter",
+    "IssuedKey",
     "Position",
     "ReplyRejected",
     "Scope",
     "StatusChange",
+    "StoredKey",
+    "WorkflowRejected",
+    "WorkflowUpdate",
+    "clean_bulk_ids",
     "clean_recipients",
     "clean_reply_body",
     "decode_cursor",

@@ -16,15 +16,16 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from parley_store import DiscussionDocument, DiscussionStatus
+from parley_store import DiscussionDocument, DiscussionStatus, DiscussionType
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_CHARS = 512
+MAX_CONTAINS_CHARS = 100
 
 # The checksum makes an edited or truncated cursor fail loudly instead of silently
 # paging from somewhere else. It is not a secret: a cursor only says where a page
@@ -37,14 +38,60 @@ class InvalidCursor(ValueError):
     """The cursor was not produced by this API (edited, truncated or from elsewhere)."""
 
 
+class InvalidFilter(ValueError):
+    """A list filter that can never be satisfied or is malformed; names the parameter."""
+
+    def __init__(self, parameter: str, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+        self.detail = detail
+        self.code = code
+
+
 @dataclass(frozen=True)
 class DiscussionFilters:
-    """The list filters; an empty set means "no filter on this field"."""
+    """The list filters; an empty set or None means "no filter on this field".
+
+    ``participant`` and ``subject`` are "contains" searches, case-insensitive, on the
+    text as given (never a pattern). ``since`` ≤ last message < ``until``, so adjacent
+    ranges never count a discussion twice; discussions without a message match neither.
+    Store ids only ever narrow the caller's scope (see :meth:`Scope.narrow`).
+    """
 
     marketplaces: frozenset[str] = field(default_factory=frozenset)
     statuses: frozenset[DiscussionStatus] = field(default_factory=frozenset)
     store_ids: frozenset[str] = field(default_factory=frozenset)
     read: bool | None = None
+    types: frozenset[DiscussionType] = field(default_factory=frozenset)
+    order_ids: frozenset[str] = field(default_factory=frozenset)
+    participant: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("participant", "subject"):
+            text = getattr(self, name)
+            if text is None:
+                continue
+            cleaned = text.strip()
+            if not cleaned:
+                raise InvalidFilter(name, f"{name} needs some text to look for", "empty")
+            if len(cleaned) > MAX_CONTAINS_CHARS:
+                raise InvalidFilter(
+                    name, f"{name} holds at most {MAX_CONTAINS_CHARS} characters", "too_long"
+                )
+            object.__setattr__(self, name, cleaned)
+        for name in ("since", "until"):
+            when = getattr(self, name)
+            if when is not None and when.tzinfo is None:
+                raise InvalidFilter(name, f"{name} needs a time zone (e.g. Z)", "naive_datetime")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise InvalidFilter("until", "until must be later than since", "empty_range")
+
+    def without_statuses(self) -> DiscussionFilters:
+        """The same filters for every status: what the inbox tabs count."""
+        return replace(self, statuses=frozenset())
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Which stores a caller may see.
 
 Every read and write of the service layer takes a :class:`Scope`, so tenant isolation
-is one place to fill in (API keys per account, F15) rather than a rewrite of queries.
-Until accounts exist the gateway runs with :meth:`Scope.all_stores`.
+is decided once per request: the API resolves the caller's key to its account, whose
+stores are the scope (F15). :meth:`Scope.all_stores` is for trusted in-process callers
+(tests, operator tools), never for an API request.
 """
 
 from __future__ import annotations
