@@ -32,6 +32,48 @@ def test_every_service_has_a_deployment_with_probes_resources_and_no_inline_secr
                 assert "secretKeyRef" in env["valueFrom"], f"{name}: {env['name']} inline"
 
 
+def secret_settings(service: str) -> set[str]:
+    """The environment variables of the service's settings that hold a secret."""
+    from pydantic import SecretStr
+
+    from parley_gateway.config import GatewaySettings
+    from parley_ingest.config import IngestSettings
+    from parley_invoicer.config import InvoicerSettings
+    from parley_normalizer.config import NormalizerSettings
+    from parley_responder.config import ResponderSettings
+
+    settings = {
+        "gateway": GatewaySettings,
+        "ingest": IngestSettings,
+        "invoicer": InvoicerSettings,
+        "normalizer": NormalizerSettings,
+        "responder": ResponderSettings,
+    }[service]
+    return {
+        name.upper()
+        for name, field in settings.model_fields.items()
+        if field.annotation is SecretStr
+    }
+
+
+def test_every_secret_setting_comes_from_the_secret_and_never_from_the_config_map() -> None:
+    """A secret added to a service's settings but forgotten here would run with its empty
+    default in the cluster: no API key pepper, links nobody can check."""
+    docs = k8s_documents()
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for service in SERVICES:
+        secrets = secret_settings(service)
+        assert not secrets & set(config_map["data"]), service
+        (container,) = deployments[f"parley-{service}"]["spec"]["template"]["spec"]["containers"]
+        from_secret = {
+            env["name"]
+            for env in container.get("env", [])
+            if "secretKeyRef" in env.get("valueFrom", {})
+        }
+        assert secrets <= from_secret, f"{service}: {sorted(secrets - from_secret)} not fed"
+
+
 def test_every_deployment_has_a_service_a_budget_and_an_autoscaler() -> None:
     docs = k8s_documents()
     for kind in ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
