@@ -46,6 +46,7 @@ typecheck: install
 schemas: install
 	$(UV) run --frozen python -m parley_schemas.jsonschema libs/schemas/jsonschema
 	$(UV) run --frozen python -m parley_schemas.asyncapi > libs/schemas/asyncapi.json
+	$(UV) run --frozen python -m parley_gateway.contracts services/gateway
 
 test: lint typecheck stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -114,10 +115,16 @@ class ServiceGroup:
     ports: Ports = field(default_factory=Ports)
     log_dir: Path = ROOT / ".run" / "logs"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # One download-link key per run, shared by the responder (signs) and the gateway
+    # (checks); LINK_SIGNING_KEY in the environment or ``env`` replaces it.
+    link_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def _env(self) -> dict[str, str]:
         p = self.ports
         return {
+            # Defaults first, so the environment and ``env`` can replace them.
+            "LINK_SIGNING_KEY": self.link_signing_key,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{p.gateway}",
             **os.environ,
             **self.env,
             "SANDBOX_PORT": str(p.sandbox),
@@ -130,6 +137,7 @@ class ServiceGroup:
             "SANDBOX_PARLEY_SMTP_PORT": str(p.ingest_smtp),
             "SANDBOX_SMTP_PORT": str(p.sandbox_smtp),
             "RESPONDER_SMTP_PORT": str(p.sandbox_smtp),
+            "GATEWAY_SMTP_PORT": str(p.sandbox_smtp),  # autoresponder test mails (F19)
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -52,6 +52,9 @@ def system(
             "INGEST_TICK_SECONDS": "0.5",
             "RESPONDER_BASE_DELAY_SECONDS": "0.2",
             "SANDBOX_SEED": "0",
+            # Download links (F18) expire within a test; the key and the public URL are
+            # devstack's defaults (one key per run, the gateway's own port).
+            "LINK_TTL_SECONDS": "30",
         },
         ports=Ports.free(),
     )

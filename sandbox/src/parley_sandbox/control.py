@@ -7,6 +7,7 @@ marketplace's API and Parley's services never call them.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any, Literal
 
@@ -169,8 +170,15 @@ async def list_replies(
                 "body": r.body,
                 "to": [wire.participant(p) for p in r.to],
                 "topic": r.topic,
+                # The files as received (sha256 of the bytes), so tests can assert them.
                 "attachments": [
-                    {"id": a.id, "name": a.name, "size": a.size, "content_type": a.content_type}
+                    {
+                        "id": a.id,
+                        "name": a.name,
+                        "size": a.size,
+                        "content_type": a.content_type,
+                        "sha256": hashlib.sha256(a.content).hexdigest(),
+                    }
                     for a in r.attachments
                 ],
                 "received_at": wire.iso(r.received_at),

@@ -190,13 +190,20 @@ async def test_detail_lists_messages_and_marks_read(
     first, reply, _ = detail["messages"]
     assert first["direction"] == "inbound" and first["delivery"] is None
     assert first["attachments"] == [
-        {"name": "photo.jpg", "size": 2048, "content_type": "image/jpeg", "file_id": "f1"}
+        {
+            "name": "photo.jpg",
+            "size": 2048,
+            "content_type": "image/jpeg",
+            "file_id": "f1",
+            "download_url": f"/discussions/{doc['_id']}/attachments/f1",
+        }
     ]
     assert reply["direction"] == "outbound"
     assert reply["delivery"] == {
         "state": "failed",
         "error": "thread closed by the operator",
         "attempts": 3,
+        "retry": 0,
     }
     stored = await gateway_db[DISCUSSIONS].find_one({"_id": doc["_id"]})
     assert stored is not None and stored["read"] is True

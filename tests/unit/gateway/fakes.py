@@ -7,7 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from unit.gateway.autoresponder_fakes import autoresponder_service
+
 from parley_gateway.accounts import AccessService
+from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.bootstrap import Bootstrap, Runtime
 from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import (
@@ -22,6 +25,7 @@ from parley_gateway.domain import (
 from parley_gateway.ports import AccountExists, CommandNotQueued, KeyIdTaken
 from parley_gateway.service import DiscussionService
 from parley_schemas import (
+    AttachmentRef,
     DeliveryState,
     Direction,
     DiscussionKey,
@@ -36,6 +40,8 @@ from parley_store import (
     DiscussionDocument,
     DiscussionStatus,
     DiscussionType,
+    FileDownload,
+    FileNotStored,
     MessageDocument,
 )
 
@@ -152,6 +158,20 @@ class InMemoryDiscussions:
         mine = [m for m in self.messages if m.discussion_id == discussion.id]
         return sorted(mine, key=lambda m: (m.sent_at, m.id))
 
+    async def attachment_of(
+        self, discussion: DiscussionDocument, file_id: str
+    ) -> AttachmentRef | None:
+        return next(
+            (
+                a
+                for m in self.messages
+                if m.discussion_id == discussion.id
+                for a in m.attachments
+                if a.file_id == file_id
+            ),
+            None,
+        )
+
     async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
         if self.fail_status_change:
             raise ConnectionError("store went away")
@@ -208,6 +228,27 @@ def _matches(d: DiscussionDocument, f: DiscussionFilters) -> bool:
     )
 
 
+class InMemoryFiles:
+    """Stored files by id, served in small chunks like GridFS does."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, str, bytes]] = {}
+
+    def add(self, file_id: str, name: str, content_type: str, content: bytes) -> None:
+        self.files[file_id] = (name, content_type, content)
+
+    async def download(self, file_id: str) -> FileDownload:
+        if file_id not in self.files:
+            raise FileNotStored(file_id)
+        name, content_type, content = self.files[file_id]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(content), 4):
+                yield content[start : start + 4]
+
+        return FileDownload(file_id, name, content_type, len(content), chunks())
+
+
 class RecordingPublisher:
     def __init__(self) -> None:
         self.published: list[Envelope[ReplyCommand]] = []
@@ -258,11 +299,19 @@ class InMemoryAccounts:
 PEPPER = b"unit-test-pepper"
 
 
-def fake_bootstrap(service: DiscussionService, access: AccessService | None = None) -> Bootstrap:
+def fake_bootstrap(
+    service: DiscussionService,
+    access: AccessService | None = None,
+    autoresponders: AutoresponderService | None = None,
+) -> Bootstrap:
     """A bootstrap for create_app that wires the given services instead of real adapters."""
 
     @asynccontextmanager
     async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
-        yield Runtime(service=service, access=access or AccessService(InMemoryAccounts(), PEPPER))
+        yield Runtime(
+            service=service,
+            access=access or AccessService(InMemoryAccounts(), PEPPER),
+            autoresponders=autoresponders or autoresponder_service(),
+        )
 
     return wire

@@ -138,7 +138,12 @@ async def test_detail_marks_read_and_unknown_is_404(api: Api) -> None:
     assert detail["read"] is True
     assert [m["direction"] for m in detail["messages"]] == ["inbound", "outbound"]
     assert detail["messages"][0]["delivery"] is None
-    assert detail["messages"][1]["delivery"] == {"state": "sent", "error": None, "attempts": 1}
+    assert detail["messages"][1]["delivery"] == {
+        "state": "sent",
+        "error": None,
+        "attempts": 1,
+        "retry": 0,
+    }
 
     body = assert_problem(await api.client.get("/discussions/nope"), 404)
     assert body["type"] == "https://parley.dev/problems/discussion-not-found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable, RateLimited
+from parley_connectors.files import OutgoingFile
 from parley_responder.handlers import Responder, RetryPolicy
-from parley_responder.ports import Delivery, Destination
+from parley_responder.ports import Delivery, Destination, PreparedReply
 from parley_schemas import DeliveryResult, DeliveryState, Envelope, ParticipantRole, ReplyCommand
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -38,9 +40,20 @@ class FakeDeliveries:
         )
         return self.rows[command_id]
 
-    async def mark_failed(self, command_id: str, error: str) -> Delivery:
-        self.rows[command_id] = replace(self.rows[command_id], state="failed", error=error)
+    async def mark_failed(
+        self, command_id: str, error: str, unsure_since: datetime | None = None
+    ) -> Delivery:
+        self.rows[command_id] = replace(
+            self.rows[command_id], state="failed", error=error, unsure_since=unsure_since
+        )
         return self.rows[command_id]
+
+    async def save_prepared(self, command_id: str, prepared: PreparedReply) -> PreparedReply:
+        kept = self.rows[command_id].prepared
+        if kept is not None and kept.retry >= prepared.retry:
+            return kept
+        self.rows[command_id] = replace(self.rows[command_id], prepared=prepared)
+        return prepared
 
     async def mark_retrying(self, command_id: str, error: str) -> None:
         self.rows[command_id] = replace(self.rows[command_id], state="queued", error=error)
@@ -60,11 +73,18 @@ class ScriptedMarketplace:
     def __init__(self, *outcomes: Any, already_there: str | None = None) -> None:
         self.outcomes = list(outcomes)
         self.sent: list[str] = []
+        self.attachments: list[list[str]] = []
         self.already_there = already_there
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
+        self.attachments.append([f.name for f in attachments])
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
@@ -255,3 +275,60 @@ async def test_while_unsure_the_record_stays_sending_for_a_crash_to_reconcile() 
     assert results.last.state is DeliveryState.SENT
     # The first (ambiguous) attempt's time was kept as the earliest possible send.
     assert deliveries.rows["cmd-abcdef01"].sending_since == NOW
+
+
+# --- the merchant's retry of a failed delivery -------------------------------------
+
+
+def merchant_retry(deliveries: FakeDeliveries, command_id: str = "cmd-abcdef01") -> int:
+    """What the gateway does: failed → queued, attempts 0, retry raised."""
+    row = deliveries.rows[command_id]
+    assert row.state == "failed"
+    deliveries.rows[command_id] = replace(row, state="queued", attempts=0, retry=row.retry + 1)
+    return row.retry + 1
+
+
+async def test_a_retried_refusal_is_sent_in_a_new_round_shown_queued_then_sent() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(BadRequest("thread closed"), "m-2")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.FAILED
+    retry = merchant_retry(deliveries)
+    await r.on_reply(replace_retry(command(), retry))
+    assert [(e.data.state, e.data.retry) for e in results.envelopes[-2:]] == [
+        (DeliveryState.QUEUED, 1),
+        (DeliveryState.SENT, 1),
+    ]
+    assert market.sent == ["Votre colis part demain."]
+
+
+async def test_a_retry_after_a_failure_that_may_have_landed_looks_before_sending() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(*(MarketplaceUnavailable("HTTP 503") for _ in range(3)))
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert deliveries.rows["cmd-abcdef01"].unsure_since == NOW
+    # The last timeout had in fact landed: the retry finds it and sends nothing.
+    market.already_there = "m-landed"
+    merchant_retry(deliveries)
+    await r.on_reply(replace_retry(command(), 1))
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.marketplace_message_id == "m-landed"
+    assert market.sent == []
+
+
+async def test_the_original_command_redelivered_after_a_retry_sends_nothing_more() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(BadRequest("no"), "m-2")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    merchant_retry(deliveries)
+    await r.on_reply(replace_retry(command(), 1))
+    await r.on_reply(command())  # Kafka redelivers the first record
+    assert market.sent == ["Votre colis part demain."]
+    assert (results.last.state, results.last.retry) == (DeliveryState.SENT, 1)
+
+
+def replace_retry(cmd: ReplyCommand, retry: int) -> ReplyCommand:
+    return cmd.model_copy(update={"retry": retry})

@@ -29,6 +29,12 @@ class ReplyCommand(Record):
     recipients: list[ParticipantRole] = Field(min_length=1)
     attachment_file_ids: list[str] = Field(default_factory=list)
     requested_by: str
+    retry: int = Field(
+        default=0,
+        ge=0,
+        description="0 for the merchant's request; n for the merchant's n-th retry of a "
+        "failed delivery of the same command_id (a new attempt, never a second reply)",
+    )
     requested_at: datetime
 
 

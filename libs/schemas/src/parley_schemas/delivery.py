@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from .common import ParticipantRole, Record
+from .common import AttachmentRef, ParticipantRole, Record
 
 
 class DeliveryState(StrEnum):
@@ -17,7 +17,8 @@ class DeliveryState(StrEnum):
 
 
 class DeliveryResult(Record):
-    """The state of one reply; later states replace earlier ones (queued < sent|failed)."""
+    """The state of one reply; later states replace earlier ones (queued < sent|failed),
+    and a merchant retry (higher ``retry``) replaces everything before it."""
 
     command_id: str
     discussion_id: str
@@ -31,3 +32,13 @@ class DeliveryResult(Record):
     error: str | None = Field(default=None, description="Why it failed, in the marketplace's words")
     attempts: int = Field(default=0, ge=0)
     occurred_at: datetime
+    retry: int = Field(
+        default=0,
+        ge=0,
+        description="The merchant retry this result belongs to (ReplyCommand.retry): a "
+        "retry's results replace those of earlier rounds, a failure included",
+    )
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        description="The files of the reply: sent natively, or as download links in the body",
+    )

@@ -24,7 +24,7 @@ from .documents import (
     inbound_message_id,
     outbound_message_id,
 )
-from .files import FileNotStored, GridFsFileStore, StoredFile
+from .files import FileDownload, FileInfo, FileNotStored, GridFsFileStore, StoredFile
 
 __all__ = [
     "ACCOUNTS",
@@ -43,6 +43,8 @@ __all__ = [
     "DiscussionDocument",
     "DiscussionStatus",
     "DiscussionType",
+    "FileDownload",
+    "FileInfo",
     "FileNotStored",
     "GridFsFileStore",
     "MessageDocument",

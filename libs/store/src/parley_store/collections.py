@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .autoresponders import AUTORESPONDERS
 from .customers import CUSTOMERS
 
 DISCUSSIONS = "discussions"
@@ -68,6 +69,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
     ],
     DELIVERIES: [IndexModel([("state", ASCENDING)], name="state")],
     API_KEYS: [IndexModel([("account_id", ASCENDING)], name="account")],
+    # The list of a caller's autoresponders, by store (the _id is the key itself).
+    AUTORESPONDERS: [IndexModel([("store_id", ASCENDING)], name="store")],
     CUSTOMERS: [
         IndexModel(
             [

@@ -125,6 +125,7 @@ class DeliveryInfo(_Document):
     error: str | None = None
     attempts: int = 0
     updated_at: datetime
+    retry: int = 0  # the merchant retry round the state belongs to
 
 
 class MessageDocument(_Document):

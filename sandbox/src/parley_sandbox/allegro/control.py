@@ -7,6 +7,7 @@ token expiry and faults. Not part of Allegro's API; Parley's services never call
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -239,8 +240,15 @@ async def replies(
                 "thread_id": r.thread_id,
                 "message_id": r.message_id,
                 "text": r.text,
+                # The files as received (sha256 of the bytes), so tests can assert them.
                 "attachments": [
-                    {"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type}
+                    {
+                        "id": f.id,
+                        "name": f.name,
+                        "size": f.size,
+                        "content_type": f.content_type,
+                        "sha256": hashlib.sha256(f.content).hexdigest(),
+                    }
                     for f in r.attachments
                 ],
                 "received_at": wire.iso(r.received_at),

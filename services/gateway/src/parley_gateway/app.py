@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from parley_gateway.api.autoresponders import install_autoresponder_problems
+from parley_gateway.api.autoresponders import router as autoresponders_router
 from parley_gateway.api.discussions import router as discussions_router
+from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
 from parley_gateway.api.limits import BodySizeLimit
 from parley_gateway.api.problems import install_problem_handlers
 from parley_gateway.bootstrap import Bootstrap
 from parley_gateway.bootstrap import bootstrap as connect_adapters
 from parley_gateway.config import GatewaySettings
+from parley_gateway.graphql import graphql_router
 
 
 def create_app(
@@ -42,9 +46,18 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.gateway_max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.gateway_max_body_bytes,
+        # The multipart envelope around the largest file accepted.
+        path_limits={FILES_PATH: settings.gateway_max_upload_bytes + 64 * 1024},
+    )
     app.include_router(health_router)
     app.include_router(discussions_router)
+    install_file_routes(app)
+    app.include_router(autoresponders_router)
+    install_autoresponder_problems(app)
+    app.include_router(graphql_router())
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready")

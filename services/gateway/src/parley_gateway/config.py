@@ -10,9 +10,13 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from parley_platform.settings import ServiceSettings
+from parley_platform.signed_links import LinkSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, LinkSettings):
+    """LinkSettings: the key that checks download links (the responder's signs them) and
+    the public URL buyers reach the gateway by (F18)."""
+
     service_name: str = "gateway"
     gateway_host: str = Field(
         default="127.0.0.1", description="Loopback by default; containers set 0.0.0.0"
@@ -33,6 +37,42 @@ class GatewaySettings(ServiceSettings):
         description="Server-side secret mixed into every API key digest (HMAC key): with "
         "it, a copy of the database alone cannot check a key. Changing it invalidates every "
         "key; set the same value wherever keys are created (the CLI) and checked",
+    )
+
+    # Autoresponder test mails (F19) go through this SMTP relay; the default is the
+    # local sandbox's sink, like the responder's (which sends the real copies).
+    gateway_smtp_host: str = "127.0.0.1"
+    gateway_smtp_port: int = Field(default=2526, ge=1, le=65535)
+    gateway_smtp_starttls: bool = False
+    gateway_smtp_implicit_tls: bool = False
+    gateway_smtp_username: str = ""
+    gateway_smtp_password: SecretStr = Field(default=SecretStr(""))
+    gateway_smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    gateway_notification_from: str = Field(
+        default="autoresponder@parley.example",
+        description="From address of autoresponder test mails",
+    )
+
+    # Files merchants upload to attach to replies (POST /files).
+    gateway_max_upload_bytes: int = Field(
+        default=10 * 1000 * 1000,
+        ge=1,
+        description="Largest file accepted by POST /files (larger ones get 413)",
+    )
+    gateway_upload_types: list[str] = Field(
+        default=[
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "text/plain",
+            "application/msword",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ],
+        description="Media types POST /files accepts (others get 415)",
+    )
+    gateway_max_reply_attachments: int = Field(
+        default=10, ge=0, description="Most files one reply may attach"
     )
 
     def pepper(self) -> bytes:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Protocol
 
 from parley_gateway.domain import (
@@ -15,8 +17,15 @@ from parley_gateway.domain import (
     StoredKey,
     WorkflowUpdate,
 )
-from parley_schemas import Envelope, ReplyCommand, ResyncRequest
-from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
+from parley_schemas import AttachmentRef, Envelope, ReplyCommand, ResyncRequest
+from parley_store import (
+    DiscussionDocument,
+    DiscussionStatus,
+    FileDownload,
+    FileInfo,
+    MessageDocument,
+)
+from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
 
 
 class CommandNotQueued(RuntimeError):
@@ -60,6 +69,12 @@ class DiscussionRepository(Protocol):
         """Oldest first. Takes a document (from a scoped read), not a bare id, on purpose."""
         ...
 
+    async def attachment_of(
+        self, discussion: DiscussionDocument, file_id: str
+    ) -> AttachmentRef | None:
+        """The attachment stored as ``file_id`` on one of the discussion's messages."""
+        ...
+
     async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
         """Applies the change atomically; False when its condition did not hold."""
         ...
@@ -78,6 +93,14 @@ class DiscussionRepository(Protocol):
 
     async def ping(self) -> None:
         """Raises when the store does not answer."""
+        ...
+
+
+class FileStore(Protocol):
+    """Parley's stored files (attachments), read as a stream."""
+
+    async def download(self, file_id: str) -> FileDownload:
+        """Raises parley_store.FileNotStored when there is no such file."""
         ...
 
 
@@ -108,4 +131,73 @@ class AccountRepository(Protocol):
 
     async def revoke_key(self, key_id: str, revoked_at: datetime) -> bool:
         """False when there is no such key; revoking twice keeps the first time."""
+        ...
+
+
+class AutoresponderRepository(Protocol):
+    """Saved autoresponder settings (F19); parley_store.autoresponder_store implements it."""
+
+    async def get(self, key: AutoresponderKey) -> AutoresponderSettings | None: ...
+
+    async def list(self, store_ids: Iterable[str] | None) -> list[AutoresponderSettings]:
+        """Saved settings of these stores (``None``: every store), in key order."""
+        ...
+
+    async def save(self, settings: AutoresponderSettings) -> None: ...
+
+
+class MailNotSent(RuntimeError):
+    """The SMTP relay did not take the mail; ``temporary`` when trying later may work."""
+
+    def __init__(self, reason: str, *, temporary: bool) -> None:
+        super().__init__(reason)
+        self.temporary = temporary
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> str:
+        """Submits the mail; returns its Message-ID once the relay accepted it, raises
+        MailNotSent otherwise."""
+        ...
+
+
+class UploadStore(Protocol):
+    """Files merchants upload to attach to replies (GridFS in production)."""
+
+    async def save(
+        self, key: str, name: str, content_type: str, content: bytes, **metadata: str
+    ) -> str:
+        """Stores the file (``metadata`` carries its owning ``store_id``); its id."""
+        ...
+
+    async def describe(self, file_id: str) -> FileInfo | None: ...
+
+    async def download(self, file_id: str) -> FileDownload:
+        """Raises parley_store.FileNotStored when there is no such file."""
+        ...
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """A delivery moved from failed back to queued, with what it takes to queue it again."""
+
+    command: ReplyCommand
+    retry: int
+    error: str | None
+
+
+class DeliveryOutbox(Protocol):
+    """The responder's delivery records (the outbox), as far as a merchant retry needs."""
+
+    async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
+        """Atomically failed → queued (retry raised); None when it is not failed, or is
+        not this discussion's, or predates kept commands."""
+        ...
+
+    async def undo_requeue(self, command_id: str, retry: int, error: str | None) -> None:
+        """Back to failed, if still queued in that round (the command was not queued)."""
+        ...
+
+    async def state_of(self, discussion_id: str, command_id: str) -> str | None:
+        """The delivery's state, None when the discussion has no such delivery."""
         ...

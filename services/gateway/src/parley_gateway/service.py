@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from parley_gateway.domain import (
@@ -27,7 +27,8 @@ from parley_gateway.domain import (
     encode_cursor,
     status_change_after,
 )
-from parley_gateway.ports import CommandPublisher, DiscussionRepository
+from parley_gateway.files import FileService, check_attachments
+from parley_gateway.ports import CommandPublisher, DiscussionRepository, FileStore
 from parley_platform.logging import get_logger
 from parley_schemas import (
     REPLY_REQUESTED,
@@ -40,7 +41,13 @@ from parley_schemas import (
     ResyncRequest,
     utcnow,
 )
-from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
+from parley_store import (
+    DiscussionDocument,
+    DiscussionStatus,
+    FileDownload,
+    FileNotStored,
+    MessageDocument,
+)
 
 SOURCE = "/parley/gateway"
 
@@ -53,6 +60,15 @@ class DiscussionNotFound(LookupError):
     def __init__(self, discussion_id: str) -> None:
         super().__init__(f"no discussion {discussion_id}")
         self.discussion_id = discussion_id
+
+
+class AttachmentNotFound(LookupError):
+    """No such attachment on the discussion's messages, or its file is not stored (yet)."""
+
+    def __init__(self, discussion_id: str, file_id: str) -> None:
+        super().__init__(f"no attachment {file_id} in discussion {discussion_id}")
+        self.discussion_id = discussion_id
+        self.file_id = file_id
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class ReplyRequest:
     body: str
     action: ReplyAction = ReplyAction.REPLY
     recipients: Sequence[ParticipantRole] = (ParticipantRole.CUSTOMER,)
+    attachment_ids: Sequence[str] = ()  # files uploaded (POST /files) for the store
 
 
 @dataclass(frozen=True)
@@ -113,9 +130,15 @@ class DiscussionService:
         *,
         clock: Callable[[], datetime] = utcnow,
         command_ids: Callable[[], str] = new_command_id,
+        files: FileStore | None = None,
+        uploads: FileService | None = None,
+        max_attachments: int = 10,
     ) -> None:
+        self._uploads = uploads
+        self._max_attachments = max_attachments
         self._discussions = discussions
         self._commands = commands
+        self._files = files
         self._clock = clock
         self._command_ids = command_ids
 
@@ -161,6 +184,32 @@ class DiscussionService:
         messages = await self._discussions.messages_of(discussion)
         return DiscussionThread(discussion, messages)
 
+    async def open_attachment(self, scope: Scope, discussion_id: str, file_id: str) -> FileDownload:
+        """A stored attachment of one of the discussion's messages (F11), as a stream.
+
+        A file is served only through a discussion the caller may see and only if a
+        message of that discussion carries it: knowing a file id is never enough. The
+        name and type are those the message shows. Unlike opening the discussion,
+        downloading does not mark it read.
+        """
+        discussion = await self._discussions.get(scope, discussion_id)
+        if discussion is None:
+            raise DiscussionNotFound(discussion_id)
+        attachment = await self._discussions.attachment_of(discussion, file_id)
+        if attachment is None:
+            raise AttachmentNotFound(discussion_id, file_id)
+        if self._files is None:
+            raise RuntimeError("no file store is wired into the discussion service")
+        try:
+            stored = await self._files.download(file_id)
+        except FileNotStored as exc:
+            raise AttachmentNotFound(discussion_id, file_id) from exc
+        return replace(
+            stored,
+            name=attachment.name or stored.name,
+            content_type=attachment.content_type or stored.content_type,
+        )
+
     async def request_reply(
         self, scope: Scope, discussion_id: str, reply: ReplyRequest, *, requested_by: str
     ) -> QueuedReply:
@@ -175,6 +224,9 @@ class DiscussionService:
         discussion = await self._discussions.get(scope, discussion_id)
         if discussion is None:
             raise DiscussionNotFound(discussion_id)
+        attachment_ids = await check_attachments(
+            self._uploads, discussion.store_id, reply.attachment_ids, self._max_attachments
+        )
 
         key = key_of(discussion)
         command = ReplyCommand(
@@ -186,6 +238,7 @@ class DiscussionService:
             action=reply.action,
             body=body,
             recipients=recipients,
+            attachment_file_ids=attachment_ids,
             requested_by=requested_by,
             requested_at=self._clock(),
         )

@@ -1,4 +1,5 @@
-"""The responder's Faust app: one agent over reply commands.
+"""The responder's Faust app: one agent over reply commands, one over conversation
+events (autoresponders).
 
 Commands are keyed by discussion, so one discussion's replies are delivered in the
 order the merchant wrote them.
@@ -14,7 +15,7 @@ from parley_platform.kafka import topic_names
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_responder.bootstrap import Runtime, bootstrap
 from parley_responder.config import ResponderSettings
-from parley_schemas import CONVERSATION_COMMANDS
+from parley_schemas import CONVERSATION_COMMANDS, CONVERSATION_EVENTS
 
 settings = ResponderSettings()
 app = create_app(
@@ -26,6 +27,17 @@ app = create_app(
 sources = topic_names(settings.kafka_topic_prefix, CONVERSATION_COMMANDS)
 commands = app.topic(
     *sources,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+# Autoresponders (F19) follow the normalizer's conversation events. Same key (the
+# discussion) and partition count as the commands: the topics are co-partitioned, so
+# one worker owns a discussion's replies and its autoresponse alike.
+event_sources = topic_names(settings.kafka_topic_prefix, CONVERSATION_EVENTS)
+conversation_events = app.topic(
+    *event_sources,
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",
@@ -43,6 +55,18 @@ async def respond(stream: faust.StreamT[Any]) -> None:
         rt.responder.handle,
         rt.publisher,
         stage="responder",
+    )
+
+
+@app.agent(conversation_events)
+async def autorespond(stream: faust.StreamT[Any]) -> None:
+    rt = await runtime.get()
+    await consume_envelopes(
+        stream.events(),
+        event_sources,
+        rt.autoresponder.handle,
+        rt.publisher,
+        stage="autoresponder",
     )
 
 

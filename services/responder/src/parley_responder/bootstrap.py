@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -16,17 +17,26 @@ from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.fnac import FnacReplies
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mirakl import MiraklReplies
+from parley_responder.adapters.mongo_autoresponder import (
+    MongoConversationReader,
+    MongoNotificationLog,
+)
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.adapters.mongo_usage import MongoConversationUsage
 from parley_responder.adapters.rakuten import RakutenReplies
+from parley_responder.autoresponder import Autoresponder
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
-from parley_store import ensure_indexes
+from parley_responder.outgoing import ReplyPreparer
+from parley_store import GridFsFileStore, ensure_indexes
+from parley_store.autoresponder_store import MongoAutoresponderStore
 
 
 @dataclass
 class Runtime:
     responder: Responder
+    autoresponder: Autoresponder
     publisher: KafkaPublisher
     mongo: AsyncMongoClient[Any]
 
@@ -59,8 +69,26 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
             base_delay=settings.responder_base_delay_seconds,
             max_delay=settings.responder_max_delay_seconds,
         ),
+        preparer=ReplyPreparer(
+            GridFsFileStore(db),
+            MongoConversationUsage(db),
+            settings.link_signer(),
+            settings.public_base_url,
+            settings.link_ttl_seconds,
+        ),
     )
-    return Runtime(responder=responder, publisher=publisher, mongo=client)
+    autoresponder = Autoresponder(
+        MongoAutoresponderStore(db),
+        MongoConversationReader(db),
+        responder,
+        MongoNotificationLog(db),
+        _smtp(settings),
+        from_address=settings.responder_autoresponder_from,
+        max_age=timedelta(seconds=settings.responder_autoresponder_max_age_seconds),
+    )
+    return Runtime(
+        responder=responder, autoresponder=autoresponder, publisher=publisher, mongo=client
+    )
 
 
 def _smtp(settings: ResponderSettings) -> SmtpSender:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from parley_platform.settings import ServiceSettings
+from parley_platform.signed_links import LinkSettings
 
 
-class ResponderSettings(ServiceSettings):
+class ResponderSettings(ServiceSettings, LinkSettings):
+    """LinkSettings: the download links of files a marketplace cannot carry (F18)."""
+
     service_name: str = "responder"
     responder_app_id: str = "parley-responder"
     responder_web_port: int = 6067
@@ -25,3 +28,7 @@ class ResponderSettings(ServiceSettings):
     responder_smtp_username: str = ""
     responder_smtp_password: SecretStr = Field(default=SecretStr(""))
     responder_smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Autoresponders (F19): the copy to the shop leaves through the same relay, from this
+    # address; a buyer message older than this is not autoresponded any more.
+    responder_autoresponder_from: str = "autoresponder@parley.example"
+    responder_autoresponder_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)

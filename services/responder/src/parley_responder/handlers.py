@@ -8,6 +8,13 @@ Order of operations is what makes "at most once" hold across crashes:
    whether our reply arrived before anything is sent again;
 4. ``sending`` is recorded *before* the marketplace call, ``sent`` right after.
 
+What goes out is prepared once and kept in the record (:mod:`parley_responder.outgoing`):
+the text with download links for files the marketplace cannot carry, and the files it
+can. A merchant retry of a failed delivery (the gateway moves the record from
+``failed`` back to ``queued`` and queues the command again, ``retry`` raised) is a new
+round of the same record: when the failure came after an attempt that may have
+landed, the marketplace is asked first, exactly as after a crash.
+
 Faults the marketplace may recover from (429, 5xx, timeouts) are retried with
 exponential backoff and jitter, honouring Retry-After; after the budget, or on a
 refusal (400, 404, credentials), the delivery is ``failed`` with the reason.
@@ -29,18 +36,22 @@ from parley_connectors.errors import (
     NotFound,
     RateLimited,
 )
+from parley_connectors.files import OutgoingFile
 from parley_platform.logging import get_logger
 from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_responder.outgoing import ReplyPreparer
 from parley_responder.ports import (
     Delivery,
     DeliveryStore,
     DestinationLookup,
     MarketplaceReplies,
+    PreparedReply,
     ResultSink,
 )
 from parley_schemas import (
     DELIVERY_RESULT,
     REPLY_REQUESTED,
+    AttachmentRef,
     DeliveryResult,
     DeliveryState,
     DiscussionKey,
@@ -75,7 +86,9 @@ class Responder:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = utcnow,
+        preparer: ReplyPreparer | None = None,
     ) -> None:
+        self._preparer = preparer
         self._deliveries = deliveries
         self._destinations = destinations
         self._families = families
@@ -94,8 +107,9 @@ class Responder:
         if delivery.final:
             await self._announce(command, delivery)
             return
-        if created:
-            await self._emit(command, DeliveryState.QUEUED, attempts=0)
+        if created or (delivery.state == DeliveryState.QUEUED.value and delivery.attempts == 0):
+            # New, or back from "failed" by a merchant retry: show it queued again.
+            await self._emit(command, DeliveryState.QUEUED, attempts=0, retry=delivery.retry)
         destination = await self._destinations.find(command.store_id, command.marketplace)
         if destination is None:
             await self._fail(
@@ -105,14 +119,15 @@ class Responder:
             return
         try:
             check_reply(command, destination.family)
+            prepared = await self._prepare(command, delivery, destination.family)
         except RuleViolation as exc:
             await self._fail(command, str(exc))
             return
         family = self._families[destination.family]
-        if delivery.state == "sending" and delivery.sending_since is not None:
-            found = await family.find_sent(
-                destination, command.thread_id, command.body, delivery.sending_since
-            )
+        # After a crash mid-send, or a merchant retry of a failure that may have landed.
+        unsure = delivery.sending_since if delivery.state == "sending" else delivery.unsure_since
+        if unsure is not None:
+            found = await family.find_sent(destination, command.thread_id, prepared.body, unsure)
             if found is not None:
                 log.info(
                     "reply found after restart; not sending again", command_id=command.command_id
@@ -121,11 +136,43 @@ class Responder:
                     command, await self._deliveries.mark_sent(command.command_id, found)
                 )
                 return
-        await self._send(command, delivery.attempts, family, destination)
+        await self._send(command, prepared, delivery.attempts, family, destination)
+
+    async def _prepare(
+        self, command: ReplyCommand, delivery: Delivery, family: str
+    ) -> PreparedReply:
+        """The kept preparation of this round, else a new one, kept before any send.
+
+        A new round (merchant retry) prepares again (fresh link expiry) unless the
+        last failure may have landed: then the text must stay what was maybe sent.
+        """
+        kept = delivery.prepared
+        if kept is not None and (kept.retry >= delivery.retry or delivery.unsure_since is not None):
+            return kept
+        if self._preparer is None:
+            if command.attachment_file_ids:
+                raise RuleViolation("this responder is not set up to send attachments")
+            fresh = PreparedReply(body=command.body, retry=delivery.retry)
+        else:
+            fresh = await self._preparer.prepare(command, family, retry=delivery.retry)
+        return await self._deliveries.save_prepared(command.command_id, fresh)
 
     async def _send(
-        self, command: ReplyCommand, attempts: int, family: MarketplaceReplies, destination: Any
+        self,
+        command: ReplyCommand,
+        prepared: PreparedReply,
+        attempts: int,
+        family: MarketplaceReplies,
+        destination: Any,
     ) -> None:
+        files: list[OutgoingFile] = []
+        if prepared.native:
+            try:
+                assert self._preparer is not None  # a native file was planned by it
+                files = await self._preparer.load(prepared.native)
+            except RuleViolation as exc:
+                await self._fail(command, str(exc))
+                return
         attempt = attempts
         unsure_since: datetime | None = None  # set when the last attempt may have landed
         while True:
@@ -134,7 +181,7 @@ class Responder:
             try:
                 if unsure_since is not None:
                     found = await family.find_sent(
-                        destination, command.thread_id, command.body, unsure_since
+                        destination, command.thread_id, prepared.body, unsure_since
                     )
                     if found is not None:
                         log.info(
@@ -149,8 +196,11 @@ class Responder:
                 await self._deliveries.mark_sending(
                     command.command_id, attempt, unsure_since or started
                 )
-                message_id = await family.send(
-                    destination, command.thread_id, command.body, list(command.recipients)
+                to = list(command.recipients)
+                message_id = await (
+                    family.send(destination, command.thread_id, prepared.body, to, files)
+                    if files
+                    else family.send(destination, command.thread_id, prepared.body, to)
                 )
             except (RateLimited, MarketplaceUnavailable) as exc:
                 reason = _reason(exc)
@@ -159,7 +209,9 @@ class Responder:
                     # message: ask before sending again, and stay "sending" meanwhile.
                     unsure_since = unsure_since or started
                 if attempt >= self._retry.max_attempts:
-                    await self._fail(command, f"gave up after {attempt} attempts: {reason}")
+                    await self._fail(
+                        command, f"gave up after {attempt} attempts: {reason}", unsure_since
+                    )
                     return
                 if unsure_since is None:
                     await self._deliveries.mark_retrying(command.command_id, reason)
@@ -182,10 +234,12 @@ class Responder:
             await self._announce(command, delivery)
             return
 
-    async def _fail(self, command: ReplyCommand, reason: str) -> None:
+    async def _fail(
+        self, command: ReplyCommand, reason: str, unsure_since: datetime | None = None
+    ) -> None:
         log.warning("reply failed", command_id=command.command_id, reason=reason)
         await self._announce(
-            command, await self._deliveries.mark_failed(command.command_id, reason)
+            command, await self._deliveries.mark_failed(command.command_id, reason, unsure_since)
         )
 
     async def _announce(self, command: ReplyCommand, delivery: Delivery) -> None:
@@ -195,6 +249,8 @@ class Responder:
             attempts=delivery.attempts,
             marketplace_message_id=delivery.marketplace_message_id,
             error=delivery.error,
+            retry=delivery.retry,
+            prepared=delivery.prepared,
         )
 
     async def _emit(
@@ -205,7 +261,10 @@ class Responder:
         attempts: int,
         marketplace_message_id: str | None = None,
         error: str | None = None,
+        retry: int = 0,
+        prepared: PreparedReply | None = None,
     ) -> None:
+        files = [*prepared.native, *(x.file for x in prepared.linked)] if prepared else []
         key = DiscussionKey(
             store_id=command.store_id, marketplace=command.marketplace, thread_id=command.thread_id
         )
@@ -221,12 +280,19 @@ class Responder:
                     marketplace=command.marketplace,
                     thread_id=command.thread_id,
                     state=state,
-                    body=command.body,
+                    body=prepared.body if prepared else command.body,
                     recipients=list(command.recipients),
                     marketplace_message_id=marketplace_message_id,
                     error=error if state is DeliveryState.FAILED else None,
                     attempts=attempts,
                     occurred_at=self._clock(),
+                    retry=retry,
+                    attachments=[
+                        AttachmentRef(
+                            name=f.name, size=f.size, content_type=f.content_type, file_id=f.file_id
+                        )
+                        for f in files
+                    ],
                 ),
             )
         )

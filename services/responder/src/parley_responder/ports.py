@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any, Protocol
 
+from parley_connectors.files import OutgoingFile
+from parley_responder.domain.attachments import LinkedFile, ReplyFile
 from parley_schemas import DeliveryState, Envelope, ParticipantRole, ReplyCommand
+from parley_store import DiscussionDocument, FileInfo, MessageDocument, StoredFile
+from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
+
+
+@dataclass(frozen=True)
+class PreparedReply:
+    """What exactly goes out for one command, decided once and kept in the outbox.
+
+    The body with its download links is fixed before the first attempt, so every
+    later attempt, and the check after a crash, sends and looks for the same text.
+    ``retry`` is the merchant retry it was prepared for.
+    """
+
+    body: str
+    native: tuple[ReplyFile, ...] = ()
+    linked: tuple[LinkedFile, ...] = ()
+    retry: int = 0
+
+    @property
+    def native_bytes(self) -> int:
+        return sum(f.size for f in self.native)
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,10 @@ class Delivery:
     marketplace_message_id: str | None = None
     error: str | None = None
     sending_since: datetime | None = None
+    retry: int = 0
+    prepared: PreparedReply | None = None
+    # Set when it failed after an attempt that may have landed: look before resending.
+    unsure_since: datetime | None = None
 
     @property
     def final(self) -> bool:
@@ -33,7 +62,13 @@ class DeliveryStore(Protocol):
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery: ...
 
-    async def mark_failed(self, command_id: str, error: str) -> Delivery: ...
+    async def mark_failed(
+        self, command_id: str, error: str, unsure_since: datetime | None = None
+    ) -> Delivery: ...
+
+    async def save_prepared(self, command_id: str, prepared: PreparedReply) -> PreparedReply:
+        """Keeps ``prepared`` unless one for this retry is already kept; answers the kept one."""
+        ...
 
     async def mark_retrying(self, command_id: str, error: str) -> None: ...
 
@@ -57,9 +92,14 @@ class MarketplaceReplies(Protocol):
     """A marketplace family's write side."""
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
-        """Sends; returns the marketplace's message id when it tells one."""
+        """Sends, ``attachments`` natively; returns the marketplace's message id if told."""
 
     async def find_sent(
         self, destination: Destination, thread_id: str, body: str, since: datetime
@@ -67,5 +107,56 @@ class MarketplaceReplies(Protocol):
         """After a crash mid-send: the id of our reply if the marketplace has it, else None."""
 
 
+class FileSource(Protocol):
+    """Parley's stored files (the merchant's uploads)."""
+
+    async def describe(self, file_id: str) -> FileInfo | None: ...
+
+    async def open(self, file_id: str) -> StoredFile:
+        """Raises parley_store.FileNotStored when the file is gone."""
+        ...
+
+
+class ConversationUsage(Protocol):
+    async def attachment_bytes(self, discussion_id: str, excluding_command: str) -> int:
+        """Bytes of files the conversation already carries (sent by Parley or the buyer)."""
+        ...
+
+
 class ResultSink(Protocol):
     async def emit(self, envelope: Envelope[Any]) -> None: ...
+
+
+class ReplyDelivery(Protocol):
+    """The reply path (the :class:`~parley_responder.handlers.Responder`): autoresponses
+    take it too, so they share its outbox, rules, retries and delivery results."""
+
+    async def on_reply(self, command: ReplyCommand) -> None: ...
+
+
+class ConversationReader(Protocol):
+    """The discussions the normalizer wrote, read-only."""
+
+    async def discussion(self, discussion_id: str) -> DiscussionDocument | None: ...
+
+    async def messages(self, discussion_id: str) -> list[MessageDocument]: ...
+
+    async def delivery(self, command_id: str) -> Delivery | None:
+        """The outbox record of a command, as the reply path left it."""
+
+
+class AutoresponderLookup(Protocol):
+    async def get(self, key: AutoresponderKey) -> AutoresponderSettings | None: ...
+
+
+class NotificationLog(Protocol):
+    """Which autoresponses' notification copies went out: each is sent once."""
+
+    async def notified(self, command_id: str) -> bool: ...
+
+    async def record(self, command_id: str, discussion_id: str, recipients: list[str]) -> None: ...
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> str:
+        """Submits the mail; returns its Message-ID once the relay accepted it."""

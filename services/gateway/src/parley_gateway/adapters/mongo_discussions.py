@@ -21,6 +21,7 @@ from parley_gateway.domain import (
     StatusChange,
     WorkflowUpdate,
 )
+from parley_schemas import AttachmentRef
 from parley_store import (
     DISCUSSIONS,
     MESSAGES,
@@ -82,6 +83,18 @@ class MongoDiscussionRepository:
     async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
         cursor = self._messages.find({"discussion_id": discussion.id}).sort(MESSAGE_ORDER)
         return [MessageDocument.model_validate(doc) async for doc in cursor]
+
+    async def attachment_of(
+        self, discussion: DiscussionDocument, file_id: str
+    ) -> AttachmentRef | None:
+        # Backed by the discussion_time index (discussion_id first).
+        doc = await self._messages.find_one(
+            {"discussion_id": discussion.id, "attachments.file_id": file_id}, {"attachments": 1}
+        )
+        if doc is None:
+            return None
+        found = (AttachmentRef.model_validate(a) for a in doc.get("attachments", []))
+        return next((a for a in found if a.file_id == file_id), None)
 
     async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
         condition: dict[str, Any] = {"_id": discussion_id}

@@ -44,13 +44,19 @@ def get_settings(request: Request) -> GatewaySettings:
     return settings
 
 
-async def get_caller(
-    access: Annotated[AccessService, Depends(get_access)],
+def get_presented_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_header_key)],
+) -> str | None:
+    """The API key the request carries, if any, not yet checked."""
+    return bearer.credentials if bearer is not None else header_key
+
+
+async def get_caller(
+    access: Annotated[AccessService, Depends(get_access)],
+    presented: Annotated[str | None, Depends(get_presented_key)],
 ) -> Caller:
     """The authenticated caller; NotAuthenticated (401) otherwise."""
-    presented = bearer.credentials if bearer is not None else header_key
     return await access.authenticate(presented)
 
 

@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
+from parley_gateway.api.content import content_disposition
 from parley_gateway.api.dependencies import CallerScope, RequestedBy, Service, get_caller
 from parley_gateway.api.models import (
     BulkStatusIn,
@@ -178,10 +180,47 @@ async def bulk_status(body: BulkStatusIn, service: Service, scope: CallerScope) 
     responses={404: PROBLEM_RESPONSES[404]},
 )
 async def get_discussion(
-    discussion_id: DiscussionId, service: Service, scope: CallerScope
+    discussion_id: DiscussionId, request: Request, service: Service, scope: CallerScope
 ) -> DiscussionDetail:
     thread = await service.open_discussion(scope, discussion_id)
-    return DiscussionDetail.of_thread(thread.discussion, thread.messages)
+    return DiscussionDetail.of_thread(
+        thread.discussion, thread.messages, request.scope.get("root_path", "")
+    )
+
+
+@router.get(
+    "/{discussion_id}/attachments/{file_id}",
+    summary="Download an attachment of one of the discussion's messages",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file, with its type and name (Content-Disposition)",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: PROBLEM_RESPONSES[404],
+    },
+)
+async def download_attachment(
+    discussion_id: DiscussionId,
+    file_id: Annotated[
+        str,
+        Path(min_length=1, max_length=128, description="file_id of the message's attachment"),
+    ],
+    service: Service,
+    scope: CallerScope,
+) -> StreamingResponse:
+    download = await service.open_attachment(scope, discussion_id, file_id)
+    return StreamingResponse(
+        download.chunks,
+        media_type=download.content_type,
+        headers={
+            "Content-Length": str(download.size),
+            "Content-Disposition": content_disposition(download.name),
+            # Files come from buyers: never let a browser run one as a page of this API.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
 
 
 @router.patch(
@@ -226,6 +265,7 @@ async def reply(
             body=reply.body,
             action=reply.action,
             recipients=[ParticipantRole(r.value) for r in reply.recipients],
+            attachment_ids=reply.attachment_ids,
         ),
         requested_by=requested_by,
     )

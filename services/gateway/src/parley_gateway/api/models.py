@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from parley_gateway.api.links import attachment_path
 from parley_gateway.domain import MAX_BULK_IDS, MAX_REPLY_CHARS, BulkOutcome
 from parley_gateway.domain.workflow import MAX_TAG_CHARS, MAX_TAGS, MAX_TICKET_ID_CHARS
 from parley_schemas import (
@@ -93,14 +94,27 @@ class AttachmentOut(ApiModel):
     size: int | None
     content_type: str | None
     file_id: str | None = Field(description="Parley's stored file, once downloaded")
+    download_url: str | None = Field(
+        default=None,
+        description="Path of the file on this API (GET with your API key); null until "
+        "Parley has stored the file",
+        examples=["/discussions/d_abc/attachments/665f1c2e9b1e8a0012345678"],
+    )
 
     @classmethod
-    def of(cls, attachment: AttachmentRef) -> AttachmentOut:
+    def of(
+        cls, attachment: AttachmentRef, discussion_id: str, root_path: str = ""
+    ) -> AttachmentOut:
         return cls(
             name=attachment.name,
             size=attachment.size,
             content_type=attachment.content_type,
             file_id=attachment.file_id,
+            download_url=(
+                attachment_path(discussion_id, attachment.file_id, root_path=root_path)
+                if attachment.file_id
+                else None
+            ),
         )
 
 
@@ -110,10 +124,16 @@ class DeliveryOut(ApiModel):
     state: DeliveryState
     error: str | None = Field(description="Why delivery failed, in the marketplace's words")
     attempts: int
+    retry: int = Field(default=0, description="How many times the merchant retried it")
 
     @classmethod
     def of(cls, delivery: DeliveryInfo) -> DeliveryOut:
-        return cls(state=delivery.state, error=delivery.error, attempts=delivery.attempts)
+        return cls(
+            state=delivery.state,
+            error=delivery.error,
+            attempts=delivery.attempts,
+            retry=delivery.retry,
+        )
 
 
 class MessageOut(ApiModel):
@@ -127,9 +147,14 @@ class MessageOut(ApiModel):
     delivery: DeliveryOut | None = Field(
         description="Set on outbound replies sent through Parley; null otherwise"
     )
+    command_id: str | None = Field(
+        default=None,
+        description="The reply's command id (outbound replies sent through Parley): retry a "
+        "failed delivery with POST /discussions/{id}/deliveries/{command_id}/retry",
+    )
 
     @classmethod
-    def of(cls, doc: MessageDocument) -> MessageOut:
+    def of(cls, doc: MessageDocument, root_path: str = "") -> MessageOut:
         outbound = doc.direction is Direction.OUTBOUND
         return cls(
             id=doc.id,
@@ -138,8 +163,11 @@ class MessageOut(ApiModel):
             recipients=list(doc.recipients),
             body=doc.body,
             sent_at=doc.sent_at,
-            attachments=[AttachmentOut.of(a) for a in doc.attachments],
+            attachments=[
+                AttachmentOut.of(a, doc.discussion_id, root_path) for a in doc.attachments
+            ],
             delivery=DeliveryOut.of(doc.delivery) if outbound and doc.delivery else None,
+            command_id=doc.command_id if outbound else None,
         )
 
 
@@ -153,14 +181,14 @@ class DiscussionDetail(DiscussionSummary):
 
     @classmethod
     def of_thread(
-        cls, doc: DiscussionDocument, messages: list[MessageDocument]
+        cls, doc: DiscussionDocument, messages: list[MessageDocument], root_path: str = ""
     ) -> DiscussionDetail:
         return cls(
             **_summary_fields(doc),
             initiator=doc.initiator,
             created_at=doc.created_at,
             last_synced_at=doc.last_synced_at,
-            messages=[MessageOut.of(m) for m in messages],
+            messages=[MessageOut.of(m, root_path) for m in messages],
         )
 
 
@@ -192,6 +220,9 @@ class Recipient(StrEnum):
     OPERATOR = "operator"
 
 
+MAX_ATTACHMENT_IDS = 50  # the request's bound; the configured per-reply limit is checked after
+FileIdIn = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
 ReplyBody = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REPLY_CHARS)
 ]
@@ -214,6 +245,28 @@ class ReplyIn(BaseModel):
     recipients: list[Recipient] = Field(
         default_factory=lambda: [Recipient.CUSTOMER], min_length=1, max_length=2
     )
+    attachment_ids: list[FileIdIn] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENT_IDS,
+        description="Files uploaded with POST /files for the discussion's store; sent "
+        "natively where the marketplace accepts them, else as download links in the text",
+    )
+
+
+class FileOut(ApiModel):
+    """A file uploaded for a store, to attach to replies by its id."""
+
+    id: str
+    name: str
+    size: int
+    content_type: str
+    store_id: str
+
+
+class RetryAccepted(ApiModel):
+    command_id: str
+    retry: int = Field(description="The merchant retry round now queued (1 for the first)")
+    state: Literal["queued"] = "queued"
 
 
 class ReplyAccepted(ApiModel):

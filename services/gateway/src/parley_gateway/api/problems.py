@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from parley_gateway.accounts import NotAuthenticated
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.ports import CommandNotQueued
-from parley_gateway.service import DiscussionNotFound
+from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
 from parley_platform.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -198,6 +198,17 @@ async def _discussion_not_found(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _attachment_not_found(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AttachmentNotFound)
+    return problem_response(
+        request,
+        HTTPStatus.NOT_FOUND,
+        f"Discussion {exc.discussion_id} has no stored attachment {exc.file_id}.",
+        problem_type=PROBLEM_TYPE_BASE + "attachment-not-found",
+        title="Attachment not found",
+    )
+
+
 async def _command_not_queued(request: Request, exc: Exception) -> JSONResponse:
     log.warning("command not queued", reason=str(exc), path=request.url.path)
     return problem_response(
@@ -234,6 +245,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidFilter, _invalid_filter)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DiscussionNotFound, _discussion_not_found)
+    app.add_exception_handler(AttachmentNotFound, _attachment_not_found)
     app.add_exception_handler(CommandNotQueued, _command_not_queued)
     app.add_exception_handler(Exception, _unexpected)
     _document_problems_as_problem_json(app)
@@ -241,18 +253,36 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def _document_problems_as_problem_json(app: FastAPI) -> None:
     """FastAPI files a response ``model`` under application/json; move error responses
-    under application/problem+json, the media type they are actually sent with."""
+    under application/problem+json, the media type they are actually sent with.
+
+    FastAPI also documents its own 422 body (``HTTPValidationError``) on every route
+    with inputs, which the gateway never sends: those become Problem too, so the
+    document promises what clients actually get. A body that cannot even be parsed
+    (not JSON, not UTF-8, broken multipart) is a 400 on every operation that takes one.
+    """
     generate = app.openapi
+    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault(
+                            "400",
+                            {"description": HTTPStatus(400).phrase, "content": problem_content},
+                        )
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content", {})
-                        if status[0] in "45" and "application/json" in content:
+                        if status == "422":
+                            response["description"] = HTTPStatus(422).phrase
+                            response["content"] = problem_content
+                        elif status[0] in "45" and "application/json" in content:
                             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            components = schema.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -186,9 +186,15 @@ class MongoDiscussionStore:
         existing = await self._messages.find_one({"_id": message_id})
         if existing and existing.get("delivery"):
             current = DeliveryState(existing["delivery"]["state"])
-            if _STATE_RANK[current] > _STATE_RANK[result.state]:
+            # A merchant retry (higher ``retry``) starts over from queued, failure included;
+            # within one round, states only move forward.
+            current_rank = (int(existing["delivery"].get("retry") or 0), _STATE_RANK[current])
+            if current_rank > (result.retry, _STATE_RANK[result.state]):
                 return None
-            if current is result.state and existing["delivery"].get("attempts") == result.attempts:
+            if (
+                current_rank == (result.retry, _STATE_RANK[result.state])
+                and existing["delivery"].get("attempts") == result.attempts
+            ):
                 return MessageDocument.model_validate(existing)
         if result.marketplace_message_id:
             # The next sync may have brought our reply back first: fold that copy in.
@@ -204,18 +210,23 @@ class MongoDiscussionStore:
             "error": result.error,
             "attempts": result.attempts,
             "updated_at": result.occurred_at,
+            "retry": result.retry,
         }
         update: dict[str, Any] = {
-            "$set": {"delivery": delivery, "event_pending": True},
+            # The body as sent (download links appended) and the reply's files.
+            "$set": {
+                "delivery": delivery,
+                "event_pending": True,
+                "body": result.body,
+                "attachments": [a.model_dump(mode="json") for a in result.attachments],
+            },
             "$inc": {"event_version": 1},
             "$setOnInsert": {
                 "discussion_id": result.discussion_id,
                 "direction": Direction.OUTBOUND.value,
                 "sender": Participant(role=ParticipantRole.MERCHANT).model_dump(mode="json"),
                 "recipients": [r.value for r in result.recipients],
-                "body": result.body,
                 "sent_at": result.occurred_at,
-                "attachments": [],
                 "command_id": result.command_id,
             },
         }

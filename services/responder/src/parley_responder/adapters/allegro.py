@@ -16,7 +16,7 @@ document ingest reads, so both services keep working with one grant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from parley_connectors.allegro import (
     tokens_from_credentials,
 )
 from parley_connectors.errors import BadRequest
+from parley_connectors.files import OutgoingFile
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole
 
@@ -91,14 +92,25 @@ class AllegroReplies:
         return self._clients(destination, DestinationTokenStore(destination, self._credentials))
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
         if set(to) - {ParticipantRole.CUSTOMER}:
             raise BadRequest("Allegro replies reach the buyer only")
         channel, allegro_id = parse_thread_key(thread_id)
         async with self._client(destination) as client:
             if channel is Channel.DISCUSSIONS:
+                if attachments:
+                    raise BadRequest("Parley does not upload files to Allegro issues")
                 return (await client.send_issue_message(allegro_id, body)).id
+            if attachments:
+                # Declared and uploaded first; an attempt repeated after a fault uploads
+                # again (unsent uploads are only orphans on Allegro's side).
+                return (await client.send_message_with_files(allegro_id, body, attachments)).id
             return (await client.send_message(allegro_id, body)).id
 
     async def find_sent(

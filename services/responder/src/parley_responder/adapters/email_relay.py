@@ -27,12 +27,13 @@ relay or mail client that drops duplicate ids drops it; otherwise the buyer can 
 that one reply twice. That is the only window, and it is as narrow as one SMTP
 submission (a definitive SMTP refusal, 4xx or 5xx, means nothing was queued).
 
-Attachments: the responder hands this adapter text only for now; the builder supports
-native attachments (10 MB per message at Amazon) for when replies carry files.
+Attachments travel as MIME parts of the mail; which files may (10 MB per message at
+Amazon, the assumed file types) is decided by the responder before it calls here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -42,12 +43,14 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_connectors.email_relay import (
+    OutgoingAttachment,
     build_reply,
     normalize_address,
     reply_message_id,
     reply_references,
 )
 from parley_connectors.errors import BadRequest, NotFound
+from parley_connectors.files import OutgoingFile
 from parley_responder.ports import Destination
 from parley_schemas import DiscussionKey, ParticipantRole
 from parley_store import CONNECTIONS, DISCUSSIONS, MESSAGES
@@ -79,7 +82,12 @@ class EmailRelayReplies:
         self._sender = sender
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
         refused = {role for role in to if role is not ParticipantRole.CUSTOMER}
         if refused:
@@ -103,6 +111,9 @@ class EmailRelayReplies:
             in_reply_to=context.in_reply_to,
             references=reply_references(thread_id, context.known_ids),
             message_id=message_id,
+            attachments=[
+                OutgoingAttachment(f.name, f.content, f.content_type) for f in attachments
+            ],
         )
         return await self._sender.send(message)
 

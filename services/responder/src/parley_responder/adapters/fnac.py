@@ -16,10 +16,12 @@ started (less a clock-skew margin).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from parley_connectors.errors import BadRequest, MarketplaceError
+from parley_connectors.files import OutgoingFile
 from parley_connectors.fnac import (
     OFFER,
     SELLER,
@@ -57,8 +59,16 @@ class FnacReplies:
         )
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
+        if attachments:
+            # The responder sends Fnac files as download links in the text instead.
+            raise BadRequest("Fnac's reply API carries no attachments")
         kind, referer = _conversation(thread_id)
         message_to = _message_to(to)
         started = utcnow()

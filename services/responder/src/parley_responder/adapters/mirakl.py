@@ -8,9 +8,12 @@ the moment the send started (less a clock-skew margin), is our reply.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from parley_connectors.errors import BadRequest
+from parley_connectors.files import OutgoingFile
 from parley_connectors.mirakl import (
     MiraklClient,
     MiraklParticipantType,
@@ -20,6 +23,9 @@ from parley_connectors.mirakl import (
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole
 
+if TYPE_CHECKING:  # the pool is the connectors library's httpx; no import at run time
+    import httpx
+
 _PARTY = {
     ParticipantRole.CUSTOMER: MiraklParticipantType.CUSTOMER,
     ParticipantRole.OPERATOR: MiraklParticipantType.OPERATOR,
@@ -28,21 +34,32 @@ CLOCK_SKEW = timedelta(minutes=2)
 
 
 class MiraklReplies:
+    """``http`` shares a connection pool (tests pass the sandbox's in-process one)."""
+
+    def __init__(self, http: httpx.AsyncClient | None = None) -> None:
+        self._http = http
+
     def _client(self, destination: Destination) -> MiraklClient:
         shop_id = destination.options.get("shop_id")
         return MiraklClient(
             destination.base_url,
             destination.credentials["api_key"],
             shop_id=int(shop_id) if shop_id else None,
+            http=self._http,
         )
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
         async with self._client(destination) as client:
             thread = await client.get_thread(thread_id)
             recipients = [_recipient(thread, role) for role in to]
-            result = await client.reply(thread_id, body, recipients)
+            result = await client.reply(thread_id, body, recipients, attachments)
             return result.message_id
 
     async def find_sent(

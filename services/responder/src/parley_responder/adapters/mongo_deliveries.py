@@ -3,6 +3,11 @@
 The record is written *before* the marketplace is called (``sending``) and after
 it answered (``sent``). A crash between the two leaves ``sending`` behind, which
 tells the next attempt to ask the marketplace first instead of sending blindly.
+
+The record also keeps the command itself (so the gateway can queue a merchant retry
+of a failed delivery without the original record on Kafka), the prepared reply (the
+body with its download links and the files sent natively, decided once), and the
+merchant retry round it is in (``retry``, raised by the gateway from ``failed``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from parley_responder.ports import Delivery
+from parley_responder.domain.attachments import LinkedFile, ReplyFile
+from parley_responder.ports import Delivery, PreparedReply
 from parley_schemas import ReplyCommand, utcnow
 from parley_store import DELIVERIES
 
@@ -37,6 +43,10 @@ class MongoDeliveryStore:
                     "marketplace_message_id": None,
                     "error": None,
                     "sending_since": None,
+                    "command": command.model_dump(mode="json"),
+                    "retry": 0,
+                    "prepared": None,
+                    "unsure_since": None,
                 }
             },
             upsert=True,
@@ -55,11 +65,33 @@ class MongoDeliveryStore:
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
         return await self._final(
             command_id,
-            {"state": "sent", "marketplace_message_id": marketplace_message_id, "error": None},
+            {
+                "state": "sent",
+                "marketplace_message_id": marketplace_message_id,
+                "error": None,
+                "unsure_since": None,
+            },
         )
 
-    async def mark_failed(self, command_id: str, error: str) -> Delivery:
-        return await self._final(command_id, {"state": "failed", "error": error})
+    async def mark_failed(
+        self, command_id: str, error: str, unsure_since: datetime | None = None
+    ) -> Delivery:
+        return await self._final(
+            command_id, {"state": "failed", "error": error, "unsure_since": unsure_since}
+        )
+
+    async def save_prepared(self, command_id: str, prepared: PreparedReply) -> PreparedReply:
+        # Conditional, so two workers preparing at once keep one version: the first.
+        await self._col.update_one(
+            {
+                "_id": command_id,
+                "$or": [{"prepared": None}, {"prepared.retry": {"$lt": prepared.retry}}],
+            },
+            {"$set": {"prepared": _prepared_doc(prepared)}},
+        )
+        doc = await self._col.find_one({"_id": command_id}, {"prepared": 1})
+        kept = _prepared(doc.get("prepared") if doc else None)
+        return kept or prepared
 
     async def mark_retrying(self, command_id: str, error: str) -> None:
         await self._col.update_one(
@@ -84,4 +116,48 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
         marketplace_message_id=doc.get("marketplace_message_id"),
         error=doc.get("error"),
         sending_since=doc.get("sending_since"),
+        retry=int(doc.get("retry") or 0),
+        prepared=_prepared(doc.get("prepared")),
+        unsure_since=doc.get("unsure_since"),
+    )
+
+
+def _file_doc(file: ReplyFile) -> dict[str, Any]:
+    return {
+        "file_id": file.file_id,
+        "name": file.name,
+        "content_type": file.content_type,
+        "size": file.size,
+    }
+
+
+def _file(doc: dict[str, Any]) -> ReplyFile:
+    return ReplyFile(
+        file_id=str(doc["file_id"]),
+        name=str(doc["name"]),
+        content_type=str(doc["content_type"]),
+        size=int(doc["size"]),
+    )
+
+
+def _prepared_doc(prepared: PreparedReply) -> dict[str, Any]:
+    return {
+        "body": prepared.body,
+        "retry": prepared.retry,
+        "native": [_file_doc(f) for f in prepared.native],
+        "native_bytes": prepared.native_bytes,
+        "linked": [{"file": _file_doc(x.file), "reason": x.reason} for x in prepared.linked],
+    }
+
+
+def _prepared(doc: dict[str, Any] | None) -> PreparedReply | None:
+    if not doc:
+        return None
+    return PreparedReply(
+        body=str(doc["body"]),
+        native=tuple(_file(f) for f in doc.get("native") or []),
+        linked=tuple(
+            LinkedFile(_file(x["file"]), str(x["reason"])) for x in doc.get("linked") or []
+        ),
+        retry=int(doc.get("retry") or 0),
     )

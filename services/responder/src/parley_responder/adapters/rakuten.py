@@ -13,10 +13,12 @@ clock-skew margin).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from parley_connectors.errors import BadRequest, MarketplaceError
+from parley_connectors.files import OutgoingFile
 from parley_connectors.rakuten import (
     DEFAULT_BASE_URL,
     MAIL,
@@ -56,8 +58,16 @@ class RakutenReplies:
         )
 
     async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
     ) -> str | None:
+        if attachments:
+            # The responder sends Rakuten files as download links in the text instead.
+            raise BadRequest("Rakuten's reply API carries no attachments")
         itemid = _item(thread_id)
         refused = set(to) - {ParticipantRole.CUSTOMER}
         if refused:

@@ -1,0 +1,95 @@
+"""Who a GraphQL request comes from, resolved with the same API keys as REST (F15).
+
+The key is read from ``Authorization: Bearer`` or ``X-API-Key`` and checked by the
+same :class:`AccessService`. A missing or bad key does not fail the HTTP request:
+the schema (committed in the repository anyway) stays introspectable, so GraphiQL
+and code generators work, while every field that touches data asks
+:meth:`GraphQLContext.scope` and fails with ``UNAUTHENTICATED``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from strawberry.fastapi import BaseContext
+
+from parley_gateway.accounts import AccessService, NotAuthenticated
+from parley_gateway.api.dependencies import get_access, get_presented_key, get_service
+from parley_gateway.autoresponder_service import AutoresponderService
+from parley_gateway.bootstrap import Runtime
+from parley_gateway.deliveries import DeliveryService
+from parley_gateway.domain import Caller, Scope
+from parley_gateway.service import DiscussionService
+
+
+class Unavailable(RuntimeError):
+    """A capability this gateway was started without."""
+
+
+class GraphQLContext(BaseContext):
+    def __init__(
+        self,
+        service: DiscussionService,
+        caller: Caller | None,
+        *,
+        key_presented: bool,
+        root_path: str = "",
+        deliveries: DeliveryService | None = None,
+        autoresponders: AutoresponderService | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self._deliveries = deliveries
+        self._autoresponders = autoresponders
+        self.root_path = root_path
+        self._caller = caller
+        self._key_presented = key_presented
+
+    @property
+    def caller(self) -> Caller:
+        """The authenticated caller; NotAuthenticated when the request had no valid key."""
+        if self._caller is None:
+            raise NotAuthenticated(presented=self._key_presented)
+        return self._caller
+
+    @property
+    def deliveries(self) -> DeliveryService:
+        """Delivery retries (F17); Unavailable when this gateway runs without them."""
+        if self._deliveries is None:
+            raise Unavailable("delivery retries are not available on this gateway")
+        return self._deliveries
+
+    @property
+    def autoresponders(self) -> AutoresponderService:
+        """Autoresponder settings (F19); Unavailable when this gateway runs without them."""
+        if self._autoresponders is None:
+            raise Unavailable("autoresponders are not available on this gateway")
+        return self._autoresponders
+
+    @property
+    def scope(self) -> Scope:
+        """The stores of the caller's account: every resolver queries within them."""
+        return self.caller.scope
+
+
+async def get_context(
+    request: Request,
+    service: Annotated[DiscussionService, Depends(get_service)],
+    access: Annotated[AccessService, Depends(get_access)],
+    presented: Annotated[str | None, Depends(get_presented_key)],
+) -> GraphQLContext:
+    """A FastAPI dependency: the context of one GraphQL request."""
+    try:
+        caller: Caller | None = await access.authenticate(presented)
+    except NotAuthenticated:
+        caller = None
+    runtime: Runtime = request.app.state.runtime
+    return GraphQLContext(
+        service,
+        caller,
+        key_presented=bool(presented),
+        root_path=request.scope.get("root_path", ""),
+        deliveries=runtime.deliveries,
+        autoresponders=runtime.autoresponders,
+    )

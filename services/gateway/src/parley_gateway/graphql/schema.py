@@ -1,0 +1,69 @@
+"""The GraphQL schema and its FastAPI router, mounted at /graphql (F15).
+
+Abuse limits come first: a single GraphQL request can otherwise ask for arbitrarily
+deep or repeated work, which REST's fixed routes never allow. Field suggestions are
+kept ("did you mean"): the schema is public and committed.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from graphql import GraphQLError
+from strawberry import Schema
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import ExecutionContext
+
+from parley_gateway.graphql.context import GraphQLContext, get_context
+from parley_gateway.graphql.errors import PublicErrors, log_unexpected
+from parley_gateway.graphql.mutations import Mutation
+from parley_gateway.graphql.queries import Query
+
+GRAPHQL_PATH = "/graphql"
+# discussion → messages → attachments → url is 4 deep; introspection needs ~12.
+MAX_DEPTH = 15
+MAX_ALIASES = 30
+MAX_TOKENS = 5_000
+
+
+class ParleySchema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logs unexpected errors only; domain errors are answers, not faults."""
+        log_unexpected(errors, execution_context)
+
+
+def build_schema() -> Schema:
+    return ParleySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            # Factories, not instances: each request gets its own extension objects.
+            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+            PublicErrors,
+        ],
+    )
+
+
+schema = build_schema()
+
+
+def graphql_router() -> GraphQLRouter[GraphQLContext, None]:
+    """POST (and GET for queries) at /graphql; GraphiQL for browsers.
+
+    Left out of the OpenAPI document: the GraphQL contract is the SDL
+    (services/gateway/schema.graphql), and a fuzzer of the REST contract has nothing
+    to learn from one opaque endpoint.
+    """
+    return GraphQLRouter(
+        schema,
+        path=GRAPHQL_PATH,
+        context_getter=get_context,
+        include_in_schema=False,
+        # Mutations only over POST: a GET can be triggered cross-site by a link.
+        allow_queries_via_get=True,
+    )

@@ -1,0 +1,318 @@
+"""The GraphQL object types, enums and inputs, mapped from the same documents and
+domain values as the REST models (parley_gateway.api.models), field for field."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from parley_gateway.api.links import attachment_path
+from parley_gateway.domain import BulkOutcome, DiscussionFilters
+from parley_gateway.service import BulkResult, DiscussionPage, DiscussionThread
+from parley_schemas import (
+    AttachmentRef,
+    DeliveryState,
+    Direction,
+    Participant,
+    ParticipantRole,
+    ReplyAction,
+)
+from parley_store import (
+    DeliveryInfo,
+    DiscussionDocument,
+    DiscussionStatus,
+    DiscussionType,
+    MessageDocument,
+)
+
+# The domain's own enums, exposed as they are: GraphQL values are the member names
+# (NEW, REPLY_AND_SOLVE, …), so adding a member to the domain adds it here too.
+DiscussionStatusEnum = strawberry.enum(DiscussionStatus, name="DiscussionStatus")
+DiscussionTypeEnum = strawberry.enum(DiscussionType, name="DiscussionType")
+ParticipantRoleEnum = strawberry.enum(ParticipantRole, name="ParticipantRole")
+DirectionEnum = strawberry.enum(Direction, name="Direction")
+DeliveryStateEnum = strawberry.enum(DeliveryState, name="DeliveryState")
+ReplyActionEnum = strawberry.enum(ReplyAction, name="ReplyAction")
+BulkOutcomeEnum = strawberry.enum(BulkOutcome, name="BulkOutcome")
+
+
+@strawberry.enum(description="Who a reply goes to, where the marketplace allows a choice")
+class Recipient(Enum):
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+
+    @property
+    def role(self) -> ParticipantRole:
+        return ParticipantRole(self.value)
+
+
+@strawberry.type(name="Participant")
+class ParticipantType:
+    role: ParticipantRole
+    name: str | None
+    email: str | None
+
+    @classmethod
+    def of(cls, participant: Participant) -> ParticipantType:
+        return cls(role=participant.role, name=participant.name, email=participant.email)
+
+
+@strawberry.type
+class Attachment:
+    name: str
+    size: int | None
+    content_type: str | None
+    file_id: str | None = strawberry.field(description="Parley's stored file, once downloaded")
+    url: str | None = strawberry.field(
+        description="Path of the file on this API (GET with your API key); null until "
+        "Parley has stored the file"
+    )
+
+    @classmethod
+    def of(cls, attachment: AttachmentRef, discussion_id: str, root_path: str) -> Attachment:
+        return cls(
+            name=attachment.name,
+            size=attachment.size,
+            content_type=attachment.content_type,
+            file_id=attachment.file_id,
+            url=(
+                attachment_path(discussion_id, attachment.file_id, root_path=root_path)
+                if attachment.file_id
+                else None
+            ),
+        )
+
+
+@strawberry.type(description="Where a reply sent through Parley stands (F17)")
+class Delivery:
+    state: DeliveryState
+    error: str | None = strawberry.field(
+        description="Why delivery failed, in the marketplace's words"
+    )
+    attempts: int
+    retry: int = strawberry.field(description="How many times the merchant retried it")
+
+    @classmethod
+    def of(cls, delivery: DeliveryInfo) -> Delivery:
+        return cls(
+            state=delivery.state,
+            error=delivery.error,
+            attempts=delivery.attempts,
+            retry=delivery.retry,
+        )
+
+
+@strawberry.type
+class Message:
+    id: strawberry.ID
+    direction: Direction
+    sender: ParticipantType
+    recipients: list[ParticipantRole]
+    body: str
+    sent_at: datetime
+    attachments: list[Attachment]
+    delivery: Delivery | None = strawberry.field(
+        description="Set on outbound replies sent through Parley; null otherwise"
+    )
+
+    @classmethod
+    def of(cls, doc: MessageDocument, root_path: str) -> Message:
+        outbound = doc.direction is Direction.OUTBOUND
+        return cls(
+            id=strawberry.ID(doc.id),
+            direction=doc.direction,
+            sender=ParticipantType.of(doc.sender),
+            recipients=list(doc.recipients),
+            body=doc.body,
+            sent_at=doc.sent_at,
+            attachments=[Attachment.of(a, doc.discussion_id, root_path) for a in doc.attachments],
+            delivery=Delivery.of(doc.delivery) if outbound and doc.delivery else None,
+        )
+
+
+@strawberry.type(description="One row of the inbox")
+class Discussion:
+    id: strawberry.ID
+    store_id: str
+    marketplace: str
+    channel: str = strawberry.field(description="The marketplace's channel, e.g. message_center")
+    thread_id: str = strawberry.field(description="The marketplace's own thread id")
+    subject: str | None
+    type: DiscussionType
+    status: DiscussionStatus
+    read: bool
+    order_id: str | None
+    participants: list[ParticipantType]
+    last_message_at: datetime | None
+    last_message_preview: str | None
+    message_count: int
+    merchant_ticket_id: str | None = strawberry.field(
+        description="The merchant's own ticket id (assignMerchantDiscussionId)"
+    )
+    tags: list[str]
+
+    @classmethod
+    def of(cls, doc: DiscussionDocument) -> Discussion:
+        return cls(
+            id=strawberry.ID(doc.id),
+            store_id=doc.store_id,
+            marketplace=doc.marketplace,
+            channel=doc.channel,
+            thread_id=doc.thread_id,
+            subject=doc.subject,
+            type=doc.type,
+            status=doc.status,
+            read=doc.read,
+            order_id=doc.order_id,
+            participants=[ParticipantType.of(p) for p in doc.participants],
+            last_message_at=doc.last_message_at,
+            last_message_preview=doc.last_message_preview,
+            message_count=doc.message_count,
+            merchant_ticket_id=doc.merchant_ticket_id,
+            tags=list(doc.tags),
+        )
+
+
+@strawberry.type(description="A discussion with its messages, oldest first")
+class DiscussionDetail(Discussion):
+    initiator: ParticipantRole | None
+    created_at: datetime
+    last_synced_at: datetime | None
+    messages: list[Message]
+
+    @classmethod
+    def of_thread(cls, thread: DiscussionThread, root_path: str) -> DiscussionDetail:
+        doc = thread.discussion
+        summary = Discussion.of(doc)
+        return cls(
+            **{f.name: getattr(summary, f.name) for f in dataclasses.fields(Discussion)},
+            initiator=doc.initiator,
+            created_at=doc.created_at,
+            last_synced_at=doc.last_synced_at,
+            messages=[Message.of(m, root_path) for m in thread.messages],
+        )
+
+
+@strawberry.type(description="One page of the list, latest activity first")
+class DiscussionConnection:
+    items: list[Discussion]
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
+
+    @classmethod
+    def of(cls, page: DiscussionPage) -> DiscussionConnection:
+        return cls(items=[Discussion.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@strawberry.type(description="How many discussions each inbox tab holds, under the filters")
+class StatusCounts:
+    new: int
+    open: int
+    pending: int
+    solved: int
+    closed: int
+
+    @classmethod
+    def of(cls, counts: dict[DiscussionStatus, int]) -> StatusCounts:
+        return cls(**{status.value: n for status, n in counts.items()})
+
+
+@strawberry.input(description="The list filters, as in REST; a field left out does not filter")
+class DiscussionFilter:
+    status: list[DiscussionStatus] | None = strawberry.field(
+        default=None, description="Only these statuses (ignored by counts)"
+    )
+    type: list[DiscussionType] | None = None
+    marketplace: list[str] | None = None
+    read: bool | None = strawberry.field(
+        default=None, description="Only read (true) or unread (false)"
+    )
+    order_id: list[str] | None = strawberry.field(
+        default=None, description="Only discussions about these orders (exact)"
+    )
+    participant: str | None = strawberry.field(
+        default=None, description="A participant's name or email contains this (any case)"
+    )
+    subject: str | None = strawberry.field(
+        default=None, description="The subject contains this (any case)"
+    )
+    store_ids: list[str] | None = strawberry.field(
+        default=None,
+        description="Only these of your stores; several give a cross-store view. "
+        "Default: all your stores",
+    )
+    since: datetime | None = strawberry.field(
+        default=None, description="Last message at or after this time (with a zone)"
+    )
+    until: datetime | None = strawberry.field(
+        default=None, description="Last message before this time (with a zone)"
+    )
+
+    def to_domain(self) -> DiscussionFilters:
+        """The domain's filters; their own rules (lengths, zones, ranges) apply."""
+        return DiscussionFilters(
+            statuses=frozenset(self.status or ()),
+            types=frozenset(self.type or ()),
+            marketplaces=frozenset(self.marketplace or ()),
+            read=self.read,
+            order_ids=frozenset(self.order_id or ()),
+            participant=self.participant,
+            subject=self.subject,
+            store_ids=frozenset(self.store_ids or ()),
+            since=self.since,
+            until=self.until,
+        )
+
+
+@strawberry.type
+class ReplyQueued:
+    command_id: str = strawberry.field(description="Idempotency key of the reply, end to end")
+    discussion_id: strawberry.ID
+    state: str = strawberry.field(default="queued", description="Always queued")
+
+
+@strawberry.type
+class RetryQueued:
+    command_id: str
+    discussion_id: strawberry.ID
+    retry: int = strawberry.field(description="The merchant retry round now queued (1 first)")
+    state: str = strawberry.field(default="queued", description="Always queued")
+
+
+@strawberry.type
+class ResyncQueued:
+    request_id: str
+    discussion_id: strawberry.ID
+    state: str = strawberry.field(default="queued", description="Always queued")
+
+
+@strawberry.type
+class BulkStatusResult:
+    id: strawberry.ID
+    outcome: BulkOutcome = strawberry.field(
+        description="NOT_FOUND also covers discussions outside your stores"
+    )
+
+
+@strawberry.type
+class BulkStatusPayload:
+    status: DiscussionStatus
+    updated: int
+    results: list[BulkStatusResult] = strawberry.field(
+        description="One per distinct id, in request order"
+    )
+
+    @classmethod
+    def of(cls, status: DiscussionStatus, results: list[BulkResult]) -> BulkStatusPayload:
+        return cls(
+            status=status,
+            updated=sum(r.outcome is BulkOutcome.UPDATED for r in results),
+            results=[
+                BulkStatusResult(id=strawberry.ID(r.discussion_id), outcome=r.outcome)
+                for r in results
+            ],
+        )
