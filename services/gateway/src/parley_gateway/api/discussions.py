@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from parley_gateway.api.content import content_disposition
+from parley_gateway.api.content import FILE_RESPONSE, file_response
 from parley_gateway.api.dependencies import CallerScope, RequestedBy, Service, get_caller
 from parley_gateway.api.models import (
     BulkStatusIn,
@@ -193,10 +193,7 @@ async def get_discussion(
     summary="Download an attachment of one of the discussion's messages",
     response_class=StreamingResponse,
     responses={
-        200: {
-            "description": "The file, with its type and name (Content-Disposition)",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        },
+        200: FILE_RESPONSE,
         404: PROBLEM_RESPONSES[404],
     },
 )
@@ -209,18 +206,7 @@ async def download_attachment(
     service: Service,
     scope: CallerScope,
 ) -> StreamingResponse:
-    download = await service.open_attachment(scope, discussion_id, file_id)
-    return StreamingResponse(
-        download.chunks,
-        media_type=download.content_type,
-        headers={
-            "Content-Length": str(download.size),
-            "Content-Disposition": content_disposition(download.name),
-            # Files come from buyers: never let a browser run one as a page of this API.
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-        },
-    )
+    return file_response(await service.open_attachment(scope, discussion_id, file_id))
 
 
 @router.patch(

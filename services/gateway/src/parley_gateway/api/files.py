@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Path, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from parley_gateway.api.content import content_disposition
+from parley_gateway.api.content import FILE_RESPONSE, file_response
 from parley_gateway.api.dependencies import CallerScope, RequestedBy, get_caller
 from parley_gateway.api.models import FileOut, RetryAccepted
 from parley_gateway.api.problems import (
@@ -107,10 +107,7 @@ async def upload_file(
     summary="Download a file through a link sent to a buyer (no API key)",
     response_class=StreamingResponse,
     responses={
-        200: {
-            "description": "The file, with its type and name (Content-Disposition)",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        },
+        200: FILE_RESPONSE,
         403: _problem(403),
         410: _problem(410),
     },
@@ -119,18 +116,9 @@ async def download_link(
     token: Annotated[str, Path(min_length=1, max_length=256)], files: Files
 ) -> StreamingResponse:
     download = await files.open_link(token)
-    return StreamingResponse(
-        download.chunks,
-        media_type=download.content_type,
-        headers={
-            "Content-Length": str(download.size),
-            "Content-Disposition": content_disposition(download.name),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-            # The link is a credential: keep it and the file out of shared caches.
-            "Cache-Control": "private, no-store",
-            "Referrer-Policy": "no-referrer",
-        },
+    # The link is a credential: keep it and the file out of shared caches.
+    return file_response(
+        download, {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
     )
 
 
