@@ -45,7 +45,10 @@ MAX_ADDRESS_CHARS = 254
 AUTORESPONDER_REQUESTER = "autoresponder"  # ReplyCommand.requested_by of autoresponses
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# What a store, marketplace or channel id may look like in a key; the gateway's routes
+# declare the same pattern, so OpenAPI tells clients before they are refused.
+KEY_SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_SEGMENT = re.compile(KEY_SEGMENT_PATTERN)
 
 
 class AutoresponderRejected(ValueError):

@@ -29,6 +29,7 @@ from parley_gateway.bootstrap import Runtime
 from parley_gateway.ports import MailNotSent
 from parley_platform.logging import get_logger
 from parley_store.autoresponders import (
+    KEY_SEGMENT_PATTERN,
     LANGUAGES,
     MAX_ADDRESS_CHARS,
     MAX_NAME_CHARS,
@@ -49,14 +50,17 @@ router = APIRouter(
     responses={401: PROBLEM_RESPONSES[401]},
 )
 
-_SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-StoreId = Annotated[str, Path(pattern=_SEGMENT, description="One of your stores")]
+StoreId = Annotated[str, Path(pattern=KEY_SEGMENT_PATTERN, description="One of your stores")]
 Marketplace = Annotated[
-    str, Path(pattern=_SEGMENT, description="The marketplace id, e.g. carrefour, allegro")
+    str,
+    Path(pattern=KEY_SEGMENT_PATTERN, description="The marketplace id, e.g. carrefour, allegro"),
 ]
 Channel = Annotated[
     str,
-    Path(pattern=_SEGMENT, description="The marketplace's channel, e.g. messages, message_center"),
+    Path(
+        pattern=KEY_SEGMENT_PATTERN,
+        description="The marketplace's channel, e.g. messages, message_center",
+    ),
 ]
 
 
