@@ -4,8 +4,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION := 0.13.8
-UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.cache/uv/bin/uv)
-STACK := bash deploy/local/stack.sh
+# The project's own uv, never one found on the PATH: a fresh machine has none.
+UV := $(CURDIR)/.cache/uv/bin/uv
+STACK := UV=$(UV) bash deploy/local/stack.sh
 # Services and tests read the stack's addresses from these variables.
 STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:-$$(cat .run/credentials.key)}"
 

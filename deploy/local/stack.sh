@@ -22,6 +22,8 @@ CONTROLLER_PORT="${PARLEY_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${PARLEY_MONGO_PORT:-27017}"
 KAFKA_VERSION_STAMP="kafka-3.9.1"
 FERRETDB_VERSION="v1.24.0"
+# The project installs its own uv (make install); a uv on the PATH is never assumed.
+UV="${UV:-$ROOT/.cache/uv/bin/uv}"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -155,7 +157,7 @@ case "${1:-up}" in
     start_mongo
     eval "$(print_env)"
     log "waiting for Kafka and MongoDB to answer, creating topics"
-    (cd "$ROOT" && uv run --frozen --all-packages python -m parley_platform.healthcheck \
+    (cd "$ROOT" && "$UV" run --frozen --all-packages python -m parley_platform.healthcheck \
       --kafka "$KAFKA_BOOTSTRAP_SERVERS" --mongo "$MONGODB_URI" --create-topics --timeout 120 \
       --topic-prefix "${KAFKA_TOPIC_PREFIX:-}")
     ;;
