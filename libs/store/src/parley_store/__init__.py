@@ -11,7 +11,13 @@ from .collections import (
     create_missing_indexes,
     ensure_indexes,
 )
-from .connections import CONNECTIONS, ConnectionDocument
+from .connections import (
+    CONNECTIONS,
+    ConnectionDocument,
+    SyncError,
+    SyncErrorKind,
+    safe_error_message,
+)
 from .customers import CUSTOMERS, CustomerDocument, customer_id_for
 from .documents import (
     SYNCED_FIELDS,
@@ -49,9 +55,12 @@ __all__ = [
     "GridFsFileStore",
     "MessageDocument",
     "StoredFile",
+    "SyncError",
+    "SyncErrorKind",
     "create_missing_indexes",
     "customer_id_for",
     "ensure_indexes",
     "inbound_message_id",
     "outbound_message_id",
+    "safe_error_message",
 ]

@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from parley_ingest.domain.connections import Connection
 from parley_schemas import AttachmentRef, RawThreadSnapshot
+from parley_store import SyncError
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,17 @@ class ConnectionRepository(Protocol):
     ) -> Connection | None: ...
 
     async def release(
-        self, connection: Connection, owner: str, *, next_sync_at: datetime, failures: int = 0
-    ) -> None: ...
+        self,
+        connection: Connection,
+        owner: str,
+        *,
+        next_sync_at: datetime,
+        failures: int = 0,
+        synced_at: datetime | None = None,
+        error: SyncError | None = None,
+    ) -> None:
+        """Saves a pass's outcome: ``synced_at`` after a complete pass (clears the
+        last error), ``error`` after a failed one; then frees the lease."""
+        ...
 
     async def failures(self, connection_id: str) -> int: ...

@@ -13,9 +13,10 @@ from functools import partial
 
 from parley_ingest.domain.connections import Connection, backoff_run
 from parley_ingest.ports import ConnectionRepository
-from parley_ingest.sync import SyncService
+from parley_ingest.sync import SyncService, sync_error
 from parley_platform.logging import get_logger
 from parley_schemas import utcnow
+from parley_store import SyncErrorKind
 
 log = get_logger(__name__)
 
@@ -76,14 +77,16 @@ class Scheduler:
         failures = await self._repo.failures(connection.id)
         try:
             outcome = await self._service.sync(connection, utcnow(), failures)
-        except Exception:
+        except Exception as exc:
             # A bug or infrastructure fault: keep the cursor, retry after the interval.
             log.exception("sync failed", connection_id=connection.id)
+            now = utcnow()
             await self._repo.release(
                 connection,
                 self._owner,
-                next_sync_at=backoff_run(utcnow(), failures + 1),
+                next_sync_at=backoff_run(now, failures + 1),
                 failures=failures + 1,
+                error=sync_error(connection, SyncErrorKind.INTERNAL, exc, now),
             )
             return
         await self._repo.release(
@@ -91,4 +94,6 @@ class Scheduler:
             self._owner,
             next_sync_at=outcome.next_sync_at,
             failures=outcome.failures,
+            synced_at=utcnow() if outcome.completed else None,
+            error=outcome.error,
         )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from parley_connectors.errors import (
     AuthenticationFailed,
+    MarketplaceError,
     MarketplaceUnavailable,
     NotFound,
     RateLimited,
@@ -29,17 +30,39 @@ from parley_ingest.ports import (
 )
 from parley_platform.logging import get_logger
 from parley_schemas import AttachmentRef, RawThreadSnapshot, utcnow
+from parley_store import SyncError, SyncErrorKind, safe_error_message
 
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class SyncOutcome:
+    """What a pass did. ``completed``: it reached the end (the connection is healthy);
+    ``error``: why it failed. Neither: it was cut short by the end of its lease."""
+
     connection: Connection
     next_sync_at: datetime
     failures: int
     published: int = 0
     dead_lettered: int = 0
+    completed: bool = False
+    error: SyncError | None = None
+
+
+def sync_error(
+    connection: Connection, kind: SyncErrorKind, exc: BaseException, at: datetime
+) -> SyncError:
+    """The error to record on the connection: never a credential, a query string or
+    the text of an unexpected exception (which may carry anything)."""
+    if isinstance(exc, MarketplaceError):
+        message = str(exc) or type(exc).__name__
+    else:
+        message = f"internal error ({type(exc).__name__}); see the ingest logs"
+    return SyncError(
+        kind=kind,
+        message=safe_error_message(message, connection.credentials.values()),
+        at=at,
+    )
 
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
@@ -90,19 +113,39 @@ class SyncService:
                     newest = max(newest, item.updated_at)
         except RateLimited as exc:
             log.warning("rate limited", connection_id=connection.id, retry_after=exc.retry_after)
-            return SyncOutcome(connection, _after(now, exc.retry_after), failures, published, dead)
+            return SyncOutcome(
+                connection,
+                _after(now, exc.retry_after),
+                failures,
+                published,
+                dead,
+                error=sync_error(connection, SyncErrorKind.RATE_LIMITED, exc, now),
+            )
         except AuthenticationFailed as exc:
             log.error("credentials refused", connection_id=connection.id, error=str(exc))
+            refused = sync_error(connection, SyncErrorKind.AUTH_FAILED, exc, now)
             flagged = replace(
                 connection,
                 health=ConnectionHealth.NEEDS_ATTENTION,
-                health_reason=f"the marketplace refused the credentials: {exc}",
+                health_reason=f"the marketplace refused the credentials: {refused.message}",
             )
-            return SyncOutcome(flagged, next_run(now, connection.interval_seconds), 0, published)
+            return SyncOutcome(
+                flagged,
+                next_run(now, connection.interval_seconds),
+                0,
+                published,
+                dead,
+                error=refused,
+            )
         except MarketplaceUnavailable as exc:
             log.warning("marketplace unavailable", connection_id=connection.id, error=str(exc))
             return SyncOutcome(
-                connection, backoff_run(now, failures + 1), failures + 1, published, dead
+                connection,
+                backoff_run(now, failures + 1),
+                failures + 1,
+                published,
+                dead,
+                error=sync_error(connection, SyncErrorKind.UNAVAILABLE, exc, now),
             )
         finally:
             await connector.aclose()
@@ -119,6 +162,7 @@ class SyncService:
             0,
             published,
             dead,
+            completed=True,
         )
 
     async def sync_thread(self, connection: Connection, thread_id: str) -> bool:

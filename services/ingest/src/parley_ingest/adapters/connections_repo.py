@@ -13,6 +13,7 @@ pass (idempotent downstream) instead of two running side by side.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
-from parley_store import CONNECTIONS, ConnectionDocument, create_missing_indexes
+from parley_store import CONNECTIONS, ConnectionDocument, SyncError, create_missing_indexes
 
 CLAIMS = "connection_claims"
 
@@ -113,31 +114,70 @@ class MongoConnectionRepository:
         *,
         next_sync_at: datetime,
         failures: int = 0,
+        synced_at: datetime | None = None,
+        error: SyncError | None = None,
     ) -> None:
         """Saves the sync's outcome, then gives the lease back.
 
-        The cursor only moves forward (``$max``), whatever order releases land in.
+        The cursor only moves forward (``$max``), whatever order releases land in. A
+        complete pass (``synced_at``) clears the last error and the failure count; a
+        failed one (``error``) records it and counts one more consecutive failure.
         """
-        await self._col.update_one(
-            {"_id": connection.id},
-            {
-                "$set": {
-                    "health": connection.health.value,
-                    "health_reason": connection.health_reason,
-                    "next_sync_at": next_sync_at,
-                    "failures": failures,
-                },
-                "$max": {"cursor": connection.cursor},
-            },
-        )
+        changes: dict[str, Any] = {
+            "health": connection.health.value,
+            "health_reason": connection.health_reason,
+            "next_sync_at": next_sync_at,
+            "failures": failures,
+        }
+        update: dict[str, Any] = {"$max": {"cursor": connection.cursor}}
+        if synced_at is not None:
+            changes |= {"last_sync_at": synced_at, "last_error": None, "consecutive_failures": 0}
+        elif error is not None:
+            changes["last_error"] = error.model_dump(mode="python")
+            update["$inc"] = {"consecutive_failures": 1}
+        update["$set"] = changes
+        await self._col.update_one({"_id": connection.id}, update)
         if connection.lease_id is not None:
             await self._claims.delete_one({"_id": connection.lease_id, "owner": owner})
 
-    async def request_resync(self, connection_id: str) -> bool:
-        result = await self._col.update_one(
-            {"_id": connection_id}, {"$set": {"next_sync_at": None}}
-        )
+    async def request_resync(self, connection_id: str, *, retry_attention: bool = False) -> bool:
+        """Due at once; ``retry_attention`` also retries a connection whose credentials
+        were refused (a person says they are fixed at the marketplace)."""
+        changes: dict[str, Any] = {"next_sync_at": None}
+        if retry_attention:
+            changes |= {"health": ConnectionHealth.OK.value, "health_reason": None}
+        result = await self._col.update_one({"_id": connection_id}, {"$set": changes})
         return result.matched_count == 1
+
+    async def set_enabled(self, connection_id: str, enabled: bool) -> bool:
+        """Messaging on or off; turning it on also retries a connection flagged
+        needs_attention, at once. False when there is no such connection."""
+        changes: dict[str, Any] = {"messaging_enabled": enabled}
+        if enabled:
+            changes |= {
+                "health": ConnectionHealth.OK.value,
+                "health_reason": None,
+                "next_sync_at": None,
+            }
+        result = await self._col.update_one({"_id": connection_id}, {"$set": changes})
+        return result.matched_count == 1
+
+    async def remove(self, connection_id: str) -> bool:
+        """Deletes the connection and its sync leases; False when there was none."""
+        result = await self._col.delete_one({"_id": connection_id})
+        await self._claims.delete_many({"_id": {"$regex": f"^{re.escape(connection_id)}#"}})
+        return result.deleted_count == 1
+
+    async def describe(self, connection_id: str) -> ConnectionDocument | None:
+        """The stored document (credentials still encrypted), for operators' views."""
+        doc = await self._col.find_one({"_id": connection_id})
+        return ConnectionDocument.model_validate(doc) if doc else None
+
+    async def list_documents(self, store_id: str | None = None) -> list[ConnectionDocument]:
+        """Every connection, or those of one store, by store then id."""
+        query = {} if store_id is None else {"store_id": store_id}
+        cursor = self._col.find(query).sort([("store_id", ASCENDING), ("_id", ASCENDING)])
+        return [ConnectionDocument.model_validate(doc) async for doc in cursor]
 
     async def failures(self, connection_id: str) -> int:
         doc = await self._col.find_one({"_id": connection_id}, {"failures": 1})
