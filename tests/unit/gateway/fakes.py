@@ -279,6 +279,13 @@ class InMemoryAccounts:
     async def get_account(self, account_id: str) -> Account | None:
         return self.accounts.get(account_id)
 
+    async def list_accounts(self) -> list[Account]:
+        return [self.accounts[k] for k in sorted(self.accounts)]
+
+    async def list_keys(self, account_id: str) -> list[StoredKey]:
+        keys = [k for k in self.keys.values() if k.account_id == account_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.key_id))
+
     async def add_key(self, key: StoredKey) -> None:
         if key.key_id in self.keys:
             raise KeyIdTaken(key.key_id)

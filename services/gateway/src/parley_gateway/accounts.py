@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from parley_gateway.domain import Account, Caller, IssuedKey
+from parley_gateway.domain import Account, Caller, IssuedKey, StoredKey
 from parley_gateway.domain.access import (
     digests_match,
     issue_key,
@@ -99,6 +99,15 @@ class AccessService:
             log.info("api key issued", account_id=account_id, key_id=issued.stored.key_id)
             return issued
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._accounts.list_accounts()
+
+    async def list_keys(self, account_id: str) -> list[StoredKey]:
+        """The account's keys (ids, names, dates: never a secret); UnknownAccount else."""
+        if await self._accounts.get_account(account_id) is None:
+            raise UnknownAccount(account_id)
+        return await self._accounts.list_keys(account_id)
 
     async def revoke_key(self, key_id: str) -> bool:
         """Refused from the next request on; False when there is no such key."""

@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from parley_gateway.api.autoresponders import install_autoresponder_problems
 from parley_gateway.api.autoresponders import router as autoresponders_router
+from parley_gateway.api.connections import router as connections_router
 from parley_gateway.api.discussions import router as discussions_router
 from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
@@ -57,6 +58,7 @@ def create_app(
     install_file_routes(app)
     app.include_router(autoresponders_router)
     install_autoresponder_problems(app)
+    app.include_router(connections_router)
     app.include_router(graphql_router())
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces.

@@ -10,11 +10,13 @@ from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
 from parley_gateway.adapters.kafka_commands import KafkaCommandPublisher
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
+from parley_gateway.adapters.mongo_connections import MongoConnectionReader
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.adapters.mongo_outbox import MongoDeliveryOutbox
 from parley_gateway.adapters.smtp_mailer import SmtpMailer
 from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.config import GatewaySettings
+from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.files import FileService, UploadLimits
 from parley_gateway.service import DiscussionService
@@ -37,6 +39,8 @@ class Runtime:
     # Reply files and delivery retries (F17, F18); None where a test wires without them.
     files: FileService | None = None
     deliveries: DeliveryService | None = None
+    # Marketplace connections and their sync health (F2, F3), read from ingest's store.
+    connections: ConnectionService | None = None
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -85,6 +89,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 ),
                 files=uploads,
                 deliveries=DeliveryService(discussions, MongoDeliveryOutbox(db), commands),
+                connections=ConnectionService(MongoConnectionReader(db)),
             )
         finally:
             await publisher.stop()

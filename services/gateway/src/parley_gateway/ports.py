@@ -19,6 +19,7 @@ from parley_gateway.domain import (
 )
 from parley_schemas import AttachmentRef, Envelope, ReplyCommand, ResyncRequest
 from parley_store import (
+    ConnectionDocument,
     DiscussionDocument,
     DiscussionStatus,
     FileDownload,
@@ -123,6 +124,14 @@ class AccountRepository(Protocol):
 
     async def get_account(self, account_id: str) -> Account | None: ...
 
+    async def list_accounts(self) -> list[Account]:
+        """Every account, by id."""
+        ...
+
+    async def list_keys(self, account_id: str) -> list[StoredKey]:
+        """The account's keys, revoked ones included, oldest first."""
+        ...
+
     async def add_key(self, key: StoredKey) -> None:
         """Raises KeyIdTaken when the key id is taken."""
         ...
@@ -131,6 +140,14 @@ class AccountRepository(Protocol):
 
     async def revoke_key(self, key_id: str, revoked_at: datetime) -> bool:
         """False when there is no such key; revoking twice keeps the first time."""
+        ...
+
+
+class ConnectionReader(Protocol):
+    """Ingest's marketplace connections, read only."""
+
+    async def list(self, store_ids: frozenset[str] | None) -> list[ConnectionDocument]:
+        """Those of these stores (None: every store), by store, marketplace and id."""
         ...
 
 

@@ -40,14 +40,14 @@ class MongoAccountRepository:
 
     async def get_account(self, account_id: str) -> Account | None:
         doc = await self._accounts.find_one({"_id": account_id})
-        if doc is None:
-            return None
-        return Account(
-            id=doc["_id"],
-            name=doc["name"],
-            store_ids=frozenset(doc["store_ids"]),
-            created_at=doc["created_at"],
-        )
+        return _account(doc) if doc is not None else None
+
+    async def list_accounts(self) -> list[Account]:
+        return [_account(doc) async for doc in self._accounts.find({}).sort("_id", 1)]
+
+    async def list_keys(self, account_id: str) -> list[StoredKey]:
+        cursor = self._keys.find({"account_id": account_id}).sort([("created_at", 1), ("_id", 1)])
+        return [_key(doc) async for doc in cursor if doc.get("digest_scheme") == DIGEST_SCHEME]
 
     async def add_key(self, key: StoredKey) -> None:
         try:
@@ -69,14 +69,7 @@ class MongoAccountRepository:
         doc = await self._keys.find_one({"_id": key_id})
         if doc is None or doc.get("digest_scheme") != DIGEST_SCHEME:
             return None
-        return StoredKey(
-            key_id=doc["_id"],
-            account_id=doc["account_id"],
-            digest=doc["digest"],
-            created_at=doc["created_at"],
-            name=doc.get("name"),
-            revoked_at=doc.get("revoked_at"),
-        )
+        return _key(doc)
 
     async def revoke_key(self, key_id: str, revoked_at: datetime) -> bool:
         # The first revocation time stands: set it only where none is set yet.
@@ -86,3 +79,23 @@ class MongoAccountRepository:
         if result.matched_count:
             return True
         return await self._keys.find_one({"_id": key_id}, {"_id": 1}) is not None
+
+
+def _account(doc: dict[str, Any]) -> Account:
+    return Account(
+        id=doc["_id"],
+        name=doc["name"],
+        store_ids=frozenset(doc["store_ids"]),
+        created_at=doc["created_at"],
+    )
+
+
+def _key(doc: dict[str, Any]) -> StoredKey:
+    return StoredKey(
+        key_id=doc["_id"],
+        account_id=doc["account_id"],
+        digest=doc["digest"],
+        created_at=doc["created_at"],
+        name=doc.get("name"),
+        revoked_at=doc.get("revoked_at"),
+    )

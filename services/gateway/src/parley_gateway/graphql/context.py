@@ -18,6 +18,7 @@ from parley_gateway.accounts import AccessService, NotAuthenticated
 from parley_gateway.api.dependencies import get_access, get_presented_key, get_service
 from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.bootstrap import Runtime
+from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.domain import Caller, Scope
 from parley_gateway.service import DiscussionService
@@ -37,11 +38,13 @@ class GraphQLContext(BaseContext):
         root_path: str = "",
         deliveries: DeliveryService | None = None,
         autoresponders: AutoresponderService | None = None,
+        connections: ConnectionService | None = None,
     ) -> None:
         super().__init__()
         self.service = service
         self._deliveries = deliveries
         self._autoresponders = autoresponders
+        self._connections = connections
         self.root_path = root_path
         self._caller = caller
         self._key_presented = key_presented
@@ -68,6 +71,13 @@ class GraphQLContext(BaseContext):
         return self._autoresponders
 
     @property
+    def connections(self) -> ConnectionService:
+        """Marketplace connections (F2, F3); Unavailable when this gateway runs without."""
+        if self._connections is None:
+            raise Unavailable("connections are not available on this gateway")
+        return self._connections
+
+    @property
     def scope(self) -> Scope:
         """The stores of the caller's account: every resolver queries within them."""
         return self.caller.scope
@@ -92,4 +102,5 @@ async def get_context(
         root_path=request.scope.get("root_path", ""),
         deliveries=runtime.deliveries,
         autoresponders=runtime.autoresponders,
+        connections=runtime.connections,
     )

@@ -13,6 +13,7 @@ from parley_gateway.graphql.autoresponders import (
     get_autoresponder,
     list_autoresponders,
 )
+from parley_gateway.graphql.connections import MarketplaceConnection, list_connections
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.errors import InvalidArgument
 from parley_gateway.graphql.types import (
@@ -85,4 +86,9 @@ class Query:
     autoresponder: Autoresponder = strawberry.field(
         resolver=get_autoresponder,
         description="One autoresponder; its defaults (disabled, default text) until saved",
+    )
+    connections: list[MarketplaceConnection] = strawberry.field(
+        resolver=list_connections,
+        description="Your marketplace connections (or those of the given stores of yours)"
+        " and their sync health",
     )
