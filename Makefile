@@ -10,12 +10,13 @@ STACK := UV=$(UV) bash deploy/local/stack.sh
 # Services and tests read the stack's addresses from these variables.
 STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:-$$(cat .run/credentials.key)}"
 
-.PHONY: help install stack-up stack-down run test test-unit test-integration test-e2e lint typecheck schemas bench
+.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e lint typecheck schemas bench
 
 help:
 	@echo "make run    install, start Kafka + MongoDB (FerretDB), the sandbox and all services"
 	@echo "make test   install, start the stack, run lint, type checks, unit, integration and e2e tests"
 	@echo "make stack-down   stop the local Kafka and MongoDB-compatible server"
+	@echo "make cli ARGS=\"connections list\"   the operator CLI (parley) against the local stack"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target .cache/uv uv==$(UV_VERSION)
@@ -35,6 +36,10 @@ stack-down:
 run: stack-up
 	@$(STACK_ENV); $(UV) run --frozen python deploy/local/devstack.py run
 
+# The operator CLI against the local stack, e.g. make cli ARGS="connections list".
+cli: stack-up
+	@$(STACK_ENV); $(UV) run --frozen parley $(ARGS)
+
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
@@ -42,7 +47,7 @@ lint: install
 typecheck: install
 	$(UV) run --frozen mypy libs/schemas/src libs/platform/src libs/store/src libs/connectors/src \
 		services/ingest/src services/normalizer/src services/responder/src \
-		services/invoicer/src services/gateway/src sandbox/src
+		services/invoicer/src services/gateway/src sandbox/src cli/src
 
 schemas: install
 	$(UV) run --frozen python -m parley_schemas.jsonschema libs/schemas/jsonschema

@@ -1,0 +1,1 @@
+"""``parley``: the operator CLI of Parley (connections, accounts, API keys)."""
