@@ -118,12 +118,17 @@ class ServiceGroup:
     # One download-link key per run, shared by the responder (signs) and the gateway
     # (checks); LINK_SIGNING_KEY in the environment or ``env`` replaces it.
     link_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # The gateway refuses to start without an API key pepper; the same value goes to the
+    # gateway CLI that makes keys. API_KEY_PEPPER in the environment or ``env`` replaces it
+    # (`make run` passes one kept in .run/, so keys outlive a restart).
+    api_key_pepper: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def _env(self) -> dict[str, str]:
         p = self.ports
         return {
             # Defaults first, so the environment and ``env`` can replace them.
             "LINK_SIGNING_KEY": self.link_signing_key,
+            "API_KEY_PEPPER": self.api_key_pepper,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{p.gateway}",
             **os.environ,
             **self.env,

@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_LINK_TTL_SECONDS = 7 * 24 * 3600
@@ -40,7 +41,7 @@ class LinkSettings(BaseSettings):
     Mixed into each service's settings so both read the same variables.
     """
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", validate_default=True)
 
     link_signing_key: SecretStr = Field(
         default=SecretStr(""),
@@ -54,6 +55,25 @@ class LinkSettings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="The gateway's public root URL, as buyers reach it (links point there)",
     )
+
+    @field_validator("link_signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        # Checked here, at load, rather than when the signer is built in a lifespan.
+        key = value.get_secret_value()
+        if key and len(key.encode()) < MIN_KEY_BYTES:
+            raise PydanticCustomError(
+                "link_signing_key",
+                f"must be at least {MIN_KEY_BYTES} bytes (or empty: no download links)",
+            )
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise PydanticCustomError("public_base_url", "must start with http:// or https://")
+        return value
 
     def link_signer(self) -> LinkSigner | None:
         """The signer, or None when no key is configured."""

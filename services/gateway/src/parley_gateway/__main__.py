@@ -7,11 +7,12 @@ import uvicorn
 from parley_gateway.app import create_app
 from parley_gateway.config import GatewaySettings
 from parley_platform.logging import configure_logging
+from parley_platform.settings import load_settings
 from parley_platform.tracing import configure_tracing
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings)
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_traces_exporter)
     uvicorn.run(

@@ -25,6 +25,7 @@ from parley_gateway.domain.access import key_id_of
 from parley_gateway.ports import AccountExists
 from parley_platform.logging import configure_logging
 from parley_platform.mongo import connect
+from parley_platform.settings import load_settings
 from parley_store import ensure_indexes
 
 
@@ -113,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, "parley_gateway.cli")
     # JSON logs on stderr, so stdout carries only what the command prints for scripts.
     configure_logging("gateway-cli", settings.log_level)
     try:

@@ -7,6 +7,8 @@ docker-compose and deploy/k8s already set.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 
 from parley_platform.settings import ServiceSettings
@@ -16,6 +18,9 @@ from parley_platform.signed_links import LinkSettings
 class GatewaySettings(ServiceSettings, LinkSettings):
     """LinkSettings: the key that checks download links (the responder's signs them) and
     the public URL buyers reach the gateway by (F18)."""
+
+    # Without the pepper every API key digest would be checkable from a database copy.
+    required_at_startup: ClassVar[tuple[str, ...]] = ("api_key_pepper",)
 
     service_name: str = "gateway"
     gateway_host: str = Field(

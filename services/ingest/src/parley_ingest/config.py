@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import ClassVar
 
-from parley_platform.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator
+
+from parley_platform.settings import ServiceSettings, check_fernet_key
 
 
 class IngestSettings(ServiceSettings):
+    # Connections are stored encrypted: ingest cannot read or save one without it.
+    required_at_startup: ClassVar[tuple[str, ...]] = ("credentials_key",)
+
     service_name: str = "ingest"
     ingest_host: str = "127.0.0.1"
-    ingest_port: int = 8100
+    ingest_port: int = Field(default=8100, ge=1, le=65535)
     ingest_group_id: str = "parley-ingest"
     ingest_default_interval_seconds: int = Field(default=300, ge=1)
     ingest_tick_seconds: float = Field(default=1.0, gt=0)
@@ -31,3 +36,5 @@ class IngestSettings(ServiceSettings):
         default=SecretStr(""),
         description="Fernet key that encrypts marketplace credentials at rest",
     )
+
+    check_credentials_key = field_validator("credentials_key")(check_fernet_key)

@@ -9,11 +9,12 @@ import uvicorn
 from parley_invoicer.config import InvoicerSettings
 from parley_invoicer.main import create_app
 from parley_platform.logging import configure_logging
+from parley_platform.settings import load_settings
 from parley_platform.tracing import configure_tracing
 
 
 def main() -> None:
-    settings = InvoicerSettings()
+    settings = load_settings(InvoicerSettings)
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_traces_exporter)
     # Per-step progress and font-subsetting chatter: a dozen lines per invoice at INFO.

@@ -14,6 +14,7 @@ import faust
 
 from parley_platform.kafka import topic_names
 from parley_platform.logging import get_logger
+from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
 
@@ -23,7 +24,7 @@ from .config import NormalizerSettings
 
 log = get_logger(__name__)
 
-settings = NormalizerSettings()
+settings = load_settings(NormalizerSettings)  # a bad setting exits 2 at import
 app = create_app(
     settings.normalizer_app_id,
     settings,

@@ -10,7 +10,7 @@ from parley_platform.settings import ServiceSettings
 class NormalizerSettings(ServiceSettings):
     service_name: str = "normalizer"
     normalizer_app_id: str = "parley-normalizer"
-    normalizer_web_port: int = 6066
+    normalizer_web_port: int = Field(default=6066, ge=1, le=65535)
     normalizer_web_bind: str = "127.0.0.1"
     retention_default_days: int = Field(
         default=365,

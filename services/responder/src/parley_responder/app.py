@@ -12,12 +12,13 @@ from typing import Any
 import faust
 
 from parley_platform.kafka import topic_names
+from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_responder.bootstrap import Runtime, bootstrap
 from parley_responder.config import ResponderSettings
 from parley_schemas import CONVERSATION_COMMANDS, CONVERSATION_EVENTS
 
-settings = ResponderSettings()
+settings = load_settings(ResponderSettings)  # a bad setting exits 2 at import
 app = create_app(
     settings.responder_app_id,
     settings,

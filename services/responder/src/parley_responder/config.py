@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import ClassVar
 
-from parley_platform.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator
+
+from parley_platform.settings import ServiceSettings, check_fernet_key
 from parley_platform.signed_links import LinkSettings
 
 
 class ResponderSettings(ServiceSettings, LinkSettings):
     """LinkSettings: the download links of files a marketplace cannot carry (F18)."""
 
+    # Replies need the marketplace credentials, stored encrypted under this key.
+    required_at_startup: ClassVar[tuple[str, ...]] = ("credentials_key",)
+
     service_name: str = "responder"
     responder_app_id: str = "parley-responder"
-    responder_web_port: int = 6067
+    responder_web_port: int = Field(default=6067, ge=1, le=65535)
     responder_web_bind: str = "127.0.0.1"
     responder_max_attempts: int = Field(default=5, ge=1)
     responder_base_delay_seconds: float = Field(default=1.0, gt=0)
@@ -32,3 +37,5 @@ class ResponderSettings(ServiceSettings, LinkSettings):
     # address; a buyer message older than this is not autoresponded any more.
     responder_autoresponder_from: str = "autoresponder@parley.example"
     responder_autoresponder_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
+
+    check_credentials_key = field_validator("credentials_key")(check_fernet_key)
