@@ -130,12 +130,13 @@ async def test_a_sent_reply_is_found_after_a_crash(
     sent_thread = await replies.send(destination, thread, "Odpowiedź", CUSTOMER)
     sent_issue = await replies.send(destination, issue, "Odpowiedź", CUSTOMER)
 
-    assert await replies.find_sent(destination, thread, "Odpowiedź", started) == sent_thread
-    assert await replies.find_sent(destination, issue, "Odpowiedź", started) == sent_issue
-    assert await replies.find_sent(destination, thread, "Inna treść", started) is None
+    in_thread = await replies.shop_replies(destination, thread, started)
+    in_issue = await replies.shop_replies(destination, issue, started)
+    # The seller's messages only (the buyer's "Halo" is not listed), with their ids.
+    assert [(r.id, r.body) for r in in_thread or []] == [(sent_thread, "Odpowiedź")]
+    assert [(r.id, r.body) for r in in_issue or []] == [(sent_issue, "Odpowiedź")]
     later = started + timedelta(hours=1)
-    assert await replies.find_sent(destination, issue, "Odpowiedź", later) is None
-    assert await replies.find_sent(destination, thread, "Halo", started) is None, "buyer's"
+    assert await replies.shop_replies(destination, issue, later) == []
 
 
 async def test_rotated_tokens_are_written_back_and_reused(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.email_relay import (
     SmtpRelaySettings,
@@ -66,7 +66,7 @@ async def sink() -> AsyncIterator[tuple[EmailSandbox, int]]:
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-responder-mail")
+    p = KafkaPublisher(kafka_bootstrap, "test-responder-mail", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()
@@ -222,18 +222,38 @@ async def test_a_pre_sale_thread_keeps_its_root_first_in_references(
     destination = Destination("email_relay", "mailto:x", {}, dict(connection.options))
 
     first = await replies.send(
-        destination, thread_id, "Yes, in blue too.", [ParticipantRole.CUSTOMER]
+        destination,
+        thread_id,
+        "Yes, in blue too.",
+        [ParticipantRole.CUSTOMER],
+        reference="cmd-relay0001",
     )
+    # The buyer writes in between: the thread changes, the reply's Message-ID does not.
+    later = relay_mail(
+        connection.options["inbound_address"],
+        f"{uuid.uuid4().hex}@email.amazonses.com",
+        "Also in red?",
+        subject="Re: Product details inquiry from Amazon customer Jürgen",
+        sent_at=datetime.now(UTC),
+        references=ids,
+    )
+    snapshot = snapshot_of(connection, parse_inbound(later), [], datetime.now(UTC))
+    await MongoDiscussionStore(mongo_db).add_synced_messages(snapshot)
     again = await replies.send(
-        destination, thread_id, "Yes, in blue too.", [ParticipantRole.CUSTOMER]
+        destination,
+        thread_id,
+        "Yes, in blue too.",
+        [ParticipantRole.CUSTOMER],
+        reference="cmd-relay0001",
     )
 
     sent = [m.describe() for m in state.outbox]
     assert message_ids(" ".join(sent[0]["references"])) == ids
     assert sent[0]["subject"] == "Re: Product details inquiry from Amazon customer Jürgen"
-    # A resend after a crash (nothing recorded in between) carries the same Message-ID.
+    # A resend (the merchant's, after an unknown outcome) carries the same Message-ID,
+    # chosen from the command before the first attempt.
     assert first == again and sent[0]["message_id"] == sent[1]["message_id"]
-    assert await replies.find_sent(destination, thread_id, "x", datetime.now(UTC)) is None
+    assert await replies.shop_replies(destination, thread_id, datetime.now(UTC)) is None
 
 
 async def test_relay_faults_are_retried_or_fail_the_delivery_with_the_reason(

@@ -145,16 +145,21 @@ class Outbox:
 
     async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
         row = self.rows.get(command_id)
-        if row is None or row["discussion_id"] != discussion_id or row["state"] != "failed":
+        if row is None or row["discussion_id"] != discussion_id:
             return None
+        if row["state"] not in ("failed", "unknown"):
+            return None
+        left = row["state"]
         row.update(state="queued", retry=row["retry"] + 1)
         command = row["command"].model_copy(update={"retry": row["retry"]})
-        return FailedDelivery(command, row["retry"], row["error"])
+        return FailedDelivery(command, row["retry"], row["error"], left)
 
-    async def undo_requeue(self, command_id: str, retry: int, error: str | None) -> None:
+    async def undo_requeue(
+        self, command_id: str, retry: int, error: str | None, state: str = "failed"
+    ) -> None:
         row = self.rows[command_id]
         if row["state"] == "queued" and row["retry"] == retry:
-            row.update(state="failed", error=error)
+            row.update(state=state, error=error)
 
     async def state_of(self, discussion_id: str, command_id: str) -> str | None:
         row = self.rows.get(command_id)
@@ -219,3 +224,18 @@ async def test_a_retry_that_cannot_be_queued_leaves_the_delivery_failed() -> Non
     assert outbox.rows["cmd-00000001"]["state"] == "failed"
     publisher.fail = False
     assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 2
+
+
+async def test_an_unknown_delivery_is_the_merchants_to_retry_and_stays_unknown_if_unqueued() -> (
+    None
+):
+    doc = discussion("t1")
+    outbox, publisher = failed_delivery(doc, "unknown"), RecordingPublisher()
+    publisher.fail = True
+    service = DeliveryService(InMemoryDiscussions(doc), outbox, publisher)
+    with pytest.raises(CommandNotQueued):
+        await service.retry(SCOPE, doc.id, "cmd-00000001")
+    assert outbox.rows["cmd-00000001"]["state"] == "unknown", "not turned into failed"
+    publisher.fail = False
+    assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 2
+    assert publisher.published[-1].data.command_id == "cmd-00000001"

@@ -82,8 +82,10 @@ class OneFailedDelivery:
         )
         return FailedDelivery(command=command, retry=1, error="thread closed")
 
-    async def undo_requeue(self, command_id: str, retry: int, error: str | None) -> None:
-        self.state = "failed"
+    async def undo_requeue(
+        self, command_id: str, retry: int, error: str | None, state: str = "failed"
+    ) -> None:
+        self.state = state
 
     async def state_of(self, discussion_id: str, command_id: str) -> str | None:
         return self.state if (discussion_id, command_id) == (self.doc.id, "command-1") else None

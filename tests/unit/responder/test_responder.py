@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable, RateLimited
 from parley_connectors.files import OutgoingFile
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.ports import Delivery, Destination, PreparedReply
 from parley_schemas import DeliveryResult, DeliveryState, Envelope, ParticipantRole, ReplyCommand
@@ -29,10 +30,22 @@ class FakeDeliveries:
         self.rows[command.command_id] = Delivery(command.command_id, "queued", 0)
         return self.rows[command.command_id], True
 
-    async def mark_sending(self, command_id: str, attempt: int, at: datetime) -> None:
+    async def mark_sending(
+        self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
+    ) -> None:
         self.rows[command_id] = replace(
-            self.rows[command_id], state="sending", attempts=attempt, sending_since=at
+            self.rows[command_id],
+            state="sending",
+            attempts=attempt,
+            sending_since=at,
+            known_ids=known_ids,
         )
+
+    async def mark_unknown(self, command_id: str, reason: str, unsure_since: datetime) -> Delivery:
+        self.rows[command_id] = replace(
+            self.rows[command_id], state="unknown", error=reason, unsure_since=unsure_since
+        )
+        return self.rows[command_id]
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
         self.rows[command_id] = replace(
@@ -67,14 +80,39 @@ class FakeDestinations:
         return self.destination
 
 
-class ScriptedMarketplace:
-    """Answers each send with the next scripted outcome (an exception or an id)."""
+@dataclass(frozen=True)
+class Landed:
+    """The marketplace keeps the message, then the answer is lost with ``fault``."""
 
-    def __init__(self, *outcomes: Any, already_there: str | None = None) -> None:
+    fault: Exception
+
+
+class ScriptedMarketplace:
+    """One thread at a marketplace: the shop's messages it holds, and each send answered
+    with the next scripted outcome (an id: kept and acknowledged; an exception: nothing
+    kept; :class:`Landed`: kept, then the fault). ``listing`` scripts the look-ups
+    (an exception raises; anything else lists); ``can_list`` False is SMTP."""
+
+    def __init__(
+        self,
+        *outcomes: Any,
+        already: Sequence[str] = (),
+        listing: Sequence[Any] = (),
+        can_list: bool = True,
+    ) -> None:
         self.outcomes = list(outcomes)
         self.sent: list[str] = []
         self.attachments: list[list[str]] = []
-        self.already_there = already_there
+        self.thread = [ShopReply(f"old-{i}", body, NOW) for i, body in enumerate(already)]
+        self.listing = list(listing)
+        self.can_list = can_list
+        self.references: list[str] = []
+
+    def keep(self, body: str, message_id: str | None = None) -> str:
+        message_id = message_id or f"m-{len(self.thread) + 1}"
+        self.thread.append(ShopReply(message_id, body, NOW))
+        self.sent.append(body)
+        return message_id
 
     async def send(
         self,
@@ -83,18 +121,27 @@ class ScriptedMarketplace:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         self.attachments.append([f.name for f in attachments])
+        self.references.append(reference)
         outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Landed):
+            self.keep(body)
+            raise outcome.fault
         if isinstance(outcome, Exception):
             raise outcome
-        self.sent.append(body)
-        return str(outcome)
+        return self.keep(body, str(outcome))
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
-        return self.already_there
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
+        if self.listing:
+            scripted = self.listing.pop(0)
+            if isinstance(scripted, Exception):
+                raise scripted
+        return list(self.thread) if self.can_list else None
 
 
 class Results:
@@ -173,11 +220,12 @@ async def test_a_redelivered_command_is_not_sent_twice() -> None:
 async def test_after_a_crash_mid_send_the_marketplace_is_asked_before_sending_again() -> None:
     deliveries = FakeDeliveries()
     await deliveries.open(command())
-    await deliveries.mark_sending("cmd-abcdef01", 1, NOW)  # crash happened here
-    market = ScriptedMarketplace(already_there="m-7")
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW, frozenset())  # crash here
+    market = ScriptedMarketplace()
+    market.keep("Votre colis part demain.", "m-7")  # it had reached the marketplace
     r, results, _ = responder(market, deliveries)
     await r.on_reply(command())
-    assert market.sent == []
+    assert market.sent == ["Votre colis part demain."], "not sent a second time"
     assert results.last.state is DeliveryState.SENT
     assert results.last.marketplace_message_id == "m-7"
 
@@ -185,8 +233,8 @@ async def test_after_a_crash_mid_send_the_marketplace_is_asked_before_sending_ag
 async def test_after_a_crash_before_the_marketplace_got_it_the_reply_is_sent() -> None:
     deliveries = FakeDeliveries()
     await deliveries.open(command())
-    await deliveries.mark_sending("cmd-abcdef01", 1, NOW)
-    market = ScriptedMarketplace("m-8", already_there=None)
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW, frozenset())
+    market = ScriptedMarketplace("m-8")
     r, results, _ = responder(market, deliveries)
     await r.on_reply(command())
     assert market.sent == ["Votre colis part demain."]
@@ -207,7 +255,9 @@ async def test_after_the_retry_budget_the_delivery_fails_with_the_reason() -> No
     market = ScriptedMarketplace(*(MarketplaceUnavailable("HTTP 503") for _ in range(3)))
     r, results, _ = responder(market)
     await r.on_reply(command())
+    # The last look found nothing of it: failed, not unknown.
     assert results.last.state is DeliveryState.FAILED
+    assert not results.last.unconfirmed
     assert "gave up after 3 attempts" in (results.last.error or "")
     assert "503" in (results.last.error or "")
 
@@ -239,32 +289,13 @@ async def test_without_a_connection_the_reply_fails_visibly() -> None:
     assert "no active connection" in (results.last.error or "")
 
 
-class LandsThenTimesOut(ScriptedMarketplace):
-    """The marketplace keeps the message but the answer is lost (a timeout)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.landed: list[str] = []
-
-    async def send(
-        self, destination: Destination, thread_id: str, body: str, to: list[ParticipantRole]
-    ) -> str | None:
-        self.landed.append(body)
-        raise MarketplaceUnavailable("M12 timed out")
-
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
-        return "m-landed" if self.landed else None
-
-
 async def test_a_timed_out_send_that_landed_is_not_sent_again() -> None:
-    market = LandsThenTimesOut()
+    market = ScriptedMarketplace(Landed(MarketplaceUnavailable("M12 timed out")))
     r, results, _ = responder(market)
     await r.on_reply(command())
-    assert market.landed == ["Votre colis part demain."]
+    assert market.sent == ["Votre colis part demain."]
     assert results.last.state is DeliveryState.SENT
-    assert results.last.marketplace_message_id == "m-landed"
+    assert results.last.marketplace_message_id == "m-1"
 
 
 async def test_while_unsure_the_record_stays_sending_for_a_crash_to_reconcile() -> None:
@@ -283,8 +314,11 @@ async def test_while_unsure_the_record_stays_sending_for_a_crash_to_reconcile() 
 def merchant_retry(deliveries: FakeDeliveries, command_id: str = "cmd-abcdef01") -> int:
     """What the gateway does: failed → queued, attempts 0, retry raised."""
     row = deliveries.rows[command_id]
-    assert row.state == "failed"
-    deliveries.rows[command_id] = replace(row, state="queued", attempts=0, retry=row.retry + 1)
+    assert row.state in ("failed", "unknown")
+    decided = {"unsure_since": None, "known_ids": None} if row.state == "unknown" else {}
+    deliveries.rows[command_id] = replace(
+        row, state="queued", attempts=0, retry=row.retry + 1, **decided
+    )
     return row.retry + 1
 
 
@@ -309,13 +343,14 @@ async def test_a_retry_after_a_failure_that_may_have_landed_looks_before_sending
     r, results, _ = responder(market, deliveries)
     await r.on_reply(command())
     assert deliveries.rows["cmd-abcdef01"].unsure_since == NOW
-    # The last timeout had in fact landed: the retry finds it and sends nothing.
-    market.already_there = "m-landed"
+    # The last timeout had in fact landed (the marketplace lists it late): the retry
+    # finds it and sends nothing.
+    market.keep("Votre colis part demain.", "m-landed")
     merchant_retry(deliveries)
     await r.on_reply(replace_retry(command(), 1))
     assert results.last.state is DeliveryState.SENT
     assert results.last.marketplace_message_id == "m-landed"
-    assert market.sent == []
+    assert market.sent == ["Votre colis part demain."]
 
 
 async def test_the_original_command_redelivered_after_a_retry_sends_nothing_more() -> None:
@@ -332,3 +367,121 @@ async def test_the_original_command_redelivered_after_a_retry_sends_nothing_more
 
 def replace_retry(cmd: ReplyCommand, retry: int) -> ReplyCommand:
     return cmd.model_copy(update={"retry": retry})
+
+
+# --- delivery truth: "sent" only for a reply identified as this one ------------------
+
+SAME = "Merci !"
+
+
+def same_text_command(command_id: str) -> ReplyCommand:
+    return command(SAME).model_copy(update={"command_id": command_id})
+
+
+async def test_an_earlier_reply_with_the_same_text_is_no_proof_of_sending() -> None:
+    # The merchant already answered "Merci !" in this thread; the second "Merci !" hits
+    # a 500 that kept nothing. It must be sent again, not taken for the first one.
+    market = ScriptedMarketplace("m-first", MarketplaceUnavailable("HTTP 500"), "m-second")
+    r, results, _ = responder(market)
+    await r.on_reply(same_text_command("cmd-first001"))
+    await r.on_reply(same_text_command("cmd-second01"))
+    assert market.sent == [SAME, SAME], "both replies reached the marketplace"
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.marketplace_message_id == "m-second"
+
+
+async def test_a_same_text_reply_that_landed_despite_the_fault_is_found_not_resent() -> None:
+    market = ScriptedMarketplace(Landed(MarketplaceUnavailable("HTTP 500")), already=[SAME])
+    r, results, _ = responder(market)
+    await r.on_reply(same_text_command("cmd-second01"))
+    assert market.sent == [SAME]
+    assert results.last.state is DeliveryState.SENT
+    assert results.last.marketplace_message_id == "m-2", "the new message, not the old one"
+
+
+async def test_after_a_crash_two_new_messages_with_the_text_leave_it_unknown() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(same_text_command("cmd-second01"))
+    await deliveries.mark_sending("cmd-second01", 1, NOW, frozenset())
+    market = ScriptedMarketplace()
+    market.keep(SAME, "m-a")  # ours, or the merchant's from the back office: can't tell
+    market.keep(SAME, "m-b")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(same_text_command("cmd-second01"))
+    assert (results.last.state, results.last.unconfirmed) == (DeliveryState.FAILED, True)
+    assert "cannot be told" in (results.last.error or "")
+    assert len(market.sent) == 2, "nothing more sent"
+
+
+async def test_a_record_without_the_threads_ids_and_a_same_text_match_is_unknown() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(same_text_command("cmd-legacy01"))
+    await deliveries.mark_sending("cmd-legacy01", 1, NOW, None)
+    market = ScriptedMarketplace(already=[SAME])
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(same_text_command("cmd-legacy01"))
+    assert (results.last.state, results.last.unconfirmed) == (DeliveryState.FAILED, True)
+    assert market.sent == []
+
+
+@pytest.mark.parametrize(
+    "fault", [MarketplaceUnavailable("HTTP 502"), RateLimited(3.0)], ids=["5xx", "429"]
+)
+async def test_a_failing_look_after_a_crash_is_retried_not_stranded(fault: Exception) -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(command())
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW, frozenset())
+    market = ScriptedMarketplace("m-9", listing=[fault])
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.SENT
+    assert market.sent == ["Votre colis part demain."]
+
+
+async def test_a_look_that_keeps_failing_ends_unknown_with_the_reason() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(command())
+    await deliveries.mark_sending("cmd-abcdef01", 1, NOW, frozenset())
+    market = ScriptedMarketplace(listing=[MarketplaceUnavailable("HTTP 503")] * 10)
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert (results.last.state, results.last.unconfirmed) == (DeliveryState.FAILED, True)
+    assert "503" in (results.last.error or "")
+    assert market.sent == []
+    assert deliveries.rows["cmd-abcdef01"].state == "unknown"
+
+
+async def test_a_marketplace_that_cannot_be_asked_leaves_an_ambiguous_send_unknown() -> None:
+    # SMTP: a connection lost after DATA may or may not have queued the mail.
+    market = ScriptedMarketplace(Landed(MarketplaceUnavailable("connection lost")), can_list=False)
+    r, results, _ = responder(market)
+    await r.on_reply(command())
+    assert (results.last.state, results.last.unconfirmed) == (DeliveryState.FAILED, True)
+    assert market.sent == ["Votre colis part demain."], "not sent again by itself"
+
+
+async def test_unknown_is_not_resent_on_redelivery_but_a_merchant_retry_sends_it() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(
+        Landed(MarketplaceUnavailable("connection lost")), "m-again", can_list=False
+    )
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    await r.on_reply(command())  # Kafka redelivers: still unknown, nothing sent
+    assert (results.last.state, results.last.unconfirmed) == (DeliveryState.FAILED, True)
+    assert len(market.sent) == 1
+    retry = merchant_retry(deliveries)  # the merchant decides it did not arrive
+    await r.on_reply(replace_retry(command(), retry))
+    assert results.last.state is DeliveryState.SENT
+    assert len(market.sent) == 2
+    # Every attempt carries the command id: the relay's Message-ID stays the same.
+    assert set(market.references) == {"cmd-abcdef01"}
+
+
+async def test_a_refusal_after_an_ambiguous_attempt_keeps_the_unsure_mark() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(MarketplaceUnavailable("HTTP 500"), BadRequest("thread closed"))
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.FAILED
+    assert deliveries.rows["cmd-abcdef01"].unsure_since == NOW

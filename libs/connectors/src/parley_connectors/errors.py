@@ -50,7 +50,18 @@ class AuthenticationFailed(MarketplaceError):
 
 
 class MarketplaceUnavailable(MarketplaceError):
-    """The marketplace failed or did not answer in time (5xx, timeouts, network)."""
+    """The marketplace failed or did not answer in time (5xx, timeouts, network).
+
+    ``maybe_delivered`` says whether a write that met this fault may still have been
+    kept (a timeout, a 5xx, a connection lost mid-request): True unless the protocol
+    says for sure it was not (an SMTP 4xx deferral, a connection never opened).
+    """
+
+    def __init__(
+        self, message: str = "", *, status: int | None = None, maybe_delivered: bool = True
+    ) -> None:
+        super().__init__(message, status=status)
+        self.maybe_delivered = maybe_delivered
 
 
 class NotFound(MarketplaceError):

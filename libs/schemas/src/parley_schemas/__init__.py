@@ -5,7 +5,7 @@ from .codec import UndecodableRecord, decode
 from .commands import ReplyAction, ReplyCommand, ResyncRequest
 from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
 from .deadletter import DeadLetter
-from .delivery import DeliveryResult, DeliveryState
+from .delivery import DeliveryResult, DeliveryState, DeliveryStatus
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, utcnow
 from .events import DiscussionCreated, MessageEvent, MessageReceived, MessageSent
 from .keys import DiscussionKey, discussion_id_for
@@ -58,6 +58,7 @@ __all__ = [
     "DeadLetter",
     "DeliveryResult",
     "DeliveryState",
+    "DeliveryStatus",
     "Direction",
     "DiscussionCreated",
     "DiscussionKey",

@@ -16,6 +16,25 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
+class DeliveryStatus(StrEnum):
+    """Where a reply stands as people and API clients see it: the wire state, with
+    ``unknown`` for a failure whose last attempt may have reached the marketplace
+    without it being able to say so (``unconfirmed``). An unknown reply is not sent
+    again by itself: the merchant decides. (The records on Kafka keep the three v1
+    states and carry ``unconfirmed``, so existing consumers are not broken.)"""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def of(cls, state: DeliveryState, unconfirmed: bool) -> DeliveryStatus:
+        if state is DeliveryState.FAILED and unconfirmed:
+            return cls.UNKNOWN
+        return cls(state.value)
+
+
 class DeliveryResult(Record):
     """The state of one reply; later states replace earlier ones (queued < sent|failed),
     and a merchant retry (higher ``retry``) replaces everything before it."""
@@ -29,7 +48,16 @@ class DeliveryResult(Record):
     body: str
     recipients: list[ParticipantRole] = Field(default_factory=list)
     marketplace_message_id: str | None = None
-    error: str | None = Field(default=None, description="Why it failed, in the marketplace's words")
+    error: str | None = Field(
+        default=None,
+        description="Why it failed (in the marketplace's words), or why it is unknown",
+    )
+    unconfirmed: bool = Field(
+        default=False,
+        description="With state failed: the last attempt may have reached the marketplace "
+        "and it could not be confirmed either way (shown as unknown); nothing is sent "
+        "again unless the merchant retries",
+    )
     attempts: int = Field(default=0, ge=0)
     occurred_at: datetime
     retry: int = Field(

@@ -54,3 +54,8 @@ class MessageSent(MessageEvent):
         default=None, description="None when the merchant answered outside Parley"
     )
     error: str | None = None
+    unconfirmed: bool = Field(
+        default=False,
+        description="With delivery_state failed: it may have reached the marketplace and "
+        "could not be confirmed (shown as unknown); the merchant decides",
+    )

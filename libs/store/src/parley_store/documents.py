@@ -123,6 +123,7 @@ class DiscussionDocument(_Document):
 class DeliveryInfo(_Document):
     state: DeliveryState
     error: str | None = None
+    unconfirmed: bool = False  # failed, but it may have landed: shown as unknown
     attempts: int = 0
     updated_at: datetime
     retry: int = 0  # the merchant retry round the state belongs to

@@ -36,13 +36,13 @@ class DeliveryNotFound(LookupError):
 
 
 class DeliveryNotRetryable(RuntimeError):
-    """Only a failed delivery can be retried; ``state`` is where it stands."""
+    """Only a failed or unknown delivery can be retried; ``state`` is where it stands."""
 
     def __init__(self, command_id: str, state: str) -> None:
         detail = (
             f"delivery {command_id} predates merchant retries and cannot be retried"
             if state == "failed"
-            else f"delivery {command_id} is {state}; only a failed one can be retried"
+            else f"delivery {command_id} is {state}; only a failed or unknown one can be retried"
         )
         super().__init__(detail)
         self.command_id = command_id
@@ -87,7 +87,7 @@ class DeliveryService:
                 )
             )
         except BaseException:
-            await self._outbox.undo_requeue(command_id, failed.retry, failed.error)
+            await self._outbox.undo_requeue(command_id, failed.retry, failed.error, failed.state)
             raise
         log.info(
             "delivery retry queued",

@@ -196,23 +196,28 @@ class UploadStore(Protocol):
 
 @dataclass(frozen=True)
 class FailedDelivery:
-    """A delivery moved from failed back to queued, with what it takes to queue it again."""
+    """A delivery moved from failed (or unknown) back to queued, with what it takes to
+    queue it again and to undo the move."""
 
     command: ReplyCommand
     retry: int
     error: str | None
+    state: str = "failed"  # the state it left: failed or unknown
 
 
 class DeliveryOutbox(Protocol):
     """The responder's delivery records (the outbox), as far as a merchant retry needs."""
 
     async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
-        """Atomically failed → queued (retry raised); None when it is not failed, or is
-        not this discussion's, or predates kept commands."""
+        """Atomically failed|unknown → queued (retry raised); None when it is neither,
+        or is not this discussion's, or predates kept commands. Retrying an unknown
+        delivery is the merchant's decision that it did not arrive: it is sent again."""
         ...
 
-    async def undo_requeue(self, command_id: str, retry: int, error: str | None) -> None:
-        """Back to failed, if still queued in that round (the command was not queued)."""
+    async def undo_requeue(
+        self, command_id: str, retry: int, error: str | None, state: str = "failed"
+    ) -> None:
+        """Back to ``state``, if still queued in that round (the command was not queued)."""
         ...
 
     async def state_of(self, discussion_id: str, command_id: str) -> str | None:

@@ -85,5 +85,6 @@ def message_event(discussion: DiscussionDocument, message: MessageDocument) -> E
             delivery_state=delivery.state if delivery else DeliveryState.SENT,
             command_id=message.command_id,
             error=delivery.error if delivery else None,
+            unconfirmed=delivery.unconfirmed if delivery else False,
         ),
     )

@@ -3,10 +3,15 @@
 Order of operations is what makes "at most once" hold across crashes:
 
 1. open the delivery record (created ``queued`` once per command id);
-2. a record already ``sent`` or ``failed`` is only announced again, never re-sent;
+2. a record already ``sent``, ``failed`` or ``unknown`` is only announced again, never
+   re-sent;
 3. a record left ``sending`` by a crash is reconciled: the marketplace is asked
-   whether our reply arrived before anything is sent again;
-4. ``sending`` is recorded *before* the marketplace call, ``sent`` right after.
+   whether *this* reply arrived before anything is sent again. ``sent`` is only ever
+   the marketplace's acknowledgement or a reply identified as this one
+   (:mod:`parley_responder.domain.reconcile`); where that cannot be told, the
+   delivery is ``unknown`` and the merchant decides;
+4. ``sending`` is recorded *before* the marketplace call, together with the shop
+   messages the thread had, and ``sent`` right after.
 
 What goes out is prepared once and kept in the record (:mod:`parley_responder.outgoing`):
 the text with download links for files the marketplace cannot carry, and the files it
@@ -17,7 +22,8 @@ landed, the marketplace is asked first, exactly as after a crash.
 
 Faults the marketplace may recover from (429, 5xx, timeouts) are retried with
 exponential backoff and jitter, honouring Retry-After; after the budget, or on a
-refusal (400, 404, credentials), the delivery is ``failed`` with the reason.
+refusal (400, 404, credentials), the delivery is ``failed`` with the reason, or
+``unknown`` when an attempt may have landed and could not be confirmed.
 """
 
 from __future__ import annotations
@@ -38,11 +44,14 @@ from parley_connectors.errors import (
 )
 from parley_connectors.files import OutgoingFile
 from parley_platform.logging import get_logger
+from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
 from parley_responder.domain.rules import RuleViolation, check_reply
 from parley_responder.outgoing import ReplyPreparer
 from parley_responder.ports import (
+    UNKNOWN,
     Delivery,
     DeliveryStore,
+    Destination,
     DestinationLookup,
     MarketplaceReplies,
     PreparedReply,
@@ -126,17 +135,9 @@ class Responder:
         family = self._families[destination.family]
         # After a crash mid-send, or a merchant retry of a failure that may have landed.
         unsure = delivery.sending_since if delivery.state == "sending" else delivery.unsure_since
-        if unsure is not None:
-            found = await family.find_sent(destination, command.thread_id, prepared.body, unsure)
-            if found is not None:
-                log.info(
-                    "reply found after restart; not sending again", command_id=command.command_id
-                )
-                await self._announce(
-                    command, await self._deliveries.mark_sent(command.command_id, found)
-                )
-                return
-        await self._send(command, prepared, delivery.attempts, family, destination)
+        await self._send(
+            command, prepared, delivery.attempts, family, destination, unsure, delivery.known_ids
+        )
 
     async def _prepare(
         self, command: ReplyCommand, delivery: Delivery, family: str
@@ -163,8 +164,17 @@ class Responder:
         prepared: PreparedReply,
         attempts: int,
         family: MarketplaceReplies,
-        destination: Any,
+        destination: Destination,
+        unsure_since: datetime | None,
+        known: frozenset[str] | None,
     ) -> None:
+        """Attempts until sent, refused, out of budget, or undecidable.
+
+        ``unsure_since`` is set while an earlier attempt may have landed: then the
+        marketplace is asked first, and only a reply identified as this one (see
+        :mod:`parley_responder.domain.reconcile`) counts as sent. Asking can fail too:
+        it is retried like a send, and a delivery that stays undecided ends ``unknown``.
+        """
         files: list[OutgoingFile] = []
         if prepared.native:
             try:
@@ -174,49 +184,67 @@ class Responder:
                 await self._fail(command, str(exc))
                 return
         attempt = attempts
-        unsure_since: datetime | None = None  # set when the last attempt may have landed
+        tries = 0  # this run's calls that met a fault, sends and look-ups alike
         while True:
-            attempt += 1
             started = self._clock()
+            sending = False
             try:
                 if unsure_since is not None:
-                    found = await family.find_sent(
-                        destination, command.thread_id, prepared.body, unsure_since
-                    )
-                    if found is not None:
-                        log.info(
-                            "reply had landed despite the fault", command_id=command.command_id
-                        )
+                    listed = await family.shop_replies(destination, command.thread_id, unsure_since)
+                    verdict = reconcile(listed, prepared.body, known)
+                    if verdict.verdict is Verdict.LANDED:
+                        log.info("reply found at the marketplace", command_id=command.command_id)
                         await self._announce(
-                            command, await self._deliveries.mark_sent(command.command_id, found)
+                            command,
+                            await self._deliveries.mark_sent(
+                                command.command_id, verdict.message_id
+                            ),
                         )
                         return
-                # While unsure, the record keeps the earliest possible send time, so a
-                # crash now still makes the next run look for the earlier attempt.
+                    if verdict.verdict is Verdict.UNDECIDABLE:
+                        await self._unknown(command, verdict.reason or NO_LISTING, unsure_since)
+                        return
+                else:
+                    # What the thread has before this attempt: afterwards, a shop
+                    # message with our text that was not there is this reply.
+                    known = known_ids(
+                        await family.shop_replies(destination, command.thread_id, started)
+                    )
+                attempt += 1
+                # While unsure, the record keeps the earliest possible send time and the
+                # thread as it was before it, so a crash now still finds that attempt.
                 await self._deliveries.mark_sending(
-                    command.command_id, attempt, unsure_since or started
+                    command.command_id, attempt, unsure_since or started, known
                 )
-                to = list(command.recipients)
-                message_id = await (
-                    family.send(destination, command.thread_id, prepared.body, to, files)
-                    if files
-                    else family.send(destination, command.thread_id, prepared.body, to)
+                sending = True
+                message_id = await family.send(
+                    destination,
+                    command.thread_id,
+                    prepared.body,
+                    list(command.recipients),
+                    files,
+                    reference=command.command_id,
                 )
             except (RateLimited, MarketplaceUnavailable) as exc:
+                tries += 1
                 reason = _reason(exc)
-                if isinstance(exc, MarketplaceUnavailable):
+                if sending and isinstance(exc, MarketplaceUnavailable) and exc.maybe_delivered:
                     # A timeout or 5xx does not say whether the marketplace kept the
                     # message: ask before sending again, and stay "sending" meanwhile.
                     unsure_since = unsure_since or started
-                if attempt >= self._retry.max_attempts:
-                    await self._fail(
-                        command, f"gave up after {attempt} attempts: {reason}", unsure_since
-                    )
+                if tries >= self._retry.max_attempts:
+                    gave_up = f"gave up after {attempt} attempts: {reason}"
+                    if unsure_since is None:
+                        await self._fail(command, gave_up)
+                    else:
+                        await self._settle(
+                            command, prepared, family, destination, unsure_since, known, gave_up
+                        )
                     return
                 if unsure_since is None:
                     await self._deliveries.mark_retrying(command.command_id, reason)
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-                delay = self._retry.delay(attempt, retry_after)
+                delay = self._retry.delay(tries, retry_after)
                 log.warning(
                     "reply delivery retry",
                     command_id=command.command_id,
@@ -227,12 +255,54 @@ class Responder:
                 await self._sleep(delay)
                 continue
             except (BadRequest, NotFound, AuthenticationFailed) as exc:
-                await self._fail(command, f"the marketplace refused the reply: {_reason(exc)}")
+                # An earlier attempt may still have landed: keep the mark, so a merchant
+                # retry asks the marketplace before sending.
+                await self._fail(
+                    command, f"the marketplace refused the reply: {_reason(exc)}", unsure_since
+                )
                 return
             delivery = await self._deliveries.mark_sent(command.command_id, message_id)
             log.info("reply sent", command_id=command.command_id, attempts=attempt)
             await self._announce(command, delivery)
             return
+
+    async def _settle(
+        self,
+        command: ReplyCommand,
+        prepared: PreparedReply,
+        family: MarketplaceReplies,
+        destination: Destination,
+        unsure_since: datetime,
+        known: frozenset[str] | None,
+        gave_up: str,
+    ) -> None:
+        """Out of budget after an attempt that may have landed: one last look decides
+        between sent, failed (not there; a merchant retry looks again first) and
+        unknown (cannot be told, or the marketplace cannot even be asked now)."""
+        try:
+            listed = await family.shop_replies(destination, command.thread_id, unsure_since)
+        except (RateLimited, MarketplaceUnavailable) as exc:
+            await self._unknown(
+                command,
+                f"{gave_up}; whether it arrived could not be checked: {_reason(exc)}",
+                unsure_since,
+            )
+            return
+        verdict = reconcile(listed, prepared.body, known)
+        if verdict.verdict is Verdict.LANDED:
+            await self._announce(
+                command, await self._deliveries.mark_sent(command.command_id, verdict.message_id)
+            )
+        elif verdict.verdict is Verdict.NOT_LANDED:
+            await self._fail(command, gave_up, unsure_since)
+        else:
+            await self._unknown(command, f"{gave_up}; {verdict.reason}", unsure_since)
+
+    async def _unknown(self, command: ReplyCommand, reason: str, unsure_since: datetime) -> None:
+        log.warning("reply delivery unknown", command_id=command.command_id, reason=reason)
+        await self._announce(
+            command, await self._deliveries.mark_unknown(command.command_id, reason, unsure_since)
+        )
 
     async def _fail(
         self, command: ReplyCommand, reason: str, unsure_since: datetime | None = None
@@ -245,12 +315,13 @@ class Responder:
     async def _announce(self, command: ReplyCommand, delivery: Delivery) -> None:
         await self._emit(
             command,
-            DeliveryState(delivery.state),
+            DeliveryState.FAILED if delivery.state == UNKNOWN else DeliveryState(delivery.state),
             attempts=delivery.attempts,
             marketplace_message_id=delivery.marketplace_message_id,
             error=delivery.error,
             retry=delivery.retry,
             prepared=delivery.prepared,
+            unconfirmed=delivery.state == UNKNOWN,
         )
 
     async def _emit(
@@ -263,6 +334,7 @@ class Responder:
         error: str | None = None,
         retry: int = 0,
         prepared: PreparedReply | None = None,
+        unconfirmed: bool = False,
     ) -> None:
         files = [*prepared.native, *(x.file for x in prepared.linked)] if prepared else []
         key = DiscussionKey(
@@ -284,6 +356,7 @@ class Responder:
                     recipients=list(command.recipients),
                     marketplace_message_id=marketplace_message_id,
                     error=error if state is DeliveryState.FAILED else None,
+                    unconfirmed=unconfirmed,
                     attempts=attempts,
                     occurred_at=self._clock(),
                     retry=retry,

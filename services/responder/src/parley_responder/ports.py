@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from parley_connectors.files import OutgoingFile
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
+from parley_responder.domain.reconcile import ShopReply
 from parley_schemas import DeliveryState, Envelope, ParticipantRole, ReplyCommand
 from parley_store import DiscussionDocument, FileInfo, MessageDocument, StoredFile
 from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
@@ -34,12 +35,15 @@ class PreparedReply:
         return sum(f.size for f in self.native)
 
 
+UNKNOWN = "unknown"  # the record's state for a failure that may have landed
+
+
 @dataclass(frozen=True)
 class Delivery:
     """The durable record of one reply (the outbox row), keyed by command id."""
 
     command_id: str
-    state: str  # queued | sending | sent | failed
+    state: str  # queued | sending | sent | failed | unknown
     attempts: int
     marketplace_message_id: str | None = None
     error: str | None = None
@@ -48,17 +52,32 @@ class Delivery:
     prepared: PreparedReply | None = None
     # Set when it failed after an attempt that may have landed: look before resending.
     unsure_since: datetime | None = None
+    # The shop's message ids in the thread right before the first attempt of the
+    # uncertain window (None: not recorded, or the marketplace cannot list them).
+    known_ids: frozenset[str] | None = None
 
     @property
     def final(self) -> bool:
-        return self.state in (DeliveryState.SENT.value, DeliveryState.FAILED.value)
+        """Settled until a merchant acts: sent, failed, or unknown (may have landed)."""
+        return self.state in (
+            DeliveryState.SENT.value,
+            DeliveryState.FAILED.value,
+            UNKNOWN,
+        )
 
 
 class DeliveryStore(Protocol):
     async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
         """Returns the record, creating it as queued; the flag says it was created now."""
 
-    async def mark_sending(self, command_id: str, attempt: int, at: datetime) -> None: ...
+    async def mark_sending(
+        self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
+    ) -> None:
+        """Recorded before the marketplace call, with what the thread had before it."""
+
+    async def mark_unknown(self, command_id: str, reason: str, unsure_since: datetime) -> Delivery:
+        """It may have landed and the marketplace cannot tell: the merchant decides."""
+        ...
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery: ...
 
@@ -98,13 +117,19 @@ class MarketplaceReplies(Protocol):
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
-        """Sends, ``attachments`` natively; returns the marketplace's message id if told."""
+        """Sends, ``attachments`` natively; returns the marketplace's message id if told.
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
-        """After a crash mid-send: the id of our reply if the marketplace has it, else None."""
+        ``reference`` is the command id: the same for every attempt of one reply, for
+        families that can carry an id of ours (the email relay's Message-ID)."""
+
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
+        """The shop's messages in the thread dated at or after ``since`` (less the
+        family's clock-skew margin), or None when the marketplace cannot be asked."""
 
 
 class FileSource(Protocol):

@@ -13,8 +13,10 @@ responder's policy applies unchanged:
 
 SMTP has no read-back: once the server said 250 the message is queued and nothing can
 tell later whether it was. A connection lost *during* the DATA phase cannot be told
-apart from one lost before it, so such a failure is reported as retryable; the reply's
-deterministic ``Message-ID`` (see :mod:`.outbound`) is what keeps a resend recognisable.
+apart from one lost before it, so such a failure is reported as retryable and as
+``maybe_delivered`` (the responder then leaves the outcome to the merchant); an SMTP
+reply code or a connection never opened is not. The reply's ``Message-ID``, chosen
+from the command (see :mod:`.outbound`), is what keeps a resend recognisable.
 The password is only handed to aiosmtplib; it never appears in errors or ``repr``.
 """
 
@@ -102,13 +104,21 @@ def _mapped(exc: aiosmtplib.SMTPException) -> MarketplaceError:
         codes = [r.code for r in exc.recipients]
         text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         if codes and all(400 <= c < 500 for c in codes):
-            return MarketplaceUnavailable(f"recipients deferred: {text}", status=min(codes))
+            return MarketplaceUnavailable(
+                f"recipients deferred: {text}", status=min(codes), maybe_delivered=False
+            )
         return BadRequest(f"recipients refused: {text}", status=max(codes, default=550))
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         text = f"SMTP {exc.code}: {exc.message}"
         if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or exc.code in _AUTH_CODES:
             return AuthenticationFailed(text, status=exc.code)
         if 400 <= exc.code < 500 or exc.code < 400:
-            return MarketplaceUnavailable(text, status=exc.code)
+            # A reply code is the server's word that the message was not queued.
+            return MarketplaceUnavailable(text, status=exc.code, maybe_delivered=False)
         return BadRequest(text, status=exc.code)
-    return MarketplaceUnavailable(f"SMTP relay failed: {type(exc).__name__}: {exc}")
+    return MarketplaceUnavailable(
+        f"SMTP relay failed: {type(exc).__name__}: {exc}",
+        # Never connected: nothing can have been queued. Anything else (a timeout, a
+        # disconnect) may have come after the relay's 250.
+        maybe_delivered=not isinstance(exc, aiosmtplib.SMTPConnectError),
+    )

@@ -24,7 +24,7 @@ from parley_gateway.domain import MAX_BULK_IDS, MAX_REPLY_CHARS, BulkOutcome
 from parley_gateway.domain.workflow import MAX_TAG_CHARS, MAX_TAGS, MAX_TICKET_ID_CHARS
 from parley_schemas import (
     AttachmentRef,
-    DeliveryState,
+    DeliveryStatus,
     Direction,
     Participant,
     ParticipantRole,
@@ -121,15 +121,21 @@ class AttachmentOut(ApiModel):
 class DeliveryOut(ApiModel):
     """Where a reply sent through Parley stands (F17)."""
 
-    state: DeliveryState
-    error: str | None = Field(description="Why delivery failed, in the marketplace's words")
+    state: DeliveryStatus = Field(
+        description="queued, sent, failed, or unknown: the last attempt may have reached the "
+        "marketplace and it could not be confirmed; not sent again unless the merchant "
+        "retries (POST …/deliveries/{command_id}/retry)"
+    )
+    error: str | None = Field(
+        description="Why delivery failed (in the marketplace's words), or why it is unknown"
+    )
     attempts: int
     retry: int = Field(default=0, description="How many times the merchant retried it")
 
     @classmethod
     def of(cls, delivery: DeliveryInfo) -> DeliveryOut:
         return cls(
-            state=delivery.state,
+            state=DeliveryStatus.of(delivery.state, delivery.unconfirmed),
             error=delivery.error,
             attempts=delivery.attempts,
             retry=delivery.retry,

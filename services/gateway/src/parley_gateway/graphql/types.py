@@ -14,7 +14,7 @@ from parley_gateway.domain import BulkOutcome, DiscussionFilters
 from parley_gateway.service import BulkResult, DiscussionPage, DiscussionThread
 from parley_schemas import (
     AttachmentRef,
-    DeliveryState,
+    DeliveryStatus,
     Direction,
     Participant,
     ParticipantRole,
@@ -34,7 +34,7 @@ DiscussionStatusEnum = strawberry.enum(DiscussionStatus, name="DiscussionStatus"
 DiscussionTypeEnum = strawberry.enum(DiscussionType, name="DiscussionType")
 ParticipantRoleEnum = strawberry.enum(ParticipantRole, name="ParticipantRole")
 DirectionEnum = strawberry.enum(Direction, name="Direction")
-DeliveryStateEnum = strawberry.enum(DeliveryState, name="DeliveryState")
+DeliveryStateEnum = strawberry.enum(DeliveryStatus, name="DeliveryState")
 ReplyActionEnum = strawberry.enum(ReplyAction, name="ReplyAction")
 BulkOutcomeEnum = strawberry.enum(BulkOutcome, name="BulkOutcome")
 
@@ -88,9 +88,12 @@ class Attachment:
 
 @strawberry.type(description="Where a reply sent through Parley stands (F17)")
 class Delivery:
-    state: DeliveryState
+    state: DeliveryStatus = strawberry.field(
+        description="QUEUED, SENT, FAILED, or UNKNOWN: the last attempt may have reached the "
+        "marketplace and it could not be confirmed; not sent again unless retried"
+    )
     error: str | None = strawberry.field(
-        description="Why delivery failed, in the marketplace's words"
+        description="Why delivery failed (in the marketplace's words), or why it is unknown"
     )
     attempts: int
     retry: int = strawberry.field(description="How many times the merchant retried it")
@@ -98,7 +101,7 @@ class Delivery:
     @classmethod
     def of(cls, delivery: DeliveryInfo) -> Delivery:
         return cls(
-            state=delivery.state,
+            state=DeliveryStatus.of(delivery.state, delivery.unconfirmed),
             error=delivery.error,
             attempts=delivery.attempts,
             retry=delivery.retry,

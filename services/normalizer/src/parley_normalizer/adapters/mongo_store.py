@@ -208,6 +208,7 @@ class MongoDiscussionStore:
         delivery = {
             "state": result.state.value,
             "error": result.error,
+            "unconfirmed": result.unconfirmed,
             "attempts": result.attempts,
             "updated_at": result.occurred_at,
             "retry": result.retry,

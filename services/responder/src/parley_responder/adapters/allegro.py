@@ -5,9 +5,10 @@ A Message Center thread (Parley thread id = Allegro's thread id) is answered wit
 ``issue:<issueId>``) with ``POST /sale/issues/{issueId}/message``. Both reach the
 buyer only, which :mod:`parley_responder.domain.rules` checks beforehand.
 
-After a crash mid-send, the conversation is read back: a message of the seller
-(Message Center: ``author.isInterlocutor`` false; issues: role SELLER) with the same
-text, created at or after the send started (less a clock-skew margin), is our reply.
+To tell whether a reply arrived, the conversation is read back: the seller's messages
+(Message Center: ``author.isInterlocutor`` false; issues: role SELLER) created at or
+after a moment (less a clock-skew margin). Which of them is our reply is decided by
+:mod:`parley_responder.domain.reconcile`, never by the text alone.
 
 The connection's OAuth tokens rotate on refresh; the new ones are written back into
 the connection's encrypted credentials through :class:`CredentialsStore`, the same
@@ -32,6 +33,7 @@ from parley_connectors.allegro import (
 )
 from parley_connectors.errors import BadRequest
 from parley_connectors.files import OutgoingFile
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole
 
@@ -98,6 +100,8 @@ class AllegroReplies:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         if set(to) - {ParticipantRole.CUSTOMER}:
             raise BadRequest("Allegro replies reach the buyer only")
@@ -113,24 +117,22 @@ class AllegroReplies:
                 return (await client.send_message_with_files(allegro_id, body, attachments)).id
             return (await client.send_message(allegro_id, body)).id
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
         channel, allegro_id = parse_thread_key(thread_id)
         earliest = since - CLOCK_SKEW
         async with self._client(destination) as client:
             if channel is Channel.DISCUSSIONS:
                 chat, _ = await client.chat(allegro_id)
-                for entry in chat:
-                    if (
-                        entry.author.role.upper() == "SELLER"
-                        and entry.text == body
-                        and entry.created_at >= earliest
-                    ):
-                        return entry.id
-                return None
+                return [
+                    ShopReply(entry.id, entry.text or "", entry.created_at)
+                    for entry in chat
+                    if entry.author.role.upper() == "SELLER" and entry.created_at >= earliest
+                ]
             messages, _ = await client.messages(allegro_id, after=earliest)
-        for message in messages:
-            if not message.author.is_interlocutor and message.text == body:
-                return message.id
-        return None
+        return [
+            ShopReply(message.id, message.text, message.created_at)
+            for message in messages
+            if not message.author.is_interlocutor
+        ]

@@ -17,15 +17,15 @@ merchant approves it as a sender at the marketplace (Amazon rejects mail to buye
 from addresses that are not the registered or an approved one).
 
 At most once, and where SMTP makes that weaker: SMTP offers no way to ask later
-whether a message went out, so :meth:`EmailRelayReplies.find_sent` always answers
-None. The responder records ``sending`` before calling :meth:`send` and ``sent`` right
-after, and asks ``find_sent`` before sending again after a crash or an ambiguous fault
-(a timeout or a connection lost mid-submission, reported as ``MarketplaceUnavailable``);
-with None it sends again. The resend carries the same ``Message-ID`` (derived from the
-thread's state and the body, see ``parley_connectors.email_relay.outbound``), so a
-relay or mail client that drops duplicate ids drops it; otherwise the buyer can get
-that one reply twice. That is the only window, and it is as narrow as one SMTP
-submission (a definitive SMTP refusal, 4xx or 5xx, means nothing was queued).
+whether a message went out, so :meth:`EmailRelayReplies.shop_replies` answers None.
+The responder records ``sending`` before calling :meth:`send` and ``sent`` on the
+relay's 250; after a crash or an ambiguous fault (a timeout or a connection lost
+mid-submission, reported as ``MarketplaceUnavailable``) it cannot tell, so the delivery
+becomes ``unknown`` and is not sent again by itself: the merchant decides. When the
+merchant sends it again, the mail carries the same ``Message-ID``: it is derived from
+the command id, chosen before the first attempt, whatever the buyer wrote meanwhile,
+so a relay or mail client that drops duplicate ids drops the copy (a definitive SMTP
+refusal, 4xx or 5xx, means nothing was queued).
 
 Attachments travel as MIME parts of the mail; which files may (10 MB per message at
 Amazon, the assumed file types) is decided by the responder before it calls here.
@@ -51,6 +51,7 @@ from parley_connectors.email_relay import (
 )
 from parley_connectors.errors import BadRequest, NotFound
 from parley_connectors.files import OutgoingFile
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.ports import Destination
 from parley_schemas import DiscussionKey, ParticipantRole
 from parley_store import CONNECTIONS, DISCUSSIONS, MESSAGES
@@ -88,6 +89,8 @@ class EmailRelayReplies:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         refused = {role for role in to if role is not ParticipantRole.CUSTOMER}
         if refused:
@@ -95,12 +98,12 @@ class EmailRelayReplies:
             raise BadRequest(f"an email relay only reaches the buyer, not: {names}")
         context = await self.context(destination, thread_id)
         domain = context.sender.rpartition("@")[2]
-        message_id = reply_message_id(
-            domain,
-            thread_id,
-            context.in_reply_to or "",
-            str(len(context.known_ids)),
-            body,
+        message_id = (
+            reply_message_id(domain, "command", reference)
+            if reference
+            else reply_message_id(
+                domain, thread_id, context.in_reply_to or "", str(len(context.known_ids)), body
+            )
         )
         message = build_reply(
             sender=context.sender,
@@ -117,10 +120,10 @@ class EmailRelayReplies:
         )
         return await self._sender.send(message)
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
-        """SMTP cannot be asked what was delivered: always None (see the module docstring)."""
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
+        """SMTP cannot be asked what was delivered: None (see the module docstring)."""
         return None
 
     async def context(self, destination: Destination, thread_id: str) -> ReplyContext:

@@ -9,9 +9,9 @@ subject is ``order_information`` on an order, ``product_information`` on an offe
 Fnac's answer names the message replied to, not the one created, so after sending
 the conversation is read again to find our SELLER message (best effort: the reply is
 already delivered, a failing lookup must not make it look failed and be re-sent).
-The same read answers "did our reply arrive?" after a crash: a SELLER message, or an
-``answer`` on a message, with the same text, dated at or after the moment the send
-started (less a clock-skew margin).
+The same read lists the shop's messages (SELLER messages, and ``answer`` texts on
+messages) dated at or after a moment (less a clock-skew margin), from which
+:mod:`parley_responder.domain.reconcile` tells whether *our* reply arrived.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from parley_connectors.fnac import (
     FnacMessage,
     split_thread_id,
 )
+from parley_responder.domain.reconcile import ShopReply, same_text
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole, utcnow
 
@@ -65,6 +66,8 @@ class FnacReplies:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         if attachments:
             # The responder sends Fnac files as download links in the text instead.
@@ -88,13 +91,33 @@ class FnacReplies:
                 return None
         return _find(after, body, started)
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
         kind, referer = _conversation(thread_id)
         async with self._client(destination) as client:
             messages = await client.thread_messages(kind, referer)
-        return _find(messages, body, since)
+        floor = since - CLOCK_SKEW
+        replies = [
+            ShopReply(message.message_id, message.description, message.created_at)
+            for message in messages
+            if (message.from_type or "").upper() == SELLER and message.created_at >= floor
+        ]
+        for message in messages:
+            answered = message.answer_at or message.updated_at
+            if not message.answer or answered < floor:
+                continue
+            # Fnac shows a reply both as a SELLER message and as the ``answer`` of the
+            # message replied to: one reply, listed once.
+            if any(
+                same_text(r.body, message.answer) and abs(r.sent_at - answered) <= CLOCK_SKEW
+                for r in replies
+            ):
+                continue
+            replies.append(
+                ShopReply(f"{message.message_id}{ANSWER_SUFFIX}", message.answer, answered)
+            )
+        return replies
 
 
 def _conversation(thread_id: str) -> tuple[str, str]:

@@ -1,9 +1,9 @@
 """The Mirakl family's write side: M12 replies, and M10 to reconcile after a crash.
 
 M12 addresses recipients by party type and id, so the thread (M10) is read first to
-find the customer's or operator's participant entry. The same read answers "did our
-reply arrive?" after a crash: a SHOP message with the same body, dated at or after
-the moment the send started (less a clock-skew margin), is our reply.
+find the customer's or operator's participant entry. The same read lists the SHOP
+messages dated at or after a moment (less a clock-skew margin), from which
+:mod:`parley_responder.domain.reconcile` tells whether *our* reply arrived.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from parley_connectors.mirakl import (
     MiraklRecipient,
     MiraklThread,
 )
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole
 
@@ -55,6 +56,8 @@ class MiraklReplies:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         async with self._client(destination) as client:
             thread = await client.get_thread(thread_id)
@@ -62,19 +65,17 @@ class MiraklReplies:
             result = await client.reply(thread_id, body, recipients, attachments)
             return result.message_id
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
         async with self._client(destination) as client:
             thread = await client.get_thread(thread_id)
-        for message in thread.messages:
-            if (
-                message.sender.party == MiraklParticipantType.SHOP.value
-                and message.body == body
-                and message.date_created >= since - CLOCK_SKEW
-            ):
-                return message.id
-        return None
+        return [
+            ShopReply(message.id, message.body, message.date_created)
+            for message in thread.messages
+            if message.sender.party == MiraklParticipantType.SHOP.value
+            and message.date_created >= since - CLOCK_SKEW
+        ]
 
 
 def _recipient(thread: MiraklThread, role: ParticipantRole) -> MiraklRecipient:

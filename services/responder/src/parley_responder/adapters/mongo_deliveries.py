@@ -47,6 +47,7 @@ class MongoDeliveryStore:
                     "retry": 0,
                     "prepared": None,
                     "unsure_since": None,
+                    "known_ids": None,
                 }
             },
             upsert=True,
@@ -56,10 +57,24 @@ class MongoDeliveryStore:
         assert doc is not None
         return _delivery(doc), before is None
 
-    async def mark_sending(self, command_id: str, attempt: int, at: datetime) -> None:
+    async def mark_sending(
+        self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
+    ) -> None:
         await self._col.update_one(
             {"_id": command_id},
-            {"$set": {"state": "sending", "attempts": attempt, "sending_since": at}},
+            {
+                "$set": {
+                    "state": "sending",
+                    "attempts": attempt,
+                    "sending_since": at,
+                    "known_ids": None if known_ids is None else sorted(known_ids),
+                }
+            },
+        )
+
+    async def mark_unknown(self, command_id: str, reason: str, unsure_since: datetime) -> Delivery:
+        return await self._final(
+            command_id, {"state": "unknown", "error": reason, "unsure_since": unsure_since}
         )
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
@@ -119,6 +134,7 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
         retry=int(doc.get("retry") or 0),
         prepared=_prepared(doc.get("prepared")),
         unsure_since=doc.get("unsure_since"),
+        known_ids=None if doc.get("known_ids") is None else frozenset(doc["known_ids"]),
     )
 
 

@@ -26,6 +26,7 @@ from parley_connectors.rakuten import (
     RakutenItem,
     split_thread_id,
 )
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.ports import Destination
 from parley_schemas import ParticipantRole, utcnow
 
@@ -64,6 +65,8 @@ class RakutenReplies:
         body: str,
         to: list[ParticipantRole],
         attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
     ) -> str | None:
         if attachments:
             # The responder sends Rakuten files as download links in the text instead.
@@ -82,13 +85,22 @@ class RakutenReplies:
                 return None
             return _find(item, client.login, body, started)
 
-    async def find_sent(
-        self, destination: Destination, thread_id: str, body: str, since: datetime
-    ) -> str | None:
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
         itemid = _item(thread_id)
         async with self._client(destination) as client:
             item = await client.item_infos(itemid)
-            return _find(item, client.login, body, since)
+            login = client.login
+        # Rakuten dates messages to the minute.
+        floor = since.replace(second=0, microsecond=0) - CLOCK_SKEW
+        return [
+            ShopReply(message.message_id, message.content, message.sent_at)
+            for message in item.messages
+            if message.kind != MAIL
+            and message.sender.strip().casefold() == login.strip().casefold()
+            and message.sent_at >= floor
+        ]
 
 
 def _item(thread_id: str) -> str:
