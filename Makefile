@@ -9,8 +9,18 @@ UV := $(CURDIR)/.cache/uv/bin/uv
 STACK := UV=$(UV) bash deploy/local/stack.sh
 # Services and tests read the stack's addresses from these variables.
 STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:-$$(cat .run/credentials.key)}"
+# `make run` and `make cli` share one API key pepper (the gateway refuses to start
+# without one), kept in .run/ so keys made by one run still work after a restart.
+RUN_ENV = $(STACK_ENV); export API_KEY_PEPPER="$${API_KEY_PEPPER:-$$(cat .run/api-key-pepper)}"
 
-.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e lint typecheck schemas bench
+.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e lint typecheck schemas bench compose-env
+
+# Tests never touch what `make run` uses (database "parley", unprefixed topics): anything
+# that falls back to the environment gets these. Target-specific, so they reach the
+# prerequisites too: stack-up then creates the test.-prefixed topics.
+TEST_TARGETS := test test-unit test-integration test-e2e
+$(TEST_TARGETS): export MONGODB_DATABASE := parley_test
+$(TEST_TARGETS): export KAFKA_TOPIC_PREFIX := test.
 
 help:
 	@echo "make run    install, start Kafka + MongoDB (FerretDB), the sandbox and all services"
@@ -27,18 +37,21 @@ install: $(UV)
 .run/credentials.key: | install
 	@mkdir -p .run && umask 077 && $(UV) run --frozen python -m parley_ingest.cli generate-key > $@
 
+.run/api-key-pepper:
+	@mkdir -p .run && umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(32))" > $@
+
 stack-up: install .run/credentials.key
 	$(STACK) up
 
 stack-down:
 	$(STACK) down
 
-run: stack-up
-	@$(STACK_ENV); $(UV) run --frozen python deploy/local/devstack.py run
+run: stack-up .run/api-key-pepper
+	@$(RUN_ENV); $(UV) run --frozen python deploy/local/devstack.py run
 
 # The operator CLI against the local stack, e.g. make cli ARGS="connections list".
-cli: stack-up
-	@$(STACK_ENV); $(UV) run --frozen parley $(ARGS)
+cli: stack-up .run/api-key-pepper
+	@$(RUN_ENV); $(UV) run --frozen parley $(ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

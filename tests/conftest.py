@@ -24,6 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
+# What `make run` uses (ServiceSettings' defaults): a test must never write there.
+RUN_DATABASE = "parley"
+RUN_TOPIC_PREFIX = ""
+# Anything in the test session that falls back to the environment (settings objects
+# built without a database or a prefix, subprocesses) gets these instead. The Makefile
+# exports the same values; a bare `pytest` gets them from here.
+TEST_DATABASE = os.environ.setdefault("MONGODB_DATABASE", "parley_test")
+TEST_TOPIC_PREFIX = os.environ.setdefault("KAFKA_TOPIC_PREFIX", "test.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuses to run against the database or topics of `make run`."""
+    if TEST_DATABASE in ("", RUN_DATABASE) or TEST_TOPIC_PREFIX == RUN_TOPIC_PREFIX:
+        raise pytest.UsageError(
+            f"MONGODB_DATABASE={TEST_DATABASE!r} KAFKA_TOPIC_PREFIX={TEST_TOPIC_PREFIX!r}: "
+            "tests would write into what `make run` uses; unset them or pick test names"
+        )
+
 
 def require_env(name: str) -> str:
     value = os.environ.get(name)
@@ -33,8 +51,12 @@ def require_env(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return require_env("KAFKA_BOOTSTRAP_SERVERS")
+async def kafka_bootstrap() -> str:
+    """The broker, with the session's topics (TEST_TOPIC_PREFIX) created: `make test`'s
+    stack-up makes them already, a stack started by `make run` has only its own."""
+    bootstrap = require_env("KAFKA_BOOTSTRAP_SERVERS")
+    await ensure_topics(bootstrap, 1, TEST_TOPIC_PREFIX)
+    return bootstrap
 
 
 @pytest.fixture(scope="session")

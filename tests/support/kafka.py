@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +26,22 @@ class Record:
         return decode(self.value)
 
 
-class TopicProbe:
-    """Positions at the current end of a topic, then waits for matching records."""
+def session_topic_prefix() -> str:
+    """The test session's topic prefix (tests/conftest.py): never `make run`'s topics."""
+    prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+    if not prefix:
+        raise RuntimeError("KAFKA_TOPIC_PREFIX is empty: tests would use `make run`'s topics")
+    return prefix
 
-    def __init__(self, bootstrap: str, topic: Topic | str, prefix: str = "") -> None:
+
+class TopicProbe:
+    """Positions at the current end of a topic, then waits for matching records.
+
+    Without ``prefix``, the session's topics (what settings read from the environment).
+    """
+
+    def __init__(self, bootstrap: str, topic: Topic | str, prefix: str | None = None) -> None:
+        prefix = session_topic_prefix() if prefix is None else prefix
         self._topic = prefix + (topic if isinstance(topic, str) else topic.name)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import Record, TopicProbe
+from support.kafka import Record, TopicProbe, session_topic_prefix
 
 from parley_connectors.allegro import tokens_from_credentials
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
@@ -50,7 +50,7 @@ async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-ingest-allegro")
+    p = KafkaPublisher(kafka_bootstrap, "test-ingest-allegro", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()

@@ -18,7 +18,7 @@ import aiosmtplib
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.email_relay import new_inbound_address
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
@@ -41,7 +41,7 @@ PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-ingest-mail")
+    p = KafkaPublisher(kafka_bootstrap, "test-ingest-mail", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()
@@ -200,7 +200,7 @@ async def test_a_mail_is_not_accepted_when_kafka_cannot_take_it(
     mongo_db: AsyncDatabase[Any], repo: MongoConnectionRepository, kafka_bootstrap: str
 ) -> None:
     _, address = await add_connection(repo)
-    stopped = KafkaPublisher(kafka_bootstrap, client_id="test-ingest-mail-stopped")
+    stopped = KafkaPublisher(kafka_bootstrap, "test-ingest-mail-stopped", session_topic_prefix())
     await stopped.start()
     await stopped.stop()  # a producer that never gets an acknowledgement any more
     server = server_for(mongo_db, repo, stopped, deliver_timeout=3.0)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.fnac import FnacClient
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
@@ -40,7 +40,7 @@ async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-ingest-fnac")
+    p = KafkaPublisher(kafka_bootstrap, "test-ingest-fnac", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, session_topic_prefix
 from support.waiting import eventually
 
 from parley_connectors.mirakl import MiraklClient
@@ -46,7 +46,7 @@ async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-resync")
+    p = KafkaPublisher(kafka_bootstrap, "test-resync", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()
@@ -98,6 +98,7 @@ async def test_resync_requests_are_consumed_and_carried_out(
             handler.handle,
             publisher,
             stage="ingest",
+            topic_prefix=session_topic_prefix(),
         )
     )
     try:

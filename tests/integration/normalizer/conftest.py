@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import session_topic_prefix
 
 from parley_normalizer.adapters.kafka_events import KafkaEventSink
 from parley_normalizer.adapters.mongo_store import MongoDiscussionStore
@@ -17,7 +18,7 @@ from parley_store import ensure_indexes
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-normalizer")
+    p = KafkaPublisher(kafka_bootstrap, "test-normalizer", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.tracing import configure_tracing, extract_context
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-publisher")
+    p = KafkaPublisher(kafka_bootstrap, "test-publisher", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()
