@@ -14,6 +14,7 @@ import httpx
 import pytest
 from integration.gateway.accounts import ClientFactory
 from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import session_topic_prefix
 
 from parley_connectors.mirakl import MiraklClient
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
@@ -51,7 +52,7 @@ async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    p = KafkaPublisher(kafka_bootstrap, client_id="test-connection-health")
+    p = KafkaPublisher(kafka_bootstrap, "test-connection-health", session_topic_prefix())
     await p.start()
     yield p
     await p.stop()
