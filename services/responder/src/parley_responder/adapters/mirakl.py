@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from parley_connectors.errors import BadRequest
 from parley_connectors.files import OutgoingFile
+from parley_connectors.http import DEFAULT_TIMEOUT
 from parley_connectors.mirakl import (
     MiraklClient,
     MiraklParticipantType,
@@ -37,8 +38,11 @@ CLOCK_SKEW = timedelta(minutes=2)
 class MiraklReplies:
     """``http`` shares a connection pool (tests pass the sandbox's in-process one)."""
 
-    def __init__(self, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._http = http
+        self._timeout = timeout
 
     def _client(self, destination: Destination) -> MiraklClient:
         shop_id = destination.options.get("shop_id")
@@ -47,6 +51,7 @@ class MiraklReplies:
             destination.credentials["api_key"],
             shop_id=int(shop_id) if shop_id else None,
             http=self._http,
+            timeout=self._timeout,
         )
 
     async def send(
