@@ -27,6 +27,7 @@ help:
 	@echo "make test   install, start the stack, run lint, type checks, unit, integration and e2e tests"
 	@echo "make stack-down   stop the local Kafka and MongoDB-compatible server"
 	@echo "make cli ARGS=\"connections list\"   the operator CLI (parley) against the local stack"
+	@echo "make compose-env   write .env with generated secrets; then docker compose up --build"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target .cache/uv uv==$(UV_VERSION)
@@ -45,6 +46,11 @@ stack-up: install .run/credentials.key
 
 stack-down:
 	$(STACK) down
+
+# Docker: writes .env with generated secrets, which docker compose reads; then
+# `docker compose up --build`. An existing .env is kept.
+compose-env: install
+	UV=$(UV) bash deploy/docker/secrets.sh
 
 run: stack-up .run/api-key-pepper
 	@$(RUN_ENV); $(UV) run --frozen python deploy/local/devstack.py run
