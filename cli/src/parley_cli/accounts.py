@@ -17,6 +17,7 @@ from parley_gateway.accounts import AccessService, UnknownAccount
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.config import GatewaySettings
 from parley_platform.mongo import connect
+from parley_platform.settings import load_settings
 from parley_store import ensure_indexes
 
 
@@ -92,7 +93,7 @@ def add_parsers(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, "parley")
     client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "cli")
     try:
         await ensure_indexes(db)

@@ -20,6 +20,7 @@ from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_platform.crypto import CredentialCipher
 from parley_platform.mongo import connect
+from parley_platform.settings import load_settings
 from parley_store import ConnectionDocument
 
 
@@ -201,4 +202,4 @@ def add_parsers(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    await COMMANDS[args.action](args, IngestSettings())
+    await COMMANDS[args.action](args, load_settings(IngestSettings, "parley"))

@@ -7,7 +7,8 @@
 Run with the services' environment (MONGODB_URI, MONGODB_DATABASE, CREDENTIALS_KEY
 for connections, API_KEY_PEPPER for keys); ``make cli ARGS="…"`` sets it for the
 local stack. What scripts need goes to stdout; messages go to stderr. Exit status 1
-means the command was refused, with a one-line reason on stderr (``refused: …``).
+means the command was refused, with a one-line reason on stderr (``refused: …``);
+2, a bad or missing setting (one line per variable) or bad arguments.
 """
 
 from __future__ import annotations

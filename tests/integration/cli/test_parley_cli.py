@@ -208,3 +208,12 @@ async def test_the_console_script_runs(env: dict[str, str]) -> None:
     )
     out, _ = await process.communicate()
     assert process.returncode == 0 and out.decode().startswith("ID")
+
+
+async def test_a_missing_secret_setting_stops_the_command(env: dict[str, str]) -> None:
+    without_pepper = {k: v for k, v in env.items() if k != "API_KEY_PEPPER"}
+    run = await parley(without_pepper, "keys", "list", "--account", "acc1")
+    assert run.code == 2 and "API_KEY_PEPPER" in run.err and run.out == ""
+    without_key = {k: v for k, v in env.items() if k != "CREDENTIALS_KEY"}
+    run = await parley(without_key, "connections", "list")
+    assert run.code == 2 and "CREDENTIALS_KEY" in run.err and run.out == ""
