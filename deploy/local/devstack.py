@@ -123,7 +123,8 @@ class ServiceGroup:
     # (`make run` passes one kept in .run/, so keys outlive a restart).
     api_key_pepper: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
-    def _env(self) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
+        """What every process of the group runs with (also for commands run beside it)."""
         p = self.ports
         return {
             # Defaults first, so the environment and ``env`` can replace them.
@@ -163,7 +164,7 @@ class ServiceGroup:
         self.processes[name] = subprocess.Popen(  # noqa: S603 - fixed argv of our own modules
             [sys.executable, "-m", module],
             cwd=ROOT,
-            env=self._env(),
+            env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -258,7 +259,7 @@ class ServiceGroup:
         Each credential travels as the CLI requires: in an environment variable
         (``PARLEY_<FAMILY>_<FIELD>``) named by ``--credential-env FIELD=VARIABLE``.
         """
-        env = self._env()
+        env = self.environment()
         argv = [
             sys.executable,
             "-m",
@@ -427,7 +428,7 @@ def create_api_key(group: ServiceGroup, account_id: str, store_ids: Sequence[str
         done = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
             [sys.executable, "-m", "parley_gateway.cli", *args],
             cwd=ROOT,
-            env=group._env(),
+            env=group.environment(),
             capture_output=True,
             text=True,
             check=False,
@@ -458,8 +459,8 @@ def run() -> None:
         lines = banner(group, inbound).splitlines()
         lines[-1:-1] = [  # before "Press Ctrl-C…"
             f"  demo API key:        {api_key}  (store demo-store; shown once per run)",
-            f"    curl -H 'Authorization: Bearer {api_key}'"
-            f" http://127.0.0.1:{group.ports.gateway}/discussions",
+            "  for the README's quickstart, in another terminal:",
+            f"    export PARLEY_URL=http://127.0.0.1:{group.ports.gateway} PARLEY_KEY={api_key}",
         ]
         print("\n".join(lines), flush=True)
         while not stopping.wait(2):
