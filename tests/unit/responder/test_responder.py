@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from parley_connectors.errors import BadRequest, MarketplaceUnavailable, RateLimited
+from parley_connectors.errors import (
+    BadRequest,
+    MarketplaceUnavailable,
+    PayloadError,
+    RateLimited,
+)
 from parley_connectors.files import OutgoingFile
 from parley_responder.domain.reconcile import ShopReply
 from parley_responder.handlers import Responder, RetryPolicy
@@ -485,3 +490,11 @@ async def test_a_refusal_after_an_ambiguous_attempt_keeps_the_unsure_mark() -> N
     await r.on_reply(command())
     assert results.last.state is DeliveryState.FAILED
     assert deliveries.rows["cmd-abcdef01"].unsure_since == NOW
+
+
+async def test_an_unreadable_answer_to_a_send_is_ambiguous_and_reconciled() -> None:
+    market = ScriptedMarketplace(Landed(PayloadError("M12 answer is not JSON")))
+    r, results, _ = responder(market)
+    await r.on_reply(command())
+    assert market.sent == ["Votre colis part demain."], "found, not sent again"
+    assert results.last.state is DeliveryState.SENT

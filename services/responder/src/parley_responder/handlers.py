@@ -40,6 +40,7 @@ from parley_connectors.errors import (
     BadRequest,
     MarketplaceUnavailable,
     NotFound,
+    PayloadError,
     RateLimited,
 )
 from parley_connectors.files import OutgoingFile
@@ -225,12 +226,13 @@ class Responder:
                     files,
                     reference=command.command_id,
                 )
-            except (RateLimited, MarketplaceUnavailable) as exc:
+            except (RateLimited, MarketplaceUnavailable, PayloadError) as exc:
                 tries += 1
                 reason = _reason(exc)
-                if sending and isinstance(exc, MarketplaceUnavailable) and exc.maybe_delivered:
-                    # A timeout or 5xx does not say whether the marketplace kept the
-                    # message: ask before sending again, and stay "sending" meanwhile.
+                if sending and _maybe_delivered(exc):
+                    # A timeout, a 5xx or an unreadable answer does not say whether the
+                    # marketplace kept the message: ask before sending again, and stay
+                    # "sending" meanwhile.
                     unsure_since = unsure_since or started
                 if tries >= self._retry.max_attempts:
                     gave_up = f"gave up after {attempt} attempts: {reason}"
@@ -281,7 +283,7 @@ class Responder:
         unknown (cannot be told, or the marketplace cannot even be asked now)."""
         try:
             listed = await family.shop_replies(destination, command.thread_id, unsure_since)
-        except (RateLimited, MarketplaceUnavailable) as exc:
+        except (RateLimited, MarketplaceUnavailable, PayloadError) as exc:
             await self._unknown(
                 command,
                 f"{gave_up}; whether it arrived could not be checked: {_reason(exc)}",
@@ -369,6 +371,13 @@ class Responder:
                 ),
             )
         )
+
+
+def _maybe_delivered(exc: Exception) -> bool:
+    """Whether a send that met ``exc`` may have been kept by the marketplace."""
+    if isinstance(exc, PayloadError):
+        return True  # it answered, in a shape we cannot read: it may have kept it
+    return isinstance(exc, MarketplaceUnavailable) and exc.maybe_delivered
 
 
 def _reason(exc: Exception) -> str:
