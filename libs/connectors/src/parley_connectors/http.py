@@ -118,12 +118,16 @@ class MarketplaceHttpClient:
             raise MarketplaceUnavailable(
                 f"{operation}: could not reach {self.marketplace} ({type(exc).__name__})"
             ) from exc
-        log.debug(
+        # Host and path only: query strings carry credentials (Rakuten's login and
+        # token) and sometimes message text; httpx's own request lines are silenced.
+        log.info(
             "marketplace call",
             extra={
                 "marketplace": self.marketplace,
                 "operation": operation,
                 "method": method,
+                "host": response.request.url.host,
+                "path": response.request.url.path,
                 "status": response.status_code,
             },
         )

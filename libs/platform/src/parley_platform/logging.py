@@ -2,7 +2,14 @@
 
 One line per event, so log shippers need no multi-line parsing; the trace and span
 ids join a log line to its trace. Keys that look like credentials are masked before
-rendering, whatever a caller passes.
+rendering, whatever a caller passes; as a backstop, every rendered value (messages,
+exception texts, access-log lines) is scanned for known secret shapes (API keys,
+Fernet tokens, ``pwd=``/``token=`` query parameters, bearer tokens, download-link
+tokens) and those are masked too, so a library that logs a URL cannot leak one.
+
+During an outage every retry fails the same way; the same warning or error from the
+same logger is let through at most once per window and the next line that is let
+through carries how many were suppressed, so the log stays readable and cheap.
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import threading
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -29,6 +38,143 @@ def redact_secrets(
         elif isinstance(value, str) and "://" in value:
             event_dict[key] = _URI_CREDENTIALS.sub(r"\g<scheme>***@", value)
     return event_dict
+
+
+# Secret shapes masked in every rendered string, whoever logged it.
+_QUERY_SECRET = re.compile(
+    r"(?P<key>\b(?:pwd|passwd|password|login|token|access_token|refresh_token|id_token|"
+    r"key|api_key|apikey|secret|client_secret|cursor|signature|sig)=)[^&\s\"'<>]+",
+    re.I,
+)
+_SCHEME_CREDENTIAL = re.compile(r"\b(?P<scheme>Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
+_API_KEY = re.compile(r"\bprl_[A-Za-z0-9_-]+")
+_FERNET = re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}")
+_LINK_TOKEN = re.compile(r"(?P<prefix>/links/)[^/?#\s\"'<>]+")
+REDACTED = "<redacted>"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every known secret shape replaced by ``<redacted>``.
+
+    Used on whole log lines as a backstop and on URLs before they reach a log or a
+    span; the patterns are cheap to test first so the common line costs little.
+    """
+    if "=" in text:
+        text = _QUERY_SECRET.sub(rf"\g<key>{REDACTED}", text)
+    if "prl_" in text:
+        text = _API_KEY.sub(f"prl_{REDACTED}", text)
+    if "gAAAAA" in text:
+        text = _FERNET.sub(REDACTED, text)
+    if "/links/" in text:
+        text = _LINK_TOKEN.sub(rf"\g<prefix>{REDACTED}", text)
+    if "earer" in text or "asic" in text:
+        text = _SCHEME_CREDENTIAL.sub(rf"\g<scheme> {REDACTED}", text)
+    return text
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {key: _mask_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(item) for item in value]
+    return value
+
+
+def mask_secret_patterns(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Last processor before rendering: masks secret shapes in every value, including
+    the formatted exception, whatever logger produced the record."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _mask_value(value)
+    return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secret shapes in a stdlib record's message before any handler sees it.
+
+    Installed on the JSON handler (and usable on any other) so a record rendered by a
+    formatter that is not ours is masked as well; our own formatter masks again after
+    the exception is formatted.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            message = record.getMessage()
+            masked = mask_secrets(message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+
+class ErrorRateLimiter(logging.Filter):
+    """Lets the same warning or error (logger + message) through once per ``window``.
+
+    A broker or database outage makes every retry log the same line many times a
+    second; one line per window per kind says as much. The line let through after a
+    quiet spell carries ``suppressed``: how many identical lines were dropped since the
+    last one. Records below WARNING pass untouched. ``clock`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        window: float = 10.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1000,
+    ) -> None:
+        super().__init__()
+        self._window = window
+        self._clock = clock
+        self._max_keys = max_keys
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or self._window <= 0:
+            return True
+        key = (record.name, _message_kind(record))
+        now = self._clock()
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self._window:
+                self._seen[key] = (last[0], last[1] + 1)
+                return False
+            if len(self._seen) >= self._max_keys:
+                self._forget_before(now - self._window)
+            self._seen[key] = (now, 0)
+        suppressed = last[1] if last is not None else 0
+        if suppressed:
+            if isinstance(record.msg, dict):
+                record.msg["suppressed"] = suppressed
+            else:
+                record.suppressed = suppressed
+        return True
+
+    def _forget_before(self, cutoff: float) -> None:
+        for key, (since, _) in list(self._seen.items()):
+            if since < cutoff:
+                del self._seen[key]
+        if len(self._seen) >= self._max_keys:
+            self._seen.clear()
+
+
+def _message_kind(record: logging.LogRecord) -> str:
+    """The message template: a structlog event name or a stdlib format string."""
+    if isinstance(record.msg, dict):
+        return str(record.msg.get("event", ""))
+    return str(record.msg)
+
+
+def redact_access_path(record: logging.LogRecord) -> bool:
+    """uvicorn's access line carries the full path and query: mask capability tokens
+    (download links, cursors, keys) in it before it is rendered."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+        record.args = (*args[:2], mask_secrets(args[2]), *args[3:])
+    return True
 
 
 def add_trace_context(
@@ -59,12 +205,21 @@ def json_handler() -> logging.Handler:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            mask_secret_patterns,
             structlog.processors.JSONRenderer(),
         ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(ErrorRateLimiter())  # first: it keys on the unmasked template
+    handler.addFilter(RedactingFilter())
     return handler
+
+
+# Libraries whose INFO lines carry full request URLs (httpx logs every request with
+# its query string, which holds Rakuten's login and token) or are chatty; our own
+# connector logs one line per marketplace call with method, host, path and status.
+QUIET_LOGGERS = ("aiokafka", "kafka", "pymongo", "httpx", "httpcore")
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -79,12 +234,15 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [json_handler()]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
-    for noisy in ("aiokafka", "kafka", "pymongo"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's records go through the root handler, not its own formatters.
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if redact_access_path not in access.filters:
+        access.addFilter(redact_access_path)
 
 
 def dict_config(level: str = "INFO") -> dict[str, Any]:
@@ -95,7 +253,7 @@ def dict_config(level: str = "INFO") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "handlers": {"json": {"()": "parley_platform.logging.json_handler"}},
         "root": {"level": level.upper(), "handlers": ["json"]},
-        "loggers": {n: {"level": "WARNING"} for n in ("aiokafka", "kafka", "pymongo")},
+        "loggers": {n: {"level": "WARNING"} for n in QUIET_LOGGERS},
     }
 
 
