@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 
 from parley_ingest.bootstrap import Runtime, bootstrap
 from parley_ingest.config import IngestSettings
 from parley_platform.consumer import run_consumer
+from parley_platform.readiness import KafkaProbe, check_readiness
 from parley_schemas import INGEST_COMMANDS
 
 
@@ -57,13 +59,23 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": "ingest"}
 
+    kafka = KafkaProbe(settings.kafka_bootstrap_servers)
+
     @app.get("/ready")
-    async def ready(request: Request) -> dict[str, str]:
+    async def ready(request: Request) -> JSONResponse:
+        """503 while MongoDB or the broker does not answer (a sync would publish nothing)
+        or the inbound SMTP server is not listening; each check named in the body."""
         runtime: Runtime = request.app.state.runtime
-        await runtime.mongo.admin.command("ping")
-        if runtime.inbound_smtp is not None and not runtime.inbound_smtp.listening:
-            raise HTTPException(status_code=503, detail="inbound SMTP server is not listening")
-        return {"status": "ready"}
+
+        async def mongo() -> None:
+            await runtime.mongo.admin.command("ping")
+
+        async def smtp() -> str | bool:
+            inbound = runtime.inbound_smtp
+            return inbound is None or inbound.listening or "not listening"
+
+        outcome = await check_readiness({"mongodb": mongo, "kafka": kafka, "inbound_smtp": smtp})
+        return JSONResponse(outcome.body("ingest"), status_code=outcome.status)
 
     @app.post("/connections/{connection_id}/resync", status_code=202)
     async def resync(connection_id: str, request: Request) -> dict[str, str]:

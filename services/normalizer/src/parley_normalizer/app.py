@@ -14,6 +14,7 @@ import faust
 
 from parley_platform.kafka import topic_names
 from parley_platform.logging import get_logger
+from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
@@ -72,3 +73,7 @@ app.timer(interval=settings.retention_sweep_interval_seconds)(enforce_retention)
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
     return web.json({"status": "ok", "service": "normalizer"})
+
+
+# /ready: 503 while MongoDB or the broker is unreachable or no partitions are held.
+add_ready_page(app, "normalizer", lazy_mongo_ping(runtime.get), settings.kafka_bootstrap_servers)

@@ -12,6 +12,7 @@ from typing import Any
 import faust
 
 from parley_platform.kafka import topic_names
+from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
 from parley_responder.bootstrap import Runtime, bootstrap
@@ -74,3 +75,7 @@ async def autorespond(stream: faust.StreamT[Any]) -> None:
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
     return web.json({"status": "ok", "service": "responder"})
+
+
+# /ready: 503 while MongoDB or the broker is unreachable or no partitions are held.
+add_ready_page(app, "responder", lazy_mongo_ping(runtime.get), settings.kafka_bootstrap_servers)
