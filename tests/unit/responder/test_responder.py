@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from support.waiting import eventually
 
 from parley_connectors.errors import (
     BadRequest,
@@ -19,6 +21,7 @@ from parley_connectors.files import OutgoingFile
 from parley_responder.domain.reconcile import ShopReply
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.ports import Delivery, Destination, PreparedReply
+from parley_responder.scheduler import DeliveryScheduler
 from parley_schemas import DeliveryResult, DeliveryState, Envelope, ParticipantRole, ReplyCommand
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -73,8 +76,19 @@ class FakeDeliveries:
         self.rows[command_id] = replace(self.rows[command_id], prepared=prepared)
         return prepared
 
-    async def mark_retrying(self, command_id: str, error: str) -> None:
-        self.rows[command_id] = replace(self.rows[command_id], state="queued", error=error)
+    async def mark_retrying(
+        self,
+        command_id: str,
+        error: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        sending: bool,
+    ) -> None:
+        row = replace(
+            self.rows[command_id], error=error, attempts=attempts, next_attempt_at=next_attempt_at
+        )
+        self.rows[command_id] = row if sending else replace(row, state="queued")
 
 
 class FakeDestinations:
@@ -498,3 +512,147 @@ async def test_an_unreadable_answer_to_a_send_is_ambiguous_and_reconciled() -> N
     await r.on_reply(command())
     assert market.sent == ["Votre colis part demain."], "found, not sent again"
     assert results.last.state is DeliveryState.SENT
+
+
+# --- parking: attempts, next_attempt_at, Retry-After capped; per-connection delivery --
+
+
+async def test_a_parked_reply_shows_its_attempts_and_when_it_is_tried_next() -> None:
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(RateLimited(7.0), "m-1")
+    r, results, _ = responder(market, deliveries)
+    await r.on_reply(command())
+    parked = results.envelopes[-2].data
+    assert (parked.state, parked.attempts) == (DeliveryState.QUEUED, 1)
+    assert parked.next_attempt_at == NOW + timedelta(seconds=7)
+    assert (results.last.state, results.last.attempts) == (DeliveryState.SENT, 2)
+    assert results.last.next_attempt_at is None
+
+
+async def test_attempts_count_every_pass_even_when_the_look_before_sending_faults() -> None:
+    # The marketplace throttles every call, the listing before the send included.
+    deliveries = FakeDeliveries()
+    market = ScriptedMarketplace(listing=[RateLimited(2.0)] * 3)
+    r, results, delays = responder(market, deliveries)
+    await r.on_reply(command())
+    assert results.last.state is DeliveryState.FAILED
+    assert results.last.attempts == 3
+    assert "gave up after 3 attempts" in (results.last.error or "")
+    assert [e.data.attempts for e in results.envelopes] == [0, 1, 2, 3]
+    assert delays == [2.0, 2.0]
+
+
+async def test_a_retry_after_above_the_maximum_is_capped_and_shown() -> None:
+    market = ScriptedMarketplace(RateLimited(7200.0), "m-1")
+    results = Results()
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    deliveries = FakeDeliveries()
+    r = Responder(
+        deliveries,
+        FakeDestinations(),
+        {"mirakl": market},
+        results,
+        RetryPolicy(max_attempts=3, max_retry_after=900),
+        sleep=sleep,
+        clock=lambda: NOW,
+    )
+    await r.on_reply(command())
+    assert delays == [900]
+    assert results.envelopes[-2].data.next_attempt_at == NOW + timedelta(seconds=900)
+    assert results.last.state is DeliveryState.SENT
+
+
+class StoreDestinations:
+    """Each store's connection is told apart by its base URL (the store id)."""
+
+    async def find(self, store_id: str, marketplace: str) -> Destination | None:
+        return replace(DEST, base_url=store_id)
+
+
+class PerStore:
+    """One marketplace family, each store's connection answering on its own."""
+
+    def __init__(self, **markets: ScriptedMarketplace) -> None:
+        self.markets = markets
+
+    async def send(
+        self,
+        destination: Destination,
+        thread_id: str,
+        body: str,
+        to: list[ParticipantRole],
+        attachments: Sequence[OutgoingFile] = (),
+        *,
+        reference: str = "",
+    ) -> str | None:
+        market = self.markets[destination.base_url]
+        return await market.send(destination, thread_id, body, to, attachments, reference=reference)
+
+    async def shop_replies(
+        self, destination: Destination, thread_id: str, since: datetime
+    ) -> list[ShopReply] | None:
+        return await self.markets[destination.base_url].shop_replies(destination, thread_id, since)
+
+
+class Outbox:
+    """The delivery queue over the fake delivery records."""
+
+    def __init__(self, deliveries: FakeDeliveries) -> None:
+        self.deliveries = deliveries
+        self.items: dict[str, ReplyCommand] = {}
+
+    async def add(self, command: ReplyCommand) -> None:
+        await self.deliveries.open(command)
+        self.items[command.command_id] = command
+
+    async def remove(self, command: ReplyCommand) -> None:
+        self.items.pop(command.command_id, None)
+
+    async def pending(self) -> list[ReplyCommand]:
+        return list(self.items.values())
+
+
+async def test_a_throttled_store_is_parked_while_another_stores_reply_goes_out() -> None:
+    deliveries = FakeDeliveries()
+    a, b = ScriptedMarketplace(RateLimited(1200.0), "m-a"), ScriptedMarketplace("m-b")
+    results = Results()
+    retry_after_passed = asyncio.Event()
+
+    async def wait(seconds: float) -> None:
+        await retry_after_passed.wait()
+
+    r = Responder(
+        deliveries,
+        StoreDestinations(),
+        {"mirakl": PerStore(A=a, B=b)},
+        results,
+        RetryPolicy(max_attempts=3, max_retry_after=900),
+        sleep=wait,
+        clock=lambda: NOW,
+    )
+    scheduler = DeliveryScheduler(r, Outbox(deliveries))
+    reply_a = command().model_copy(update={"command_id": "cmd-store-a1", "store_id": "A"})
+    reply_b = command().model_copy(update={"command_id": "cmd-store-b1", "store_id": "B"})
+    await scheduler.submit(reply_a)
+    await scheduler.submit(reply_b)
+
+    async def b_sent() -> bool:
+        return "cmd-store-b1" in deliveries.rows and deliveries.rows["cmd-store-b1"].state == "sent"
+
+    await eventually(b_sent, timeout=5, interval=0.001)
+    # B is out while A is still parked until its (capped) Retry-After.
+    assert b.sent == ["Votre colis part demain."] and a.sent == []
+    parked = deliveries.rows["cmd-store-a1"]
+    assert (parked.state, parked.attempts) == ("queued", 1)
+    assert parked.next_attempt_at == NOW + timedelta(seconds=900)
+    shown = [e.data for e in results.envelopes if e.data.command_id == "cmd-store-a1"]
+    assert shown[-1].next_attempt_at == NOW + timedelta(seconds=900)
+
+    retry_after_passed.set()
+    await scheduler.wait_idle()
+    assert a.sent == ["Votre colis part demain."]
+    assert deliveries.rows["cmd-store-a1"].state == "sent"

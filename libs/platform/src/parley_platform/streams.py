@@ -2,10 +2,19 @@
 
 Every record goes through :func:`consume_envelopes`: it restores the trace context
 from the Kafka headers, decodes the envelope (undecodable records go to the
-dead-letter topic and the stream goes on), and retries the handler. Infrastructure
-faults (MongoDB or Kafka unreachable) are retried without limit, because skipping
-the record would lose it; a record that keeps failing for any other reason is
-dead-lettered after a few attempts so one poison record never stops a partition.
+dead-letter topic and the stream goes on), and retries the handler. What happens to
+a failing record depends on the class of its error (:func:`classify`):
+
+- transient: a dependency that may come back (MongoDB or Kafka unreachable, a
+  timeout, and whatever the caller adds, e.g. a marketplace or SMTP relay that is
+  unavailable or rate-limits us): retried with capped backoff *without limit*,
+  never dead-lettered, because skipping the record would lose what it asks for
+  (the autoresponder's shop copy, say) while the dependency is merely away;
+- unprocessable: the record can never be processed here (:class:`Unprocessable`, a
+  record that fails validation): dead-lettered at once;
+- anything else is a bug or a poison record: retried a few times, then
+  dead-lettered so one record never stops a partition.
+
 Faust commits an offset only after the handler returned, so a crash mid-record
 means the record is processed again: handlers must be idempotent.
 """
@@ -15,18 +24,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from enum import StrEnum
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from parley_schemas import Envelope, Topic, UndecodableRecord, decode
 
-from .kafka import KafkaPublisher
 from .logging import dict_config, get_logger
 from .settings import ServiceSettings
 from .tracing import extract_context
@@ -46,6 +56,42 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 class Unprocessable(Exception):
     """A well-formed record that can never be processed here (e.g. it names a discussion
     this environment does not have): dead-lettered at once, without retries."""
+
+
+class DeadLetters(Protocol):
+    """Where records that cannot be processed go (:class:`~.kafka.KafkaPublisher`)."""
+
+    async def dead_letter(
+        self,
+        stage: str,
+        reason: str,
+        *,
+        subject: str = "unknown",
+        source_topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class Failure(StrEnum):
+    """What a handler's error means for its record (see the module's docstring)."""
+
+    TRANSIENT = "transient"  # retried without limit: the dependency may come back
+    UNPROCESSABLE = "unprocessable"  # dead-lettered at once
+    BUG = "bug"  # retried a few times, then dead-lettered
+
+
+def classify(exc: BaseException, transient: tuple[type[BaseException], ...] = ()) -> Failure:
+    """The class of a handler's error; ``transient`` adds the caller's own
+    dependencies that may come back (the platform knows no marketplace errors)."""
+    if isinstance(exc, Unprocessable | ValidationError):
+        return Failure.UNPROCESSABLE
+    if isinstance(exc, TRANSIENT_ERRORS + transient):
+        return Failure.TRANSIENT
+    return Failure.BUG
 
 
 T = TypeVar("T")
@@ -98,13 +144,20 @@ async def consume_envelopes(
     events: AsyncIterator[Any],
     topics: Mapping[str, Topic],
     handle: Handler,
-    dead_letters: KafkaPublisher,
+    dead_letters: DeadLetters,
     *,
     stage: str,
     max_attempts: int = 5,
     base_delay: float = 0.2,
     max_delay: float = 30.0,
+    transient: tuple[type[BaseException], ...] = (),
 ) -> None:
+    """Handles each record; see the module's docstring for what a failure does.
+
+    ``transient`` names the caller's error classes of dependencies that may come back:
+    their records are retried (honouring a ``retry_after`` the error carries, up to
+    ``max_delay``) until they are processed, however long that takes.
+    """
     async for event in events:
         message = event.message
         with tracer.start_as_current_span(
@@ -133,19 +186,28 @@ async def consume_envelopes(
                 await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
                 continue
             await _handle_with_retries(
-                envelope, handle, dead_letters, stage, where, max_attempts, base_delay, max_delay
+                envelope,
+                handle,
+                dead_letters,
+                stage,
+                where,
+                max_attempts,
+                base_delay,
+                max_delay,
+                transient,
             )
 
 
 async def _handle_with_retries(
     envelope: Envelope[Any],
     handle: Handler,
-    dead_letters: KafkaPublisher,
+    dead_letters: DeadLetters,
     stage: str,
     where: dict[str, Any],
     max_attempts: int,
     base_delay: float,
     max_delay: float,
+    transient: tuple[type[BaseException], ...],
 ) -> None:
     failures = 0
     attempt = 0
@@ -154,18 +216,31 @@ async def _handle_with_retries(
         try:
             await handle(envelope)
             return
-        except Unprocessable as exc:
-            reason = f"unprocessable: {exc}"
-            log.warning("record dead-lettered", reason=reason, **_loc(where))
-            await _retry_forever(
-                partial(dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where)
-            )
-            return
-        except TRANSIENT_ERRORS as exc:
-            delay = _backoff(attempt, base_delay, max_delay)
-            log.warning("infrastructure fault, retrying", error=repr(exc), delay=delay)
-            await asyncio.sleep(delay)
         except Exception as exc:
+            kind = classify(exc, transient)
+            if kind is Failure.UNPROCESSABLE:
+                reason = f"unprocessable: {exc}"
+                log.warning("record dead-lettered", reason=reason, **_loc(where))
+                await _retry_forever(
+                    partial(
+                        dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
+                    )
+                )
+                return
+            if kind is Failure.TRANSIENT:
+                delay = _backoff(min(attempt, 30), base_delay, max_delay)
+                asked = getattr(exc, "retry_after", None)
+                if isinstance(asked, int | float):
+                    delay = min(max_delay, max(delay, float(asked)))
+                log.warning(
+                    "dependency unavailable, retrying",
+                    error=repr(exc),
+                    delay=delay,
+                    attempt=attempt,
+                    **_loc(where),
+                )
+                await asyncio.sleep(delay)
+                continue
             failures += 1
             if failures >= max_attempts:
                 reason = f"handler failed {failures} times: {exc!r}"

@@ -58,7 +58,14 @@ class DeliveryResult(Record):
         "and it could not be confirmed either way (shown as unknown); nothing is sent "
         "again unless the merchant retries",
     )
-    attempts: int = Field(default=0, ge=0)
+    attempts: int = Field(
+        default=0, ge=0, description="Attempts at the marketplace so far, faulted ones included"
+    )
+    next_attempt_at: datetime | None = Field(
+        default=None,
+        description="With state queued after a fault: when the next attempt is due (the "
+        "marketplace's Retry-After, up to the responder's maximum, or its own backoff)",
+    )
     occurred_at: datetime
     retry: int = Field(
         default=0,

@@ -127,6 +127,7 @@ class DeliveryInfo(_Document):
     attempts: int = 0
     updated_at: datetime
     retry: int = 0  # the merchant retry round the state belongs to
+    next_attempt_at: datetime | None = None  # queued after a fault: tried again then
 
 
 class MessageDocument(_Document):

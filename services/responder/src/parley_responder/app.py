@@ -1,8 +1,15 @@
 """The responder's Faust app: one agent over reply commands, one over conversation
 events (autoresponders).
 
-Commands are keyed by discussion, so one discussion's replies are delivered in the
-order the merchant wrote them.
+The agents only accept replies (:mod:`parley_responder.scheduler`): once a command is
+durably in the outbox its offset may be committed, and the reply is delivered by its
+connection's worker, so a throttled or failing marketplace never holds a partition.
+Commands are keyed by discussion and a connection's worker takes them in order, so
+one discussion's replies are delivered in the order the merchant wrote them.
+
+A marketplace or SMTP relay that is unavailable is transient for the stream: the
+autoresponder's event (and its shop copy) is retried until the relay is back, never
+dead-lettered (:func:`parley_platform.streams.classify`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from typing import Any
 
 import faust
 
+from parley_connectors.errors import MarketplaceUnavailable, RateLimited
 from parley_platform.kafka import topic_names
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
@@ -46,6 +54,8 @@ conversation_events = app.topic(
     value_serializer="raw",
 )
 runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
+# Dependencies that come back: their records wait for them, however long.
+MAY_COME_BACK = (MarketplaceUnavailable, RateLimited)
 
 
 @app.agent(commands)
@@ -54,9 +64,10 @@ async def respond(stream: faust.StreamT[Any]) -> None:
     await consume_envelopes(
         stream.events(),
         sources,
-        rt.responder.handle,
+        rt.scheduler.handle,
         rt.publisher,
         stage="responder",
+        transient=MAY_COME_BACK,
     )
 
 
@@ -69,6 +80,7 @@ async def autorespond(stream: faust.StreamT[Any]) -> None:
         rt.autoresponder.handle,
         rt.publisher,
         stage="autoresponder",
+        transient=MAY_COME_BACK,
     )
 
 

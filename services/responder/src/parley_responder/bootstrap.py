@@ -21,7 +21,7 @@ from parley_responder.adapters.mongo_autoresponder import (
     MongoConversationReader,
     MongoNotificationLog,
 )
-from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
+from parley_responder.adapters.mongo_deliveries import MongoDeliveryQueue, MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_responder.adapters.mongo_usage import MongoConversationUsage
 from parley_responder.adapters.rakuten import RakutenReplies
@@ -29,6 +29,7 @@ from parley_responder.autoresponder import Autoresponder
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.outgoing import ReplyPreparer
+from parley_responder.scheduler import DeliveryScheduler
 from parley_store import GridFsFileStore, ensure_indexes
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
@@ -36,6 +37,7 @@ from parley_store.autoresponder_store import MongoAutoresponderStore
 @dataclass
 class Runtime:
     responder: Responder
+    scheduler: DeliveryScheduler
     autoresponder: Autoresponder
     publisher: KafkaPublisher
     mongo: AsyncMongoClient[Any]
@@ -68,6 +70,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
             max_attempts=settings.responder_max_attempts,
             base_delay=settings.responder_base_delay_seconds,
             max_delay=settings.responder_max_delay_seconds,
+            max_retry_after=settings.responder_max_retry_after_seconds,
         ),
         preparer=ReplyPreparer(
             GridFsFileStore(db),
@@ -77,17 +80,27 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
             settings.link_ttl_seconds,
         ),
     )
+    # Replies (the merchant's and autoresponses) are accepted into the outbox's queue
+    # and delivered per connection; what a previous process left there resumes now.
+    scheduler = DeliveryScheduler(
+        responder, MongoDeliveryQueue(db), max_pending=settings.responder_max_pending
+    )
+    scheduler.start()
     autoresponder = Autoresponder(
         MongoAutoresponderStore(db),
         MongoConversationReader(db),
-        responder,
+        scheduler,
         MongoNotificationLog(db),
         _smtp(settings),
         from_address=settings.responder_autoresponder_from,
         max_age=timedelta(seconds=settings.responder_autoresponder_max_age_seconds),
     )
     return Runtime(
-        responder=responder, autoresponder=autoresponder, publisher=publisher, mongo=client
+        responder=responder,
+        scheduler=scheduler,
+        autoresponder=autoresponder,
+        publisher=publisher,
+        mongo=client,
     )
 
 

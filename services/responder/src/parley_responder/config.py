@@ -23,6 +23,11 @@ class ResponderSettings(ServiceSettings, LinkSettings):
     responder_max_attempts: int = Field(default=5, ge=1)
     responder_base_delay_seconds: float = Field(default=1.0, gt=0)
     responder_max_delay_seconds: float = Field(default=60.0, gt=0)
+    # A marketplace's Retry-After is honoured as given up to this (15 min by default);
+    # the delivery shows the capped time as next_attempt_at.
+    responder_max_retry_after_seconds: float = Field(default=900.0, gt=0)
+    # Replies accepted and not yet settled, at most (beyond: the agent waits).
+    responder_max_pending: int = Field(default=1000, ge=1)
     credentials_key: SecretStr = Field(default=SecretStr(""))
     # The SMTP relay email-relay replies are submitted to; the default is the local
     # sandbox's sink (sandbox/src/parley_sandbox/smtp_sink.py).

@@ -21,9 +21,14 @@ round of the same record: when the failure came after an attempt that may have
 landed, the marketplace is asked first, exactly as after a crash.
 
 Faults the marketplace may recover from (429, 5xx, timeouts) are retried with
-exponential backoff and jitter, honouring Retry-After; after the budget, or on a
-refusal (400, 404, credentials), the delivery is ``failed`` with the reason, or
-``unknown`` when an attempt may have landed and could not be confirmed.
+exponential backoff and jitter, honouring Retry-After as given up to a documented
+maximum (:attr:`RetryPolicy.max_retry_after`); after the budget, or on a refusal
+(400, 404, credentials), the delivery is ``failed`` with the reason, or ``unknown``
+when an attempt may have landed and could not be confirmed. Before each wait the
+reply is parked: the record and a ``queued`` result carry the attempts so far and
+``next_attempt_at``, so the merchant sees when it will be tried next. The wait itself
+is ``sleep``: in the service it holds only the reply's own marketplace connection
+(:mod:`parley_responder.scheduler`), never the Kafka partition or other stores.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from parley_connectors.errors import (
@@ -76,13 +81,18 @@ SOURCE = "/parley/responder"
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """``max_delay`` caps our own backoff; ``max_retry_after`` caps a marketplace's
+    Retry-After (RESPONDER_MAX_RETRY_AFTER_SECONDS): honoured as given up to it, so a
+    marketplace asking for hours does not hold a reply that long unseen."""
+
     max_attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 60.0
+    max_retry_after: float = 900.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
-            return min(self.max_delay, max(0.0, retry_after))
+            return min(self.max_retry_after, max(0.0, retry_after))
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
@@ -137,7 +147,14 @@ class Responder:
         # After a crash mid-send, or a merchant retry of a failure that may have landed.
         unsure = delivery.sending_since if delivery.state == "sending" else delivery.unsure_since
         await self._send(
-            command, prepared, delivery.attempts, family, destination, unsure, delivery.known_ids
+            command,
+            prepared,
+            delivery.attempts,
+            family,
+            destination,
+            unsure,
+            delivery.known_ids,
+            delivery.retry,
         )
 
     async def _prepare(
@@ -168,8 +185,13 @@ class Responder:
         destination: Destination,
         unsure_since: datetime | None,
         known: frozenset[str] | None,
+        round_: int = 0,
     ) -> None:
         """Attempts until sent, refused, out of budget, or undecidable.
+
+        Every pass at the marketplace counts as an attempt (``attempts`` on the record
+        and in the results), whichever call of it met the fault: the look at the thread
+        before sending as much as the send.
 
         ``unsure_since`` is set while an earlier attempt may have landed: then the
         marketplace is asked first, and only a reply identified as this one (see
@@ -189,6 +211,7 @@ class Responder:
         while True:
             started = self._clock()
             sending = False
+            attempt += 1
             try:
                 if unsure_since is not None:
                     listed = await family.shop_replies(destination, command.thread_id, unsure_since)
@@ -211,7 +234,6 @@ class Responder:
                     known = known_ids(
                         await family.shop_replies(destination, command.thread_id, started)
                     )
-                attempt += 1
                 # While unsure, the record keeps the earliest possible send time and the
                 # thread as it was before it, so a crash now still finds that attempt.
                 await self._deliveries.mark_sending(
@@ -235,6 +257,13 @@ class Responder:
                     # "sending" meanwhile.
                     unsure_since = unsure_since or started
                 if tries >= self._retry.max_attempts:
+                    await self._deliveries.mark_retrying(
+                        command.command_id,
+                        reason,
+                        attempts=attempt,
+                        next_attempt_at=None,
+                        sending=unsure_since is not None,
+                    )
                     gave_up = f"gave up after {attempt} attempts: {reason}"
                     if unsure_since is None:
                         await self._fail(command, gave_up)
@@ -243,15 +272,32 @@ class Responder:
                             command, prepared, family, destination, unsure_since, known, gave_up
                         )
                     return
-                if unsure_since is None:
-                    await self._deliveries.mark_retrying(command.command_id, reason)
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 delay = self._retry.delay(tries, retry_after)
+                next_attempt_at = self._clock() + timedelta(seconds=delay)
+                # Parked: while unsure the record stays "sending" for a crash to reconcile.
+                await self._deliveries.mark_retrying(
+                    command.command_id,
+                    reason,
+                    attempts=attempt,
+                    next_attempt_at=next_attempt_at,
+                    sending=unsure_since is not None,
+                )
+                await self._emit(
+                    command,
+                    DeliveryState.QUEUED,
+                    attempts=attempt,
+                    retry=round_,
+                    prepared=prepared,
+                    next_attempt_at=next_attempt_at,
+                )
                 log.warning(
                     "reply delivery retry",
                     command_id=command.command_id,
                     attempt=attempt,
                     delay=delay,
+                    retry_after=retry_after,
+                    next_attempt_at=next_attempt_at.isoformat(),
                     reason=reason,
                 )
                 await self._sleep(delay)
@@ -337,6 +383,7 @@ class Responder:
         retry: int = 0,
         prepared: PreparedReply | None = None,
         unconfirmed: bool = False,
+        next_attempt_at: datetime | None = None,
     ) -> None:
         files = [*prepared.native, *(x.file for x in prepared.linked)] if prepared else []
         key = DiscussionKey(
@@ -360,6 +407,7 @@ class Responder:
                     error=error if state is DeliveryState.FAILED else None,
                     unconfirmed=unconfirmed,
                     attempts=attempts,
+                    next_attempt_at=next_attempt_at,
                     occurred_at=self._clock(),
                     retry=retry,
                     attachments=[

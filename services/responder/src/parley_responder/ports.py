@@ -55,6 +55,7 @@ class Delivery:
     # The shop's message ids in the thread right before the first attempt of the
     # uncertain window (None: not recorded, or the marketplace cannot list them).
     known_ids: frozenset[str] | None = None
+    next_attempt_at: datetime | None = None  # parked after a fault until then
 
     @property
     def final(self) -> bool:
@@ -89,7 +90,18 @@ class DeliveryStore(Protocol):
         """Keeps ``prepared`` unless one for this retry is already kept; answers the kept one."""
         ...
 
-    async def mark_retrying(self, command_id: str, error: str) -> None: ...
+    async def mark_retrying(
+        self,
+        command_id: str,
+        error: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        sending: bool,
+    ) -> None:
+        """Parks the reply after a fault: ``attempts`` so far and when the next one is
+        due (None: no next one). ``queued`` again, unless ``sending`` (an earlier
+        attempt may have landed: the state stays for a crash to reconcile)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,24 @@ class Destination:
     credentials: dict[str, str]
     options: dict[str, str]
     connection_id: str | None = None  # where rotated credentials (OAuth) are saved back
+
+
+class DeliveryQueue(Protocol):
+    """The replies accepted and not yet settled, durably (the outbox's to-do list).
+
+    A command is added, with its delivery record, before its Kafka offset may be
+    committed, and removed once the delivery settled: after a crash the queue says
+    which replies to resume."""
+
+    async def add(self, command: ReplyCommand) -> None:
+        """Opens the delivery record (with the command) and queues the command."""
+
+    async def remove(self, command: ReplyCommand) -> None:
+        """Done with this command (and this merchant retry of it)."""
+
+    async def pending(self) -> list[ReplyCommand]:
+        """Every queued command, oldest first."""
+        ...
 
 
 class DestinationLookup(Protocol):

@@ -129,8 +129,12 @@ class DeliveryOut(ApiModel):
     error: str | None = Field(
         description="Why delivery failed (in the marketplace's words), or why it is unknown"
     )
-    attempts: int
+    attempts: int = Field(description="Attempts at the marketplace so far")
     retry: int = Field(default=0, description="How many times the merchant retried it")
+    next_attempt_at: datetime | None = Field(
+        default=None,
+        description="Queued after a fault (rate limit, outage): when it will be tried next",
+    )
 
     @classmethod
     def of(cls, delivery: DeliveryInfo) -> DeliveryOut:
@@ -139,6 +143,7 @@ class DeliveryOut(ApiModel):
             error=delivery.error,
             attempts=delivery.attempts,
             retry=delivery.retry,
+            next_attempt_at=delivery.next_attempt_at,
         )
 
 

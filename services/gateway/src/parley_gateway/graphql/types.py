@@ -95,8 +95,12 @@ class Delivery:
     error: str | None = strawberry.field(
         description="Why delivery failed (in the marketplace's words), or why it is unknown"
     )
-    attempts: int
+    attempts: int = strawberry.field(description="Attempts at the marketplace so far")
     retry: int = strawberry.field(description="How many times the merchant retried it")
+    next_attempt_at: datetime | None = strawberry.field(
+        default=None,
+        description="Queued after a fault (rate limit, outage): when it will be tried next",
+    )
 
     @classmethod
     def of(cls, delivery: DeliveryInfo) -> Delivery:
@@ -105,6 +109,7 @@ class Delivery:
             error=delivery.error,
             attempts=delivery.attempts,
             retry=delivery.retry,
+            next_attempt_at=delivery.next_attempt_at,
         )
 
 

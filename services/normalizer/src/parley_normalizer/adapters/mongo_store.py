@@ -210,6 +210,7 @@ class MongoDiscussionStore:
             "error": result.error,
             "unconfirmed": result.unconfirmed,
             "attempts": result.attempts,
+            "next_attempt_at": result.next_attempt_at,
             "updated_at": result.occurred_at,
             "retry": result.retry,
         }

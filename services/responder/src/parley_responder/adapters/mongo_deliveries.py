@@ -8,6 +8,11 @@ The record also keeps the command itself (so the gateway can queue a merchant re
 of a failed delivery without the original record on Kafka), the prepared reply (the
 body with its download links and the files sent natively, decided once), and the
 merchant retry round it is in (``retry``, raised by the gateway from ``failed``).
+
+:class:`MongoDeliveryQueue` keeps the replies accepted and not yet settled in a small
+collection of its own, keyed by command id: the responder commits a command's Kafka
+offset once it is there, and resumes what it holds after a restart (one read of the
+whole, small collection at start; every other access is by ``_id``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from parley_responder.domain.attachments import LinkedFile, ReplyFile
 from parley_responder.ports import Delivery, PreparedReply
 from parley_schemas import ReplyCommand, utcnow
 from parley_store import DELIVERIES
+
+DELIVERY_QUEUE = "delivery_queue"  # the responder's own: accepted, not yet settled
 
 
 class MongoDeliveryStore:
@@ -48,6 +55,7 @@ class MongoDeliveryStore:
                     "prepared": None,
                     "unsure_since": None,
                     "known_ids": None,
+                    "next_attempt_at": None,
                 }
             },
             upsert=True,
@@ -68,6 +76,7 @@ class MongoDeliveryStore:
                     "attempts": attempt,
                     "sending_since": at,
                     "known_ids": None if known_ids is None else sorted(known_ids),
+                    "next_attempt_at": None,
                 }
             },
         )
@@ -108,19 +117,61 @@ class MongoDeliveryStore:
         kept = _prepared(doc.get("prepared") if doc else None)
         return kept or prepared
 
-    async def mark_retrying(self, command_id: str, error: str) -> None:
-        await self._col.update_one(
-            {"_id": command_id}, {"$set": {"state": "queued", "error": error}}
-        )
+    async def mark_retrying(
+        self,
+        command_id: str,
+        error: str,
+        *,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        sending: bool,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "error": error,
+            "attempts": attempts,
+            "next_attempt_at": next_attempt_at,
+        }
+        if not sending:
+            fields["state"] = "queued"
+        await self._col.update_one({"_id": command_id}, {"$set": fields})
 
     async def _final(self, command_id: str, fields: dict[str, Any]) -> Delivery:
         doc = await self._col.find_one_and_update(
             {"_id": command_id},
-            {"$set": {**fields, "finished_at": utcnow()}},
+            {"$set": {**fields, "next_attempt_at": None, "finished_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
         assert doc is not None
         return _delivery(doc)
+
+
+class MongoDeliveryQueue:
+    """:class:`~parley_responder.ports.DeliveryQueue` on MongoDB."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._deliveries = MongoDeliveryStore(db)
+        self._col = db[DELIVERY_QUEUE]
+
+    async def add(self, command: ReplyCommand) -> None:
+        await self._deliveries.open(command)
+        # The command as received: a merchant retry carries its round (``retry``).
+        await self._col.update_one(
+            {"_id": command.command_id},
+            {
+                "$set": {"command": command.model_dump(mode="json")},
+                "$setOnInsert": {"queued_at": utcnow()},
+            },
+            upsert=True,
+        )
+
+    async def remove(self, command: ReplyCommand) -> None:
+        # Only this round: a merchant retry queued meanwhile stays.
+        await self._col.delete_one({"_id": command.command_id, "command.retry": command.retry})
+
+    async def pending(self) -> list[ReplyCommand]:
+        docs = [doc async for doc in self._col.find({})]
+        docs.sort(key=lambda d: (str(d.get("queued_at")), str(d["_id"])))
+        return [ReplyCommand.model_validate(d["command"]) for d in docs]
 
 
 def _delivery(doc: dict[str, Any]) -> Delivery:
@@ -135,6 +186,7 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
         prepared=_prepared(doc.get("prepared")),
         unsure_since=doc.get("unsure_since"),
         known_ids=None if doc.get("known_ids") is None else frozenset(doc["known_ids"]),
+        next_attempt_at=doc.get("next_attempt_at"),
     )
 
 

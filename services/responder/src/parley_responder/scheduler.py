@@ -1,0 +1,181 @@
+"""Delivers replies per marketplace connection, so no store waits for another.
+
+The Kafka agent only *accepts* a reply: :meth:`DeliveryScheduler.submit` writes the
+delivery record and queues the command durably (:class:`~.ports.DeliveryQueue`),
+hands it to the worker of its connection (store and marketplace) and returns, so the
+offset is committed once nothing can be lost and the partition moves on. Each
+connection has one worker, taking its replies in the order they were accepted (one
+discussion belongs to one connection, so a discussion's replies keep their order);
+different connections deliver concurrently.
+
+A reply that meets a fault is parked by the :class:`~.handlers.Responder`
+(``next_attempt_at`` on the record and in a ``queued`` result) and its worker waits
+until then: that pauses only its own connection, which is what a 429 asks for (the
+marketplace throttles the connection, not one reply), while every other
+connection's replies go on. At start, :meth:`resume` hands the queue's commands to
+their workers again: a reply accepted, parked or half-sent before a crash is
+delivered (a half-sent one reconciled first) without Kafka redelivering it.
+
+At most ``max_pending`` replies are accepted and unsettled at once; beyond that,
+``submit`` waits, which holds the agent back (back-pressure) instead of memory
+growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from parley_platform.logging import get_logger
+from parley_platform.streams import TRANSIENT_ERRORS
+from parley_responder.ports import DeliveryQueue, ReplyDelivery
+from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand
+
+log = get_logger(__name__)
+
+Connection = tuple[str, str]  # (store_id, marketplace)
+
+
+class DeliveryScheduler:
+    def __init__(
+        self,
+        delivery: ReplyDelivery,
+        queue: DeliveryQueue,
+        *,
+        max_pending: int = 1000,
+        bug_retries: int = 5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._delivery = delivery
+        self._queue = queue
+        self._slots = asyncio.Semaphore(max_pending)
+        self._bug_retries = bug_retries
+        self._sleep = sleep
+        self._lanes: dict[Connection, asyncio.Queue[ReplyCommand]] = {}
+        self._workers: dict[Connection, asyncio.Task[None]] = {}
+        self._held: set[tuple[str, int]] = set()  # (command id, retry) accepted, unsettled
+        self._resumed: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def handle(self, envelope: Envelope[Any]) -> None:
+        """The command agent's handler: returns once the reply is durably accepted."""
+        if envelope.type != REPLY_REQUESTED.name:
+            raise ValueError(f"responder does not handle {envelope.type}")
+        await self.submit(envelope.data)
+
+    async def on_reply(self, command: ReplyCommand) -> None:
+        """The reply path for autoresponses: accepted like a merchant's reply."""
+        await self.submit(command)
+
+    async def submit(self, command: ReplyCommand) -> None:
+        if (command.command_id, command.retry) in self._held:
+            return  # redelivered while still queued here: it is delivered once
+        await self._slots.acquire()
+        try:
+            await self._queue.add(command)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._dispatch(command)
+
+    def start(self) -> None:
+        """Resumes, in the background, what the queue held before this process."""
+        if self._resumed is None:
+            self._resumed = asyncio.create_task(self.resume())
+
+    async def resume(self) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                pending = await self._queue.pending()
+                break
+            except TRANSIENT_ERRORS as exc:
+                delay = _backoff(attempt)
+                log.warning("delivery queue unavailable", error=repr(exc), delay=delay)
+                await self._sleep(delay)
+        if pending:
+            log.info("resuming queued replies", count=len(pending))
+        for command in pending:
+            if (command.command_id, command.retry) in self._held:
+                continue
+            await self._slots.acquire()
+            self._dispatch(command)
+
+    async def wait_idle(self) -> None:
+        """Until every accepted reply settled (tests; a graceful stop)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        tasks = [*self._workers.values(), *([self._resumed] if self._resumed else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def connections_busy(self) -> int:
+        return len(self._workers)
+
+    def _dispatch(self, command: ReplyCommand) -> None:
+        self._held.add((command.command_id, command.retry))
+        self._idle.clear()
+        key = (command.store_id, command.marketplace)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = asyncio.Queue()
+        lane.put_nowait(command)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key, lane))
+
+    async def _work(self, key: Connection, lane: asyncio.Queue[ReplyCommand]) -> None:
+        """One connection's replies, one after the other; ends when none is left."""
+        try:
+            while not lane.empty():
+                command = lane.get_nowait()
+                try:
+                    await self._deliver(command)
+                finally:
+                    self._held.discard((command.command_id, command.retry))
+                    self._slots.release()
+        finally:
+            del self._workers[key]
+            del self._lanes[key]
+            if not self._workers:
+                self._idle.set()
+
+    async def _deliver(self, command: ReplyCommand) -> None:
+        """Delivers, then removes the command from the queue. MongoDB or Kafka being
+        away is waited out; a bug is retried a few times, then the command is left in
+        the queue (resumed at the next start) rather than dropped."""
+        attempt = 0
+        bugs = 0
+        while True:
+            attempt += 1
+            try:
+                await self._delivery.on_reply(command)
+                await self._queue.remove(command)
+                return
+            except TRANSIENT_ERRORS as exc:
+                delay = _backoff(attempt)
+                log.warning(
+                    "delivery paused, infrastructure unavailable",
+                    command_id=command.command_id,
+                    error=repr(exc),
+                    delay=delay,
+                )
+                await self._sleep(delay)
+            except Exception:
+                bugs += 1
+                if bugs >= self._bug_retries:
+                    log.exception(
+                        "delivery left queued after repeated errors", command_id=command.command_id
+                    )
+                    return
+                await self._sleep(_backoff(bugs))
+
+
+def _backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    return float(random.uniform(0, min(cap, base * 2 ** (min(attempt, 20) - 1))))

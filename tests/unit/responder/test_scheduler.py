@@ -1,0 +1,186 @@
+"""Per-connection delivery (parley_responder.scheduler), with in-memory fakes.
+
+The reply path is a fake whose deliveries for a throttled connection wait on a gate
+(the marketplace's Retry-After, as the responder's park-and-wait does): nothing of
+another connection may wait behind it, one connection's replies keep their order,
+accepted replies are in the durable queue before ``submit`` returns and leave it once
+settled, and a restart resumes what the queue held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pymongo.errors import AutoReconnect
+from support.waiting import eventually
+
+from parley_responder.scheduler import DeliveryScheduler
+from parley_schemas import REPLY_REQUESTED, Envelope, ParticipantRole, ReplyCommand
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def reply(command_id: str, store: str = "A", thread: str = "t1", retry: int = 0) -> ReplyCommand:
+    return ReplyCommand(
+        command_id=f"{command_id}-command",  # ids are at least 8 characters
+        discussion_id=f"d-{store}-{thread}",
+        store_id=store,
+        marketplace="carrefour",
+        thread_id=thread,
+        body="Bonjour",
+        recipients=[ParticipantRole.CUSTOMER],
+        requested_by="test",
+        requested_at=NOW,
+        retry=retry,
+    )
+
+
+def short(command: ReplyCommand) -> str:
+    return command.command_id.removesuffix("-command")
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.items: dict[str, ReplyCommand] = {}
+        self.opened: list[str] = []
+
+    async def add(self, command: ReplyCommand) -> None:
+        self.opened.append(short(command))
+        self.items[short(command)] = command
+
+    async def remove(self, command: ReplyCommand) -> None:
+        kept = self.items.get(short(command))
+        if kept is not None and kept.retry == command.retry:
+            del self.items[short(command)]
+
+    async def pending(self) -> list[ReplyCommand]:
+        return list(self.items.values())
+
+
+class Marketplaces:
+    """Deliveries in the order they happened; a throttled store's wait on a gate."""
+
+    def __init__(self, throttled: frozenset[str] = frozenset()) -> None:
+        self.throttled = throttled
+        self.gate = asyncio.Event()  # the Retry-After has passed
+        self.parked: list[str] = []
+        self.sent: list[str] = []
+        self.faults: list[Exception] = []
+
+    async def on_reply(self, command: ReplyCommand) -> None:
+        if self.faults:
+            raise self.faults.pop(0)
+        if command.store_id in self.throttled and not self.gate.is_set():
+            self.parked.append(short(command))
+            await self.gate.wait()
+        self.sent.append(short(command))
+
+
+async def no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async def met() -> bool:
+        return condition()
+
+    await eventually(met, timeout=5, interval=0.001)
+
+
+async def test_a_throttled_connection_does_not_hold_another_stores_reply() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    queue = FakeQueue()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    await scheduler.submit(reply("a1", "A"))
+    await scheduler.submit(reply("b1", "B"))  # returns although A is parked
+    await until(lambda: market.sent == ["b1"])
+    assert market.parked == ["a1"], "B went out while A was still parked"
+    assert set(queue.items) == {"a1"}, "B settled and left the queue, A still in it"
+    market.gate.set()  # A's Retry-After passed
+    await scheduler.wait_idle()
+    assert market.sent == ["b1", "a1"]
+    assert queue.items == {}
+
+
+async def test_one_connections_replies_keep_their_order_behind_its_pause() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    scheduler = DeliveryScheduler(market, FakeQueue(), sleep=no_sleep)
+    for cid in ("a1", "a2", "a3"):
+        await scheduler.submit(reply(cid, "A"))
+    await until(lambda: market.parked == ["a1"])
+    assert market.sent == [], "the connection is paused as a whole"
+    market.gate.set()
+    await scheduler.wait_idle()
+    assert market.sent == ["a1", "a2", "a3"]
+
+
+async def test_the_agent_handler_returns_once_the_reply_is_durably_queued() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    queue = FakeQueue()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    envelope = Envelope[ReplyCommand](
+        source="/t", type=REPLY_REQUESTED.name, subject="s", data=reply("a1", "A")
+    )
+    await scheduler.handle(envelope)
+    assert queue.opened == ["a1"] and "a1" in queue.items
+    await scheduler.close()
+
+
+async def test_a_restart_resumes_what_the_queue_held() -> None:
+    queue = FakeQueue()
+    await queue.add(reply("a1", "A"))  # accepted by a process that died
+    await queue.add(reply("b1", "B"))
+    market = Marketplaces()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    scheduler.start()
+    await until(lambda: sorted(market.sent) == ["a1", "b1"])
+    await scheduler.wait_idle()
+    assert queue.items == {}
+
+
+async def test_a_redelivered_command_still_queued_is_not_delivered_twice() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    scheduler = DeliveryScheduler(market, FakeQueue(), sleep=no_sleep)
+    await scheduler.submit(reply("a1", "A"))
+    await scheduler.submit(reply("a1", "A"))  # Kafka redelivers before the commit
+    market.gate.set()
+    await scheduler.wait_idle()
+    assert market.sent == ["a1"]
+
+
+async def test_a_merchant_retry_queued_behind_its_first_round_stays_queued_until_run() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    queue = FakeQueue()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    await scheduler.submit(reply("a1", "A"))
+    await scheduler.submit(reply("a1", "A", retry=1))
+    market.gate.set()
+    await scheduler.wait_idle()
+    assert market.sent == ["a1", "a1"]
+    assert queue.items == {}
+
+
+async def test_an_unreachable_database_pauses_the_delivery_and_loses_nothing() -> None:
+    market = Marketplaces()
+    market.faults = [AutoReconnect("mongo down")] * 4
+    queue = FakeQueue()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    await scheduler.submit(reply("a1", "A"))
+    await scheduler.wait_idle()
+    assert market.sent == ["a1"] and queue.items == {}
+
+
+async def test_accepted_replies_are_bounded() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    scheduler = DeliveryScheduler(market, FakeQueue(), max_pending=2, sleep=no_sleep)
+    await scheduler.submit(reply("a1", "A"))
+    await scheduler.submit(reply("a2", "A"))
+    third = asyncio.create_task(scheduler.submit(reply("a3", "A")))
+    await until(lambda: market.parked == ["a1"])
+    assert not third.done(), "the agent waits while two replies are unsettled"
+    market.gate.set()
+    await third
+    await scheduler.wait_idle()
+    assert market.sent == ["a1", "a2", "a3"]
