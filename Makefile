@@ -13,12 +13,12 @@ STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:
 # without one), kept in .run/ so keys made by one run still work after a restart.
 RUN_ENV = $(STACK_ENV); export API_KEY_PEPPER="$${API_KEY_PEPPER:-$$(cat .run/api-key-pepper)}"
 
-.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e lint typecheck schemas bench compose-env
+.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env
 
 # Tests never touch what `make run` uses (database "parley", unprefixed topics): anything
 # that falls back to the environment gets these. Target-specific, so they reach the
 # prerequisites too: stack-up then creates the test.-prefixed topics.
-TEST_TARGETS := test test-unit test-integration test-e2e
+TEST_TARGETS := test test-unit test-integration test-e2e test-reliability
 $(TEST_TARGETS): export MONGODB_DATABASE := parley_test
 $(TEST_TARGETS): export KAFKA_TOPIC_PREFIX := test.
 
@@ -84,6 +84,12 @@ test-integration: stack-up
 
 test-e2e: stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/e2e
+
+# Kills services, stops a private Kafka and database mid-burst, has the marketplace
+# misbehave; counts lost / duplicated / double-sent / falsely sent (each must be 0) into
+# .run/reliability/report.json. Part of `make test` too.
+test-reliability: stack-up
+	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra -s tests/reliability
 
 bench: stack-up
 	@$(STACK_ENV); $(UV) run --frozen python bench/bench_normalizer.py

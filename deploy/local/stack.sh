@@ -7,6 +7,8 @@
 #   stack.sh down    stop what this script started
 #   stack.sh env     print the export lines services and tests need
 #   stack.sh status  say what runs
+#   stack.sh stop kafka|mongo    stop one (the reliability suite's outages)
+#   stack.sh start kafka|mongo   start it again on its data
 #
 # KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI set in the environment mean "use that
 # server": nothing is installed or started for it. Downloads are cached in .cache/,
@@ -163,10 +165,24 @@ case "${1:-up}" in
     ;;
   down) stop_one kafka; stop_one mongo ;;
   env) print_env ;;
+  stop)
+    case "${2:-}" in
+      kafka | mongo) stop_one "$2" ;;
+      *) echo "usage: $0 stop kafka|mongo" >&2; exit 2 ;;
+    esac
+    ;;
+  start)
+    mkdir -p "$CACHE" "$RUN"
+    case "${2:-}" in
+      kafka) start_kafka ;;
+      mongo) start_mongo ;;
+      *) echo "usage: $0 start kafka|mongo" >&2; exit 2 ;;
+    esac
+    ;;
   status)
     for n in kafka mongo; do
       if pid_alive "$n"; then echo "$n: running (pid $(cat "$RUN/$n.pid"))"; else echo "$n: stopped"; fi
     done
     ;;
-  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|status|stop NAME|start NAME" >&2; exit 2 ;;
 esac
