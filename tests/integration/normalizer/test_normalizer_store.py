@@ -10,6 +10,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import TopicProbe, envelopes_of
 
+from parley_gateway.api.models import DeliveryOut
 from parley_normalizer.handlers import Normalizer, UnknownDiscussion
 from parley_schemas import (
     CONVERSATION_EVENTS,
@@ -24,7 +25,7 @@ from parley_schemas import (
     RawMessage,
     RawThreadSnapshot,
 )
-from parley_store import DISCUSSIONS, MESSAGES
+from parley_store import DISCUSSIONS, MESSAGES, MessageDocument
 
 pytestmark = pytest.mark.integration
 
@@ -194,3 +195,36 @@ async def test_our_reply_synced_before_its_delivery_result_is_merged(
 async def test_a_delivery_for_an_unknown_discussion_is_refused(normalizer: Normalizer) -> None:
     with pytest.raises(UnknownDiscussion):
         await normalizer.on_delivery(delivery(store_id(), "nope", DeliveryState.SENT))
+
+
+async def test_a_parked_reply_shows_its_attempts_and_next_attempt_then_the_final_count(
+    normalizer: Normalizer, mongo_db: AsyncDatabase[Any]
+) -> None:
+    store = store_id()
+    snap = snapshot(store, message("m1", 0))
+    await normalizer.on_snapshot(snap)
+    did = snap.key.discussion_id
+    due = T0 + timedelta(minutes=45)
+    for attempts in (1, 2):  # parked twice, each pass counted
+        parked = delivery(store, did, DeliveryState.QUEUED).model_copy(
+            update={"attempts": attempts, "next_attempt_at": due}
+        )
+        await normalizer.on_delivery(parked)
+
+    async def shown() -> DeliveryOut:
+        doc = await mongo_db[MESSAGES].find_one({"discussion_id": did, "direction": "outbound"})
+        assert doc is not None
+        info = MessageDocument.model_validate(doc).delivery
+        assert info is not None
+        return DeliveryOut.of(info)
+
+    out = await shown()
+    assert (out.state, out.attempts) == ("queued", 2)
+    assert out.next_attempt_at is not None
+    assert out.next_attempt_at.replace(tzinfo=UTC) == due
+    failed = delivery(store, did, DeliveryState.FAILED).model_copy(
+        update={"attempts": 5, "error": "gave up after 5 attempts: HTTP 503"}
+    )
+    await normalizer.on_delivery(failed)
+    out = await shown()
+    assert (out.state, out.attempts, out.next_attempt_at) == ("failed", 5, None)
