@@ -8,6 +8,7 @@ which rules out races between a snapshot and a delivery result of the same threa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -68,6 +69,19 @@ async def enforce_retention() -> None:
 
 # Registered by call, not as a decorator: Faust's timer decorator is untyped.
 app.timer(interval=settings.retention_sweep_interval_seconds)(enforce_retention)
+
+
+async def sweep_pending_events() -> None:
+    """Publishes events a crash left pending (see Normalizer.sweep_pending)."""
+    try:
+        rt = await runtime.get()
+        older_than = utcnow() - timedelta(seconds=settings.pending_sweep_after_seconds)
+        await rt.normalizer.sweep_pending(older_than)
+    except Exception:  # the next tick tries again; the stream is never affected
+        log.exception("pending-event sweep failed")
+
+
+app.timer(interval=settings.pending_sweep_interval_seconds)(sweep_pending_events)
 
 
 @app.page("/health")

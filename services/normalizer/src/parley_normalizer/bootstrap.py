@@ -14,7 +14,7 @@ from parley_platform.mongo import connect
 from parley_store import ensure_indexes
 
 from .adapters.kafka_events import KafkaEventSink
-from .adapters.mongo_store import MongoDiscussionStore
+from .adapters.mongo_store import MongoDiscussionStore, ensure_pending_index
 from .config import NormalizerSettings
 from .domain.retention import RetentionPolicies
 from .handlers import Normalizer
@@ -38,6 +38,7 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "normalizer"
     )
     await ensure_indexes(db)
+    await ensure_pending_index(db)
     publisher = KafkaPublisher(
         settings.kafka_bootstrap_servers, "normalizer", settings.kafka_topic_prefix
     )

@@ -21,3 +21,14 @@ class NormalizerSettings(ServiceSettings):
     retention_sweep_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often each worker deletes expired discussions"
     )
+    pending_sweep_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often each worker publishes events left pending by a crash",
+    )
+    pending_sweep_after_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How old a pending mark must be before the sweeper takes it over "
+        "(longer than a record takes to process, so it never races the stream)",
+    )

@@ -52,6 +52,22 @@ class DiscussionStore(Protocol):
 
     async def mark_created_published(self, discussion_id: str) -> None: ...
 
+    # A per-discussion mark that events may be pending, made before a record's writes
+    # and cleared once they are out: what a crash leaves, the sweeper finds by age.
+    async def mark_pending(self, discussion_id: str, at: datetime) -> None: ...
+
+    async def clear_pending(self, discussion_id: str, marked: datetime) -> None:
+        """Removes the mark made at ``marked``; a mark renewed since stays."""
+
+    async def stale_pending(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Up to ``limit`` marks (discussion id, when) last renewed before ``before``."""
+        ...
+
+    async def claim_pending(self, discussion_id: str, marked: datetime, at: datetime) -> bool:
+        """Renews the mark made at ``marked`` to ``at``, if no one renewed it meanwhile:
+        of several sweepers, one takes a discussion."""
+        ...
+
 
 class RetentionStore(Protocol):
     def unreviewed(self, status: DiscussionStatus) -> AsyncIterator[list[DiscussionDocument]]:

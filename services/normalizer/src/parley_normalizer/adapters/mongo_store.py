@@ -12,6 +12,13 @@ may race on without duplicating it; linking a discussion to its customer only fi
 an empty ``customer_id``, so a discussion's customer is never reassigned. That
 conditional update is not atomic on FerretDB, which is fine: one discussion's records
 are processed one at a time.
+
+Pending events are also marked per discussion in a small collection of their own
+(``pending_events``, ``_id`` the discussion id, ``touched`` when last marked), written
+before the record's writes and removed once its events are out. A crash between the
+write and the publish leaves the mark, and the sweeper finds it by ``touched`` (an
+indexed range on MongoDB; on FerretDB a scan of a collection that holds only the
+discussions in flight), instead of scanning every message for ``event_pending``.
 """
 
 from __future__ import annotations
@@ -52,6 +59,17 @@ from parley_store import (
 )
 
 _STATE_RANK = {DeliveryState.QUEUED: 0, DeliveryState.FAILED: 1, DeliveryState.SENT: 2}
+PENDING_EVENTS = "pending_events"
+
+
+def _millis(at: datetime) -> datetime:
+    """``at`` as MongoDB stores it (milliseconds), so an equality filter on it matches."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+async def ensure_pending_index(db: AsyncDatabase[Any]) -> None:
+    """The sweeper asks for marks older than a moment: a range on ``touched``."""
+    await db[PENDING_EVENTS].create_index([("touched", ASCENDING)], name="touched")
 
 
 def _new_discussion(created_at: datetime, tags: Sequence[str] = ()) -> dict[str, Any]:
@@ -90,6 +108,27 @@ class MongoDiscussionStore:
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
         self._customers = db[CUSTOMERS]
+        self._pending = db[PENDING_EVENTS]
+
+    async def mark_pending(self, discussion_id: str, at: datetime) -> None:
+        await self._pending.update_one(
+            {"_id": discussion_id}, {"$set": {"touched": _millis(at)}}, upsert=True
+        )
+
+    async def clear_pending(self, discussion_id: str, marked: datetime) -> None:
+        # Only the mark this pass made: one renewed since belongs to a later record.
+        await self._pending.delete_one({"_id": discussion_id, "touched": _millis(marked)})
+
+    async def stale_pending(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
+        cursor = self._pending.find({"touched": {"$lt": before}}).limit(limit)
+        return [(str(doc["_id"]), doc["touched"]) async for doc in cursor]
+
+    async def claim_pending(self, discussion_id: str, marked: datetime, at: datetime) -> bool:
+        result = await self._pending.update_one(
+            {"_id": discussion_id, "touched": _millis(marked)},
+            {"$set": {"touched": _millis(at)}},
+        )
+        return result.modified_count == 1
 
     async def upsert_discussion(self, snapshot: RawThreadSnapshot) -> bool:
         key = DiscussionKey(
