@@ -31,6 +31,7 @@ from .documents import (
     outbound_message_id,
 )
 from .files import FileDownload, FileInfo, FileNotStored, GridFsFileStore, StoredFile
+from .refresh_locks import REFRESH_LOCKS, MongoRefreshLock
 
 __all__ = [
     "ACCOUNTS",
@@ -40,6 +41,7 @@ __all__ = [
     "DELIVERIES",
     "DISCUSSIONS",
     "MESSAGES",
+    "REFRESH_LOCKS",
     "SYNCED_FIELDS",
     "SYNC_CURSORS",
     "WORKFLOW_FIELDS",
@@ -54,6 +56,7 @@ __all__ = [
     "FileNotStored",
     "GridFsFileStore",
     "MessageDocument",
+    "MongoRefreshLock",
     "StoredFile",
     "SyncError",
     "SyncErrorKind",

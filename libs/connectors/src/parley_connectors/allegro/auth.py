@@ -25,6 +25,17 @@ Assumptions where the documentation is silent or unclear:
 - Token errors follow RFC 6749 §5.2 (``{"error", "error_description"}``); 400 and 401
   from the token endpoint mean the credentials or the grant are no longer good.
 
+Rotation is persisted before use and serialised across processes. Ingest and the
+responder both refresh the same connection's tokens; two refreshes at once would spend
+one refresh token twice, and a crash between Allegro's answer and the save would lose
+the only valid refresh token. So a token store shared between processes hands out a
+per-connection refresh lock (:class:`SharedTokenStore`): the holder re-reads the
+stored tokens (the previous holder may have refreshed already), asks for a grant, and
+saves the new tokens before releasing the lock or using them; the save is retried and
+the grant-then-save runs shielded from cancellation, so a timeout or shutdown of the
+caller cannot drop the answer between the two. The others wait, re-reading the store
+until new tokens appear. A lock left by a crashed holder expires.
+
 Tokens are never logged, never put in exception messages and never in ``repr``.
 """
 
@@ -36,7 +47,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,6 +64,9 @@ log = logging.getLogger(__name__)
 TOKEN_PATH = "/auth/oauth/token"  # noqa: S105 - a URL path, not a secret
 EXPIRY_MARGIN = timedelta(seconds=60)
 DEFAULT_RETRY_AFTER = 60.0
+LOCK_WAIT_SECONDS = 60.0  # how long a refresher waits for another process's refresh
+LOCK_POLL_SECONDS = 0.25
+SAVE_ATTEMPTS = 6  # ~15 s of retries before rotated tokens are reported unsaved
 
 # Credential fields of an Allegro connection (stored encrypted by the services).
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client_id", "client_secret", "refresh_token"
@@ -85,6 +99,31 @@ class TokenStore(Protocol):
     async def load(self) -> OAuthTokens: ...
 
     async def save(self, tokens: OAuthTokens) -> None: ...
+
+
+class RefreshLock(Protocol):
+    """A per-connection claim on refreshing, shared by every process (see module doc)."""
+
+    async def acquire(self) -> bool:
+        """Claims the refresh; False while another process holds a live claim."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+@runtime_checkable
+class SharedTokenStore(TokenStore, Protocol):
+    """A token store other processes also refresh: refreshes are serialised by its lock
+    (None when this store has no connection to lock, e.g. tokens kept in memory)."""
+
+    def refresh_lock(self) -> RefreshLock | None: ...
+
+
+@runtime_checkable
+class RefreshLocks(Protocol):
+    """What a credentials repository offers to serialise refreshes per connection."""
+
+    def lock_for(self, connection_id: str) -> RefreshLock: ...
 
 
 class MemoryTokenStore:
@@ -172,6 +211,8 @@ class AllegroAuth:
         *,
         timeout: float = 30.0,
         clock: Callable[[], datetime] | None = None,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+        save_backoff: float = 0.5,
     ) -> None:
         self._token_url = auth_url.rstrip("/") + TOKEN_PATH
         self._client = client
@@ -180,7 +221,10 @@ class AllegroAuth:
         self._timeout = timeout
         self._now = clock or (lambda: datetime.now(UTC))
         self._tokens: OAuthTokens | None = None
+        self._unsaved: OAuthTokens | None = None
         self._lock = asyncio.Lock()
+        self._lock_wait = lock_wait
+        self._save_backoff = save_backoff
 
     def __repr__(self) -> str:  # never shows a token or the secret
         return f"AllegroAuth(token_url={self._token_url!r}, client_id={self._client.client_id!r})"
@@ -188,6 +232,7 @@ class AllegroAuth:
     async def access_token(self) -> str:
         """A token valid for at least a minute more."""
         async with self._lock:
+            await self._save_unsaved()
             tokens = self._tokens or await self._store.load()
             if not tokens.usable_at(self._now()):
                 tokens = await self._refresh(tokens)
@@ -198,6 +243,7 @@ class AllegroAuth:
     async def renew(self, rejected: str) -> str:
         """After a 401: a fresh token, unless another caller already replaced ``rejected``."""
         async with self._lock:
+            await self._save_unsaved()
             tokens = self._tokens or await self._store.load()
             if tokens.access_token and tokens.access_token != rejected:
                 return tokens.access_token
@@ -206,9 +252,38 @@ class AllegroAuth:
             assert tokens.access_token is not None
             return tokens.access_token
 
-    async def _refresh(self, tokens: OAuthTokens) -> OAuthTokens:
+    async def _refresh(self, stale: OAuthTokens) -> OAuthTokens:
+        """New tokens in place of ``stale``: refreshed here under the shared lock, or
+        refreshed by another process meanwhile and read back from the store."""
+        lock = self._store.refresh_lock() if isinstance(self._store, SharedTokenStore) else None
+        if lock is None:
+            return await self._refresh_unlocked(stale)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait
+        while True:
+            if await lock.acquire():
+                try:
+                    latest = await self._store.load()
+                    if self._replaced(latest, stale):
+                        return latest
+                    return await self._refresh_unlocked(latest)
+                finally:
+                    await lock.release()
+            latest = await self._store.load()
+            if self._replaced(latest, stale):
+                log.info("allegro tokens refreshed by another process; using the stored ones")
+                return latest
+            if loop.time() > deadline:
+                raise MarketplaceUnavailable("token: another process is still refreshing")
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+
+    def _replaced(self, latest: OAuthTokens, stale: OAuthTokens) -> bool:
+        """Whether the store holds tokens newer than ``stale`` that can be used now."""
+        return latest.usable_at(self._now()) and latest.access_token != stale.access_token
+
+    async def _refresh_unlocked(self, tokens: OAuthTokens) -> OAuthTokens:
         try:
-            fresh = await self._grant(tokens.refresh_token)
+            fresh = await self._grant_and_save(tokens.refresh_token)
         except _GrantRefused as refused:
             # Rotation race: another process may have used our refresh token already.
             latest = await self._store.load()
@@ -218,11 +293,48 @@ class AllegroAuth:
             if latest.usable_at(self._now()):
                 return latest
             try:
-                fresh = await self._grant(latest.refresh_token)
+                fresh = await self._grant_and_save(latest.refresh_token)
             except _GrantRefused as again:
                 raise AuthenticationFailed(str(again), status=again.status) from None
-        await self._store.save(fresh)
         return fresh
+
+    async def _grant_and_save(self, refresh_token: str) -> OAuthTokens:
+        """The grant and the save of its tokens, as one step a cancellation cannot split:
+        once Allegro answered, the old refresh token may be dead and the answer is the
+        only copy of the new one."""
+
+        async def both() -> OAuthTokens:
+            fresh = await self._grant(refresh_token)
+            await self._save(fresh)
+            return fresh
+
+        return await asyncio.shield(asyncio.ensure_future(both()))
+
+    async def _save(self, fresh: OAuthTokens) -> None:
+        """Saves rotated tokens, retrying a store that is briefly unavailable; if it
+        stays so, keeps them to save before anything else is done with this auth."""
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                await self._store.save(fresh)
+                self._unsaved = None
+                return
+            except Exception as exc:  # any store fault: the tokens must not be lost
+                if attempt == SAVE_ATTEMPTS:
+                    self._unsaved = fresh
+                    raise MarketplaceUnavailable(
+                        "token: rotated tokens could not be saved yet"
+                    ) from exc
+                log.warning(
+                    "allegro rotated tokens not saved yet; retrying",
+                    extra={"error": type(exc).__name__, "attempt": attempt},
+                )
+                await asyncio.sleep(min(8.0, self._save_backoff * 2 ** (attempt - 1)))
+
+    async def _save_unsaved(self) -> None:
+        if self._unsaved is not None:
+            fresh = self._unsaved
+            await self._save(fresh)
+            self._tokens = fresh
 
     async def _grant(self, refresh_token: str) -> OAuthTokens:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}

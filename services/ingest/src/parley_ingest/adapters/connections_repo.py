@@ -24,7 +24,13 @@ from pymongo.errors import DuplicateKeyError
 
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
-from parley_store import CONNECTIONS, ConnectionDocument, SyncError, create_missing_indexes
+from parley_store import (
+    CONNECTIONS,
+    ConnectionDocument,
+    MongoRefreshLock,
+    SyncError,
+    create_missing_indexes,
+)
 
 CLAIMS = "connection_claims"
 
@@ -67,6 +73,10 @@ class MongoConnectionRepository:
     async def get(self, connection_id: str) -> Connection | None:
         doc = await self._col.find_one({"_id": connection_id})
         return self._from_doc(doc) if doc else None
+
+    def lock_for(self, connection_id: str) -> MongoRefreshLock:
+        """The connection's refresh lock, shared with the responder (see parley_store)."""
+        return MongoRefreshLock(self._col.database, connection_id)
 
     async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
         """Replaces the encrypted credentials only: OAuth tokens rotate on refresh."""

@@ -47,6 +47,8 @@ from parley_connectors.allegro import (
     Channel,
     IssueMessage,
     OAuthTokens,
+    RefreshLock,
+    RefreshLocks,
     client_credentials,
     credentials_with_tokens,
     parse_thread_key,
@@ -99,6 +101,13 @@ class ConnectionTokenStore:
         self._credentials = credentials_with_tokens(self._credentials, tokens)
         if self._repo is not None:
             await self._repo.save_credentials(self._connection_id, self._credentials)
+
+    def refresh_lock(self) -> RefreshLock | None:
+        """The connection's refresh lock, when the repository offers one: the responder
+        refreshes the same tokens, and one refresh at a time keeps the rotation intact."""
+        if isinstance(self._repo, RefreshLocks):
+            return self._repo.lock_for(self._connection_id)
+        return None
 
 
 def client_for(

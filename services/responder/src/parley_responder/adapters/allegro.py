@@ -25,6 +25,8 @@ from parley_connectors.allegro import (
     AllegroClient,
     Channel,
     OAuthTokens,
+    RefreshLock,
+    RefreshLocks,
     TokenStore,
     client_credentials,
     credentials_with_tokens,
@@ -67,6 +69,13 @@ class DestinationTokenStore:
         self._credentials = credentials_with_tokens(self._credentials, tokens)
         if self._store is not None and self._connection_id is not None:
             await self._store.save_credentials(self._connection_id, self._credentials)
+
+    def refresh_lock(self) -> RefreshLock | None:
+        """The connection's refresh lock, when the store offers one: ingest refreshes
+        the same tokens, and one refresh at a time keeps the rotation intact."""
+        if isinstance(self._store, RefreshLocks) and self._connection_id is not None:
+            return self._store.lock_for(self._connection_id)
+        return None
 
 
 def connect(destination: Destination, tokens: TokenStore) -> AllegroClient:

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_platform.crypto import CredentialCipher
 from parley_responder.ports import Destination
-from parley_store import CONNECTIONS, ConnectionDocument
+from parley_store import CONNECTIONS, ConnectionDocument, MongoRefreshLock
 
 
 class MongoDestinationLookup:
@@ -39,6 +39,10 @@ class MongoDestinationLookup:
         """The connection's current credentials (another service may have rotated them)."""
         raw = await self._col.find_one({"_id": connection_id}, {"credentials": 1})
         return self._cipher.decrypt(raw["credentials"]) if raw else None
+
+    def lock_for(self, connection_id: str) -> MongoRefreshLock:
+        """The connection's refresh lock, shared with ingest (see parley_store)."""
+        return MongoRefreshLock(self._col.database, connection_id)
 
     async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
         """Writes back rotated OAuth tokens, encrypted like every credential."""
