@@ -158,6 +158,13 @@ def test_structlog_records_are_keyed_by_event_and_get_the_count() -> None:
     assert event["suppressed"] == 1
 
 
+def test_the_same_failure_of_different_things_is_not_suppressed() -> None:
+    limiter = ErrorRateLimiter(10.0, clock=_Clock())
+    assert limiter.filter(_error({"event": "reply failed", "command_id": "c1"}))
+    assert limiter.filter(_error({"event": "reply failed", "command_id": "c2"}))
+    assert not limiter.filter(_error({"event": "reply failed", "command_id": "c1", "n": 2}))
+
+
 def test_span_url_attributes_lose_query_strings_and_tokens() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

@@ -110,7 +110,8 @@ class RedactingFilter(logging.Filter):
 
 
 class ErrorRateLimiter(logging.Filter):
-    """Lets the same warning or error (logger + message) through once per ``window``.
+    """Lets the same warning or error (logger, message and what it is about) through
+    once per ``window``.
 
     A broker or database outage makes every retry log the same line many times a
     second; one line per window per kind says as much. The line let through after a
@@ -161,11 +162,31 @@ class ErrorRateLimiter(logging.Filter):
             self._seen.clear()
 
 
+# Fields that name what a line is about: the same failure of two different replies or
+# records is two facts, each let through; the same one retried is one.
+IDENTITY_FIELDS = (
+    "command_id",
+    "discussion_id",
+    "connection_id",
+    "store_id",
+    "file_id",
+    "source_topic",
+    "partition",
+    "offset",
+)
+
+
 def _message_kind(record: logging.LogRecord) -> str:
-    """The message template: a structlog event name or a stdlib format string."""
+    """The message template (a structlog event name or a stdlib format string) and the
+    identity fields the record carries."""
     if isinstance(record.msg, dict):
-        return str(record.msg.get("event", ""))
-    return str(record.msg)
+        fields: Any = record.msg
+        template = str(fields.get("event", ""))
+    else:
+        fields = record.__dict__
+        template = str(record.msg)
+    identity = [f"{name}={fields[name]}" for name in IDENTITY_FIELDS if name in fields]
+    return " ".join([template, *identity])
 
 
 def redact_access_path(record: logging.LogRecord) -> bool:
