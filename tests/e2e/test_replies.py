@@ -421,6 +421,8 @@ async def test_a_delivery_failed_after_its_retries_is_retried_by_the_merchant_on
     command_id = await post_reply(gateway, item["id"], text)
     failed = await outbound(gateway, item["id"], command_id, "failed")
     assert "gave up after 5 attempts" in failed["delivery"]["error"]
+    assert failed["delivery"]["attempts"] == 5, "every attempt counted, not just one"
+    assert failed["delivery"]["next_attempt_at"] is None
     assert "503" in failed["delivery"]["error"]
     assert await mirakl_replies(sandbox, instance) == []
 
