@@ -34,7 +34,7 @@ from email.utils import format_datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley_schemas.text import contains_html
+from parley_schemas.text import EMPTY_TEXT, TextRejected, clean_text, contains_html
 
 AUTORESPONDERS = "autoresponders"
 
@@ -371,10 +371,16 @@ def restore_default(
 
 
 def check_template(text: str) -> str:
-    """The template as saved (outer whitespace trimmed); raises AutoresponderRejected."""
-    text = text.strip()
-    if not text:
-        raise AutoresponderRejected("template", "the text must not be empty", "empty_template")
+    """The template as saved (NFC, outer whitespace trimmed); raises AutoresponderRejected.
+
+    The shared text rules apply first (:func:`parley_schemas.text.clean_text`): no
+    control characters but tab/newline/CR, no bidi overrides, something visible.
+    """
+    try:
+        text = clean_text(text, what="the text")
+    except TextRejected as exc:
+        code = "empty_template" if exc.code == EMPTY_TEXT else exc.code
+        raise AutoresponderRejected("template", exc.detail, code) from exc
     if len(text) > MAX_TEMPLATE_CHARS:
         raise AutoresponderRejected(
             "template",
@@ -428,6 +434,10 @@ def _name(field: str, value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
+    try:
+        value = clean_text(value, what=field)
+    except TextRejected as exc:
+        raise AutoresponderRejected(field, exc.detail, exc.code) from exc
     if len(value) > MAX_NAME_CHARS:
         raise AutoresponderRejected(
             field, f"{field} has more than {MAX_NAME_CHARS} characters", "name_too_long"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from parley_schemas import ParticipantRole, ReplyAction
-from parley_schemas.text import PLAIN_TEXT_ONLY, contains_html
+from parley_schemas.text import PLAIN_TEXT_ONLY, TextRejected, clean_text, contains_html
 from parley_store import DiscussionStatus
 
 MAX_REPLY_CHARS = 10_000
@@ -24,14 +24,17 @@ class ReplyRejected(ValueError):
 
 
 def clean_reply_body(body: str) -> str:
-    """The text to send: surrounding whitespace dropped, plain text only.
+    """The text to send: NFC, surrounding whitespace dropped, plain text only.
 
     Marketplaces show replies as plain text and several strip or refuse markup, so
-    HTML is refused here, before anything is queued, rather than mangled downstream.
+    HTML is refused here, before anything is queued, rather than mangled downstream;
+    so are control characters, bidi overrides and invisible-only text
+    (:func:`parley_schemas.text.clean_text`, each refusal coded by its rule).
     """
-    text = body.strip()
-    if not text:
-        raise ReplyRejected("body", "a reply needs some text", "empty")
+    try:
+        text = clean_text(body, what="a reply")
+    except TextRejected as exc:
+        raise ReplyRejected("body", exc.detail, exc.code) from exc
     if len(text) > MAX_REPLY_CHARS:
         raise ReplyRejected(
             "body", f"a reply holds at most {MAX_REPLY_CHARS} characters", "too_long"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Final, Literal
 
+from parley_schemas.text import TextRejected, clean_text
 from parley_store import DiscussionStatus
 
 MAX_TICKET_ID_CHARS = 64
@@ -64,8 +65,19 @@ def clean_ticket_id(ticket_id: str) -> str:
 
 
 def clean_tags(tags: Iterable[str]) -> list[str]:
-    """Each tag once, in the order given, lowercased: short slugs like ``late-delivery``."""
-    cleaned = list(dict.fromkeys(t.strip().lower() for t in tags))
+    """Each tag once, in the order given, lowercased: short slugs like ``late-delivery``.
+
+    The shared text rules run first, so a control character, a bidi override or an
+    invisible-only tag is refused under its own rule's code rather than as a bad slug.
+    """
+    given = list(tags)
+    normalised: list[str] = []
+    for index, tag in enumerate(given):
+        try:
+            normalised.append(clean_text(tag, what="a tag").lower())
+        except TextRejected as exc:
+            raise WorkflowRejected(f"tags/{index}", exc.detail, exc.code) from exc
+    cleaned = list(dict.fromkeys(normalised))
     if len(cleaned) > MAX_TAGS:
         raise WorkflowRejected("tags", f"a discussion holds at most {MAX_TAGS} tags", "too_many")
     for index, tag in enumerate(cleaned):
