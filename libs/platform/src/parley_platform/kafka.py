@@ -7,6 +7,7 @@ discussion key) so one discussion's records stay in order.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -36,31 +37,73 @@ def record_headers() -> list[tuple[str, bytes]]:
 class KafkaPublisher:
     """The one way services write to Kafka."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        topic_prefix: str = "",
+        *,
+        request_timeout_ms: int = 30000,
+    ) -> None:
+        """``request_timeout_ms`` bounds metadata waits and each record's delivery: a
+        record the broker has not acknowledged by then fails and leaves the buffer, so
+        it can never be published long after its caller was told it failed."""
         self._prefix = topic_prefix
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._request_timeout_ms = request_timeout_ms
+        self._producer = self._new_producer()
+        self._started = False
+        self._stopped = False
+        self._starting = asyncio.Lock()
+        self._source = f"/parley/{client_id}"
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
+            request_timeout_ms=self._request_timeout_ms,
         )
-        self._source = f"/parley/{client_id}"
 
     @property
     def source(self) -> str:
         return self._source
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     async def start(self) -> None:
-        await self._producer.start()
+        """Connects to the cluster; after a failure (or a cancelled start) it can be
+        called again: the half-started producer is closed and a fresh one made."""
+        async with self._starting:
+            if self._started:
+                return
+            try:
+                await self._producer.start()
+            except BaseException:
+                failed, self._producer = self._producer, self._new_producer()
+                await failed.stop()
+                raise
+            self._started = True
 
     async def stop(self) -> None:
+        """Final: a stopped publisher is never started again by :meth:`publish`."""
+        self._stopped = True
         await self._producer.stop()
 
     async def publish(self, topic: Topic, envelope: Envelope[Any]) -> None:
-        """Waits for the broker's acknowledgement: callers commit only after this returns."""
+        """Waits for the broker's acknowledgement: callers commit only after this returns.
+
+        A publisher whose start failed (broker down at start-up) starts here.
+        """
         if envelope.type not in {rt.name for rt in topic.record_types}:
             raise ValueError(f"{envelope.type} does not belong on {topic.name}")
+        if not self._started and not self._stopped:
+            await self.start()
         await self._producer.send_and_wait(
             self._prefix + topic.name,
             value=envelope.to_json_bytes(),

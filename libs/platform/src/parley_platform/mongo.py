@@ -1,13 +1,56 @@
-"""MongoDB access through PyMongo's async API (the successor of Motor)."""
+"""MongoDB access through PyMongo's async API (the successor of Motor).
+
+Every client is made with bounded timeouts: PyMongo's defaults (30 s to find a server,
+no socket timeout) turn a database outage into requests that hang for half a minute
+and then fail anyway. With :class:`MongoTimeouts` a call fails in seconds, so a
+service can answer 503 (the gateway) or retry with backoff (stream consumers).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+
+from .settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class MongoTimeouts:
+    """Client-wide bounds, in milliseconds; ``operation_ms`` 0 means no overall bound.
+
+    ``operation_ms`` is PyMongo's client-side operation timeout (``timeoutMS``): it
+    bounds each operation end to end, server selection included, and PyMongo sends
+    the remaining time as ``maxTimeMS`` so the server gives up on it too.
+    """
+
+    server_selection_ms: int = 5000
+    connect_ms: int = 5000
+    socket_ms: int = 60000
+    operation_ms: int = 0
+
+    @classmethod
+    def of(cls, settings: ServiceSettings) -> MongoTimeouts:
+        return cls(
+            server_selection_ms=settings.mongodb_server_selection_timeout_ms,
+            connect_ms=settings.mongodb_connect_timeout_ms,
+            socket_ms=settings.mongodb_socket_timeout_ms,
+            operation_ms=settings.mongodb_timeout_ms,
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "serverSelectionTimeoutMS": self.server_selection_ms,
+            "connectTimeoutMS": self.connect_ms,
+            "socketTimeoutMS": self.socket_ms,
+        }
+        if self.operation_ms:
+            options["timeoutMS"] = self.operation_ms
+        return options
 
 
 class MongoDurability(BaseSettings):
@@ -38,11 +81,16 @@ class MongoDurability(BaseSettings):
 
 
 def connect(
-    uri: str, database: str, app_name: str, durability: MongoDurability | None = None
+    uri: str,
+    database: str,
+    app_name: str,
+    timeouts: MongoTimeouts | None = None,
+    durability: MongoDurability | None = None,
 ) -> tuple[AsyncMongoClient[Any], AsyncDatabase[Any]]:
-    """A client and its database; ``durability`` defaults to the environment's
-    :class:`MongoDurability` (majority, journalled)."""
-    options = (durability or MongoDurability()).client_options()
+    """A client and its database; ``timeouts`` defaults to :class:`MongoTimeouts`'s,
+    ``durability`` to the environment's :class:`MongoDurability` (majority, journalled)."""
+    options = (timeouts or MongoTimeouts()).client_options()
+    options |= (durability or MongoDurability()).client_options()
     client: AsyncMongoClient[Any] = AsyncMongoClient(
         uri, appname=app_name, tz_aware=True, **options
     )

@@ -50,6 +50,30 @@ class ServiceSettings(BaseSettings):
         description="Prepended to every topic name: several isolated environments "
         "(or test runs) can share one Kafka cluster",
     )
+    # Bounded waits on every client: an unreachable dependency fails a call in seconds
+    # (and the caller answers 503 or retries) instead of hanging it for PyMongo's and
+    # aiokafka's defaults (30 s server selection, no socket timeout, 40 s requests).
+    mongodb_server_selection_timeout_ms: int = Field(
+        default=5000, gt=0, description="How long a MongoDB call waits for a usable server"
+    )
+    mongodb_connect_timeout_ms: int = Field(
+        default=5000, gt=0, description="How long opening one MongoDB connection may take"
+    )
+    mongodb_socket_timeout_ms: int = Field(
+        default=60000, gt=0, description="How long one MongoDB socket read or write may take"
+    )
+    mongodb_timeout_ms: int = Field(
+        default=0,
+        ge=0,
+        description="Bound of every MongoDB operation (timeoutMS, sent as maxTimeMS too); "
+        "0: none beyond the socket timeout",
+    )
+    kafka_request_timeout_ms: int = Field(
+        default=30000,
+        gt=0,
+        description="Kafka producer request and metadata timeout; a record not delivered "
+        "within it fails (and is dropped from the producer's buffer)",
+    )
     otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
         default="none", description="none, console or otlp (otlp needs the exporter package)"
     )

@@ -15,6 +15,7 @@ from parley_gateway.api.discussions import router as discussions_router
 from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
 from parley_gateway.api.limits import BodySizeLimit
+from parley_gateway.api.load import ConcurrencyLimit
 from parley_gateway.api.problems import install_problem_handlers
 from parley_gateway.bootstrap import Bootstrap
 from parley_gateway.bootstrap import bootstrap as connect_adapters
@@ -53,13 +54,19 @@ def create_app(
         # The multipart envelope around the largest file accepted.
         path_limits={FILES_PATH: settings.gateway_max_upload_bytes + 64 * 1024},
     )
+    # Outermost: a request over the limit is refused before any work is done for it.
+    app.add_middleware(
+        ConcurrencyLimit,
+        max_concurrent=settings.gateway_max_concurrent_requests,
+        queue_timeout=settings.gateway_queue_timeout_seconds,
+    )
     app.include_router(health_router)
     app.include_router(discussions_router)
     install_file_routes(app)
     app.include_router(autoresponders_router)
     install_autoresponder_problems(app)
     app.include_router(connections_router)
-    app.include_router(graphql_router())
+    app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready")

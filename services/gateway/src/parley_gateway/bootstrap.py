@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
@@ -13,6 +19,7 @@ from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.adapters.mongo_outbox import MongoDeliveryOutbox
+from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.adapters.smtp_mailer import SmtpMailer
 from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.config import GatewaySettings
@@ -22,7 +29,7 @@ from parley_gateway.files import FileService, UploadLimits
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.logging import get_logger
-from parley_platform.mongo import connect
+from parley_platform.mongo import MongoTimeouts, connect
 from parley_store import GridFsFileStore, ensure_indexes
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
@@ -51,21 +58,31 @@ Bootstrap = Callable[[GatewaySettings], AbstractAsyncContextManager[Runtime]]
 async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     """Connects MongoDB and starts the Kafka producer; closes both on the way out."""
     client, db = connect(
-        settings.mongodb_uri.get_secret_value(), settings.mongodb_database, settings.service_name
+        settings.mongodb_uri.get_secret_value(),
+        settings.mongodb_database,
+        settings.service_name,
+        MongoTimeouts.of(settings),
     )
     if not settings.api_key_pepper.get_secret_value():
         log.warning("API_KEY_PEPPER is not set: API key digests are keyed with an empty pepper")
     if not settings.link_signing_key.get_secret_value():
         log.warning("LINK_SIGNING_KEY is not set: download links in replies are refused")
+    indexes = asyncio.create_task(_ensure_indexes_when_reachable(db, settings))
     try:
-        await ensure_indexes(db)
         publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers, "gateway", settings.kafka_topic_prefix
+            settings.kafka_bootstrap_servers,
+            "gateway",
+            settings.kafka_topic_prefix,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
         )
-        await publisher.start()
+        await _start_if_reachable(publisher, settings)
         try:
-            discussions = MongoDiscussionRepository(db)
-            commands = KafkaCommandPublisher(publisher)
+            discussions = MongoDiscussionRepository(
+                db, max_time_ms=settings.gateway_query_max_time_ms
+            )
+            commands = KafkaCommandPublisher(
+                publisher, timeout_seconds=settings.gateway_command_timeout_seconds
+            )
             uploads = FileService(
                 GridFsFileStore(db),
                 UploadLimits(
@@ -94,7 +111,41 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
         finally:
             await publisher.stop()
     finally:
+        indexes.cancel()
         await client.close()
+
+
+async def _ensure_indexes_when_reachable(db: AsyncDatabase[Any], settings: GatewaySettings) -> None:
+    """Creates the store's indexes, retrying while MongoDB is unreachable.
+
+    The gateway starts (and answers 503 + Retry-After, /ready 503) during a database
+    outage instead of failing its start-up; the indexes follow once MongoDB answers.
+    """
+    delay = 1.0
+    while True:
+        try:
+            await ensure_indexes(db)
+            return
+        except PyMongoError as exc:
+            if not store_unavailable(exc):
+                log.error("indexes not ensured", error=f"{type(exc).__name__}: {exc}")
+                return
+            log.warning("MongoDB unreachable: indexes not ensured yet", error=type(exc).__name__)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+async def _start_if_reachable(publisher: KafkaPublisher, settings: GatewaySettings) -> None:
+    """Starts the producer, or leaves it to start on the first command.
+
+    Reads need no broker: a gateway started during a Kafka outage serves them, and
+    answers commands 503 + Retry-After until the broker is back.
+    """
+    try:
+        async with asyncio.timeout(settings.gateway_command_timeout_seconds):
+            await publisher.start()
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("Kafka unreachable at start-up: commands wait for it", error=type(exc).__name__)
 
 
 def _smtp(settings: GatewaySettings) -> SmtpRelaySettings:

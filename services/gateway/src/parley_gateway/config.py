@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from parley_platform.settings import ServiceSettings
 from parley_platform.signed_links import LinkSettings
@@ -36,6 +36,55 @@ class GatewaySettings(ServiceSettings, LinkSettings):
         default=2.0,
         gt=0,
         description="How long /ready waits for MongoDB: under the probe's own timeout",
+    )
+    # Fast, honest errors (503 + Retry-After within seconds, never a 30 s hang): the
+    # gateway's bounds are tighter than the platform's. A MongoDB operation is bounded
+    # end to end (timeoutMS, passed to the server as maxTimeMS).
+    mongodb_server_selection_timeout_ms: int = Field(default=2000, gt=0)
+    mongodb_connect_timeout_ms: int = Field(default=2000, gt=0)
+    mongodb_socket_timeout_ms: int = Field(default=10000, gt=0)
+    mongodb_timeout_ms: int = Field(
+        default=4000, ge=0, description="Bound of every MongoDB operation of the gateway"
+    )
+    kafka_request_timeout_ms: int = Field(
+        default=2500,
+        gt=0,
+        description="Producer bound: a command the broker has not acknowledged by then "
+        "fails and is dropped from the producer's buffer",
+    )
+    gateway_command_timeout_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        description="How long a reply, bulk or resync request waits for Kafka to take "
+        "its command before answering 503; longer than KAFKA_REQUEST_TIMEOUT_MS, so a "
+        "refused command is never published later",
+    )
+    gateway_query_max_time_ms: int = Field(
+        default=3000,
+        gt=0,
+        description="maxTimeMS of every find, count and aggregate: the server abandons a "
+        "query after it, even when its client is gone",
+    )
+    gateway_max_concurrent_requests: int = Field(
+        default=32,
+        ge=1,
+        description="Requests one gateway instance works on at once (each touches MongoDB)",
+    )
+    gateway_queue_timeout_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How long a request over the concurrency limit waits for a slot "
+        "before it is answered 503 + Retry-After",
+    )
+    gateway_retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After of a 503 while a dependency is down"
+    )
+    gateway_graphql_max_cost: int = Field(
+        default=1000,
+        ge=1,
+        description="Highest estimated cost of one GraphQL request: each object field "
+        "counts 1, what is selected under a paged field counts `first` times (see "
+        "parley_gateway.graphql.cost)",
     )
     api_key_pepper: SecretStr = Field(
         default=SecretStr(""),
@@ -79,6 +128,16 @@ class GatewaySettings(ServiceSettings, LinkSettings):
     gateway_max_reply_attachments: int = Field(
         default=10, ge=0, description="Most files one reply may attach"
     )
+
+    @model_validator(mode="after")
+    def _command_bound_covers_the_producer(self) -> GatewaySettings:
+        if self.gateway_command_timeout_seconds * 1000 <= self.kafka_request_timeout_ms:
+            raise ValueError(
+                "GATEWAY_COMMAND_TIMEOUT_SECONDS must be longer than "
+                "KAFKA_REQUEST_TIMEOUT_MS: a command refused with 503 must not stay in "
+                "the producer's buffer"
+            )
+        return self
 
     def pepper(self) -> bytes:
         return self.api_key_pepper.get_secret_value().encode()

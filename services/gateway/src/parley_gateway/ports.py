@@ -30,7 +30,15 @@ from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
 
 
 class CommandNotQueued(RuntimeError):
-    """The command bus did not acknowledge the command in time."""
+    """The command bus did not acknowledge the command in time; nothing was queued.
+
+    ``within_seconds`` is the bound the command had (told to the client, so it knows
+    the refusal was not a hang), when the adapter has one.
+    """
+
+    def __init__(self, reason: str, *, within_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.within_seconds = within_seconds
 
 
 class AccountExists(ValueError):

@@ -7,6 +7,7 @@ the responder (replies) and ingest (resyncs) continue the trace of the HTTP requ
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -24,8 +25,21 @@ from parley_schemas import (
 
 
 class KafkaCommandPublisher:
-    def __init__(self, publisher: KafkaPublisher) -> None:
+    """Every command is taken by the broker within ``timeout_seconds`` or refused.
+
+    The bound sits above the producer's own request timeout (GatewaySettings checks
+    it), so by the time the caller hears "not queued" the producer has dropped the
+    record too: a refused command is never published later behind the caller's back.
+    The outer bound is a backstop for a start-up or metadata wait that hangs.
+    """
+
+    def __init__(self, publisher: KafkaPublisher, *, timeout_seconds: float = 30.0) -> None:
         self._publisher = publisher
+        self._timeout = timeout_seconds
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self._timeout
 
     async def publish_reply(self, envelope: Envelope[ReplyCommand]) -> None:
         await self._publish(CONVERSATION_COMMANDS, envelope)
@@ -35,6 +49,13 @@ class KafkaCommandPublisher:
 
     async def _publish(self, topic: Topic, envelope: Envelope[Any]) -> None:
         try:
-            await self._publisher.publish(topic, envelope)
+            async with asyncio.timeout(self._timeout):
+                await self._publisher.publish(topic, envelope)
+        except TimeoutError as exc:
+            raise CommandNotQueued(
+                f"not acknowledged within {self._timeout:g} s", within_seconds=self._timeout
+            ) from exc
         except KafkaError as exc:
-            raise CommandNotQueued(f"{type(exc).__name__}: {exc}") from exc
+            raise CommandNotQueued(
+                f"{type(exc).__name__}: {exc}", within_seconds=self._timeout
+            ) from exc

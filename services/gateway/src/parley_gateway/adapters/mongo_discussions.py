@@ -40,9 +40,18 @@ MESSAGE_ORDER = [("sent_at", ASCENDING), ("_id", ASCENDING)]
 _REGEX_META = re.compile(r"([\\^$.|?*+()\[\]{}])")
 
 
+# Server-side time limit of every read when none is configured (see GatewaySettings).
+DEFAULT_MAX_TIME_MS = 3000
+
+
 class MongoDiscussionRepository:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    """Every find, count and aggregate carries ``maxTimeMS``: the server abandons a
+    query that runs longer, also when its client went away (a cancelled request only
+    closes the connection; the server would otherwise finish the query for no one)."""
+
+    def __init__(self, db: AsyncDatabase[Any], *, max_time_ms: int = DEFAULT_MAX_TIME_MS) -> None:
         self._db = db
+        self._max_time_ms = max_time_ms
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
 
@@ -52,7 +61,11 @@ class MongoDiscussionRepository:
         query = list_query(scope, filters, after)
         if query is None:
             return []
-        cursor = self._discussions.find(query).sort(LIST_ORDER).limit(limit)
+        cursor = (
+            self._discussions.find(query, max_time_ms=self._max_time_ms)
+            .sort(LIST_ORDER)
+            .limit(limit)
+        )
         return [DiscussionDocument.model_validate(doc) async for doc in cursor]
 
     async def count_by_status(
@@ -62,13 +75,16 @@ class MongoDiscussionRepository:
         if query is None:
             return {}
         cursor = await self._discussions.aggregate(
-            [{"$match": query}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+            [{"$match": query}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}],
+            maxTimeMS=self._max_time_ms,
         )
         return {DiscussionStatus(row["_id"]): int(row["count"]) async for row in cursor}
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         query = _scoped(scope, {"_id": discussion_id})
-        doc = await self._discussions.find_one(query) if query is not None else None
+        if query is None:
+            return None
+        doc = await self._discussions.find_one(query, max_time_ms=self._max_time_ms)
         return DiscussionDocument.model_validate(doc) if doc else None
 
     async def mark_read(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
@@ -76,12 +92,17 @@ class MongoDiscussionRepository:
         if query is None:
             return None
         doc = await self._discussions.find_one_and_update(
-            query, _set_workflow({"read": True}), return_document=ReturnDocument.AFTER
+            query,
+            _set_workflow({"read": True}),
+            return_document=ReturnDocument.AFTER,
+            maxTimeMS=self._max_time_ms,
         )
         return DiscussionDocument.model_validate(doc) if doc else None
 
     async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
-        cursor = self._messages.find({"discussion_id": discussion.id}).sort(MESSAGE_ORDER)
+        cursor = self._messages.find(
+            {"discussion_id": discussion.id}, max_time_ms=self._max_time_ms
+        ).sort(MESSAGE_ORDER)
         return [MessageDocument.model_validate(doc) async for doc in cursor]
 
     async def attachment_of(
@@ -89,7 +110,9 @@ class MongoDiscussionRepository:
     ) -> AttachmentRef | None:
         # Backed by the discussion_time index (discussion_id first).
         doc = await self._messages.find_one(
-            {"discussion_id": discussion.id, "attachments.file_id": file_id}, {"attachments": 1}
+            {"discussion_id": discussion.id, "attachments.file_id": file_id},
+            {"attachments": 1},
+            max_time_ms=self._max_time_ms,
         )
         if doc is None:
             return None
@@ -115,7 +138,10 @@ class MongoDiscussionRepository:
         if query is None:
             return None
         doc = await self._discussions.find_one_and_update(
-            query, _set_workflow(update.fields()), return_document=ReturnDocument.AFTER
+            query,
+            _set_workflow(update.fields()),
+            return_document=ReturnDocument.AFTER,
+            maxTimeMS=self._max_time_ms,
         )
         return DiscussionDocument.model_validate(doc) if doc else None
 
@@ -127,7 +153,12 @@ class MongoDiscussionRepository:
             return set()
         # Only ids found in scope are updated, and only those are reported as such;
         # the update is restricted to them, so nothing else can ever be touched.
-        found = {str(doc["_id"]) async for doc in self._discussions.find(query, {"_id": 1})}
+        found = {
+            str(doc["_id"])
+            async for doc in self._discussions.find(
+                query, {"_id": 1}, max_time_ms=self._max_time_ms
+            )
+        }
         if found:
             await self._discussions.update_many(
                 _scoped_ids(scope, found), _set_workflow({"status": status.value})

@@ -16,15 +16,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley_gateway.accounts import NotAuthenticated
+from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
 from parley_platform.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+DEFAULT_RETRY_AFTER_SECONDS = 5
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
 
 log = get_logger(__name__)
@@ -209,15 +212,44 @@ async def _attachment_not_found(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+def retry_after(request: Request) -> str:
+    """Seconds a client should wait after a 503 for a dependency that is down."""
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "gateway_retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
+
+
 async def _command_not_queued(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CommandNotQueued)
     log.warning("command not queued", reason=str(exc), path=request.url.path)
+    within = f" within {exc.within_seconds:g} s" if exc.within_seconds is not None else ""
     return problem_response(
         request,
         HTTPStatus.SERVICE_UNAVAILABLE,
-        "The request could not be queued right now; retry in a few seconds.",
+        f"The request could not be queued{within}, so nothing was queued or changed; "
+        "retry after the Retry-After delay.",
         problem_type=PROBLEM_TYPE_BASE + "command-not-queued",
         title="Command not queued",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": retry_after(request)},
+    )
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage is a 503 the client can retry, not a fault of ours."""
+    if not store_unavailable(exc):
+        return await _unexpected(request, exc)
+    log.warning("database unavailable", error=type(exc).__name__, path=request.url.path)
+    settings = getattr(request.app.state, "settings", None)
+    bound_ms = getattr(settings, "mongodb_timeout_ms", 0) or getattr(
+        settings, "mongodb_server_selection_timeout_ms", 0
+    )
+    within = f" within {bound_ms / 1000:g} s" if bound_ms else ""
+    return problem_response(
+        request,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        f"The discussion store did not answer{within}; retry after the Retry-After delay.",
+        problem_type=PROBLEM_TYPE_BASE + "store-unavailable",
+        title="Store unavailable",
+        headers={"Retry-After": retry_after(request)},
     )
 
 
@@ -247,6 +279,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DiscussionNotFound, _discussion_not_found)
     app.add_exception_handler(AttachmentNotFound, _attachment_not_found)
     app.add_exception_handler(CommandNotQueued, _command_not_queued)
+    app.add_exception_handler(PyMongoError, _store_error)
     app.add_exception_handler(Exception, _unexpected)
     _document_problems_as_problem_json(app)
 

@@ -11,7 +11,10 @@ message REST's problem details give, and a code clients can branch on:
 - ``BAD_REQUEST``: a malformed request (unknown cursor, invalid query or variables)
 - ``CONFLICT``: the action does not apply in the current state (e.g. retrying a
   delivery that has not failed; ``extensions.state`` says where it stands)
-- ``SERVICE_UNAVAILABLE``: the command could not be queued; retry shortly
+- ``SERVICE_UNAVAILABLE``: the command could not be queued, or the store did not
+  answer in time; retry shortly
+- ``QUERY_TOO_COSTLY``: the query's estimated cost is over the limit (see
+  parley_gateway.graphql.cost); nothing ran
 - ``INTERNAL_SERVER_ERROR``: anything else, logged with its traceback, answered
   without it
 """
@@ -22,10 +25,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from parley_gateway.accounts import NotAuthenticated
+from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.autoresponder_service import AutoresponderNotFound
 from parley_gateway.deliveries import DeliveryNotFound, DeliveryNotRetryable
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
@@ -102,8 +107,15 @@ def describe(error: BaseException | None) -> tuple[str, dict[str, Any]] | None:
     if isinstance(error, Unavailable):
         return str(error), {"code": SERVICE_UNAVAILABLE}
     if isinstance(error, CommandNotQueued):
+        within = f" within {error.within_seconds:g} s" if error.within_seconds else ""
         return (
-            "The request could not be queued right now; retry in a few seconds.",
+            f"The request could not be queued{within}, so nothing was queued or changed; "
+            "retry in a few seconds.",
+            {"code": SERVICE_UNAVAILABLE},
+        )
+    if isinstance(error, PyMongoError) and store_unavailable(error):
+        return (
+            "The discussion store did not answer in time; retry in a few seconds.",
             {"code": SERVICE_UNAVAILABLE},
         )
     return None
@@ -130,8 +142,10 @@ def public_error(error: GraphQLError) -> GraphQLError:
         extensions = {"code": INTERNAL}
     else:
         # Parsing, validation and variable coercion: graphql-core's message is meant
-        # for clients and names the offending part of the query.
-        message, extensions = error.message, {"code": BAD_REQUEST}
+        # for clients and names the offending part of the query. Our own limits (the
+        # cost limit) bring their own code.
+        code = (error.extensions or {}).get("code", BAD_REQUEST)
+        message, extensions = error.message, {"code": code}
     return GraphQLError(
         message,
         nodes=error.nodes,

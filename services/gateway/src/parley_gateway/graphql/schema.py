@@ -16,6 +16,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
 
 from parley_gateway.graphql.context import GraphQLContext, get_context
+from parley_gateway.graphql.cost import DEFAULT_MAX_COST, QueryCostLimiter
 from parley_gateway.graphql.errors import PublicErrors, log_unexpected
 from parley_gateway.graphql.mutations import Mutation
 from parley_gateway.graphql.queries import Query
@@ -35,7 +36,7 @@ class ParleySchema(Schema):
         log_unexpected(errors, execution_context)
 
 
-def build_schema() -> Schema:
+def build_schema(max_cost: int = DEFAULT_MAX_COST) -> Schema:
     return ParleySchema(
         query=Query,
         mutation=Mutation,
@@ -44,6 +45,7 @@ def build_schema() -> Schema:
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
             partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+            partial(QueryCostLimiter, max_cost=max_cost),
             PublicErrors,
         ],
     )
@@ -52,7 +54,7 @@ def build_schema() -> Schema:
 schema = build_schema()
 
 
-def graphql_router() -> GraphQLRouter[GraphQLContext, None]:
+def graphql_router(max_cost: int = DEFAULT_MAX_COST) -> GraphQLRouter[GraphQLContext, None]:
     """POST (and GET for queries) at /graphql; GraphiQL for browsers.
 
     Left out of the OpenAPI document: the GraphQL contract is the SDL
@@ -60,7 +62,7 @@ def graphql_router() -> GraphQLRouter[GraphQLContext, None]:
     to learn from one opaque endpoint.
     """
     return GraphQLRouter(
-        schema,
+        schema if max_cost == DEFAULT_MAX_COST else build_schema(max_cost),
         path=GRAPHQL_PATH,
         context_getter=get_context,
         include_in_schema=False,

@@ -1,0 +1,197 @@
+"""The gateway while a dependency is really unavailable: honest 503s, nothing half done.
+
+Each test starts a gateway (the real app, real adapters) whose MongoDB URI or Kafka
+bootstrap points at a local port nobody listens on (or one that accepts connections
+and never answers), with short bounds from its settings. Every answer must be a 503
+problem+json with Retry-After, naming the bound but no internals, and a refused reply
+must leave nothing queued or changed. Speed is not asserted: the bounds are settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from integration.gateway.accounts import PEPPER
+from integration.gateway.documents import discussion_doc
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley_gateway.app import create_app
+from parley_gateway.bootstrap import Runtime
+from parley_gateway.config import GatewaySettings
+from parley_store import DELIVERIES, DISCUSSIONS
+
+BASE_URL = "http://gateway"
+RETRY_AFTER = "7"
+
+
+def closed_port() -> int:
+    """A local port with no listener: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A local port that accepts connections and never answers a byte."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+@asynccontextmanager
+async def running(settings: GatewaySettings) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client,
+    ):
+        yield client, app.state.runtime
+
+
+def assert_unavailable(response: httpx.Response, problem_type: str, bound: str) -> dict[str, Any]:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == RETRY_AFTER
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == 503
+    assert problem["type"].endswith(problem_type)
+    assert bound in problem["detail"]
+    text = response.text.lower()
+    for internal in ("pymongo", "kafka", "127.0.0.1", "traceback", "error:"):
+        assert internal not in text, f"{internal!r} leaked into {response.text}"
+    return problem
+
+
+# -------------------------------------------------------------------- MongoDB down
+
+
+@pytest.fixture
+async def without_mongodb(
+    kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = GatewaySettings(
+        mongodb_uri=f"mongodb://127.0.0.1:{closed_port()}/",
+        mongodb_database="parley_test_unreachable",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=topic_prefix,
+        api_key_pepper=PEPPER,
+        mongodb_server_selection_timeout_ms=300,
+        mongodb_connect_timeout_ms=300,
+        mongodb_timeout_ms=1000,
+        gateway_retry_after_seconds=int(RETRY_AFTER),
+    )
+    async with running(settings) as (client, _):
+        # Well-formed, so the gateway has to look it up in the store to check it.
+        client.headers["Authorization"] = f"Bearer prl_{'0' * 12}_{'k' * 43}"
+        yield client
+
+
+async def test_reads_and_writes_answer_503_while_mongodb_is_down(
+    without_mongodb: httpx.AsyncClient,
+) -> None:
+    gateway = without_mongodb
+    calls = [
+        gateway.get("/discussions"),
+        gateway.get("/discussions/counts"),
+        gateway.get("/discussions/d-1"),
+        gateway.patch("/discussions/d-1", json={"read": True}),
+        gateway.post("/discussions/d-1/replies", json={"body": "Shipped today."}),
+        gateway.post("/discussions/bulk-status", json={"ids": ["d-1"], "status": "solved"}),
+    ]
+    for call in calls:
+        response = await call
+        assert_unavailable(response, "/store-unavailable", "within 1 s")
+
+
+async def test_graphql_answers_503_while_mongodb_is_down(
+    without_mongodb: httpx.AsyncClient,
+) -> None:
+    response = await without_mongodb.post(
+        "/graphql", json={"query": "{ discussions { items { threadId } } }"}
+    )
+    assert_unavailable(response, "/store-unavailable", "within 1 s")
+
+
+# ---------------------------------------------------------------------- Kafka down
+
+
+@pytest.fixture
+async def stored(mongo_db: AsyncDatabase[Any]) -> dict[str, Any]:
+    doc = discussion_doc(f"store-{uuid.uuid4().hex[:10]}", "t-outage")
+    await mongo_db[DISCUSSIONS].insert_one(doc)
+    return doc
+
+
+@asynccontextmanager
+async def gateway_with_kafka_at(
+    port: int, mongo_uri: str, mongo_db: AsyncDatabase[Any], store_id: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = GatewaySettings(
+        mongodb_uri=mongo_uri,
+        mongodb_database=mongo_db.name,
+        kafka_bootstrap_servers=f"127.0.0.1:{port}",
+        api_key_pepper=PEPPER,
+        kafka_request_timeout_ms=800,
+        gateway_command_timeout_seconds=1.5,
+        gateway_retry_after_seconds=int(RETRY_AFTER),
+    )
+    async with running(settings) as (client, runtime):
+        account, _ = await runtime.access.create_account("Outage shop", [store_id])
+        key = await runtime.access.issue_key(account.id, name="outage")
+        client.headers["Authorization"] = f"Bearer {key.secret}"
+        yield client
+
+
+async def assert_reply_refused_and_nothing_queued(
+    gateway: httpx.AsyncClient, mongo_db: AsyncDatabase[Any], doc: dict[str, Any]
+) -> None:
+    reply = await gateway.post(
+        f"/discussions/{doc['_id']}/replies", json={"body": "Your parcel left today."}
+    )
+    problem = assert_unavailable(reply, "/command-not-queued", "within 1.5 s")
+    assert "nothing was queued" in problem["detail"]
+    resync = await gateway.post(f"/discussions/{doc['_id']}/resync")
+    assert_unavailable(resync, "/command-not-queued", "within 1.5 s")
+
+    after = await mongo_db[DISCUSSIONS].find_one({"_id": doc["_id"]})
+    assert after is not None
+    assert after["status"] == doc["status"], "a refused reply must not change the status"
+    assert await mongo_db[DELIVERIES].count_documents({"discussion_id": doc["_id"]}) == 0
+    # Reads do not need the broker.
+    assert (await gateway.get(f"/discussions/{doc['_id']}")).status_code == 200
+
+
+async def test_a_reply_is_refused_at_once_while_kafka_refuses_connections(
+    mongo_uri: str, mongo_db: AsyncDatabase[Any], stored: dict[str, Any]
+) -> None:
+    async with gateway_with_kafka_at(
+        closed_port(), mongo_uri, mongo_db, stored["store_id"]
+    ) as gateway:
+        await assert_reply_refused_and_nothing_queued(gateway, mongo_db, stored)
+
+
+async def test_a_reply_is_refused_within_its_bound_while_kafka_hangs(
+    mongo_uri: str, mongo_db: AsyncDatabase[Any], stored: dict[str, Any], silent_port: int
+) -> None:
+    async with gateway_with_kafka_at(
+        silent_port, mongo_uri, mongo_db, stored["store_id"]
+    ) as gateway:
+        await assert_reply_refused_and_nothing_queued(gateway, mongo_db, stored)
