@@ -212,3 +212,32 @@ async def test_a_throttled_store_is_parked_while_another_stores_reply_is_deliver
             assert await mongo_db[DELIVERY_QUEUE].find_one({"_id": command.command_id}) is None
     finally:
         await scheduler.close()
+
+
+async def test_the_queue_lease_lets_one_instance_deliver_and_a_survivor_take_over(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    queue = MongoDeliveryQueue(mongo_db)
+    command = ReplyCommand(
+        command_id=uuid.uuid4().hex,
+        discussion_id="d-lease",
+        store_id="store-lease",
+        marketplace="carrefour",
+        thread_id="t-lease",
+        body="Bonjour",
+        recipients=[ParticipantRole.CUSTOMER],
+        requested_by="agent@shop.example",
+        requested_at=datetime.now(UTC),
+    )
+    await queue.add(command)
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=20)
+    assert await queue.claim(command.command_id, "one", now, now + lease)
+    assert await queue.claim(command.command_id, "one", now, now + lease), "renewed"
+    assert not await queue.claim(command.command_id, "two", now, now + lease)
+    later = now + lease + timedelta(seconds=1)  # one stopped renewing
+    assert await queue.claim(command.command_id, "two", later, later + lease)
+    assert not await queue.claim(command.command_id, "one", later, later + lease)
+    assert [c.command_id for c in await queue.pending()] == [command.command_id]
+    await queue.remove(command)
+    assert not await queue.claim(command.command_id, "two", later, later + lease), "settled"

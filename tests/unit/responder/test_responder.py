@@ -615,6 +615,9 @@ class Outbox:
     async def pending(self) -> list[ReplyCommand]:
         return list(self.items.values())
 
+    async def claim(self, command_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        return command_id in self.items
+
 
 async def test_a_throttled_store_is_parked_while_another_stores_reply_goes_out() -> None:
     deliveries = FakeDeliveries()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import AutoReconnect
 from support.waiting import eventually
@@ -45,6 +45,7 @@ class FakeQueue:
     def __init__(self) -> None:
         self.items: dict[str, ReplyCommand] = {}
         self.opened: list[str] = []
+        self.leases: dict[str, tuple[str, datetime]] = {}
 
     async def add(self, command: ReplyCommand) -> None:
         self.opened.append(short(command))
@@ -57,6 +58,16 @@ class FakeQueue:
 
     async def pending(self) -> list[ReplyCommand]:
         return list(self.items.values())
+
+    async def claim(self, command_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        short_id = command_id.removesuffix("-command")
+        if short_id not in self.items:
+            return False
+        holder = self.leases.get(short_id)
+        if holder is not None and holder[0] != owner and holder[1] >= now:
+            return False
+        self.leases[short_id] = (owner, until)
+        return True
 
 
 class Marketplaces:
@@ -184,3 +195,29 @@ async def test_accepted_replies_are_bounded() -> None:
     await third
     await scheduler.wait_idle()
     assert market.sent == ["a1", "a2", "a3"]
+
+
+async def test_a_reply_another_instance_is_delivering_is_left_to_it_until_its_lease_ends() -> None:
+    queue = FakeQueue()
+    now = [NOW]
+    first_market = Marketplaces(throttled=frozenset({"A"}))
+    first = DeliveryScheduler(
+        first_market, queue, sleep=no_sleep, owner="one", lease=600, clock=lambda: now[0]
+    )
+    await first.submit(reply("a1", "A"))
+    await until(lambda: first_market.parked == ["a1"])  # parked, under one's lease
+
+    second_market = Marketplaces()
+    second = DeliveryScheduler(
+        second_market, queue, sleep=no_sleep, owner="two", lease=600, clock=lambda: now[0]
+    )
+    await second.resume()  # a second instance starting
+    await second.wait_idle()
+    assert second_market.sent == [], "not delivered twice while one holds it"
+    assert "a1" in queue.items
+
+    await first.close()  # one dies; its lease runs out
+    now[0] = NOW + timedelta(seconds=601)
+    await second.resume()
+    await second.wait_idle()
+    assert second_market.sent == ["a1"] and queue.items == {}

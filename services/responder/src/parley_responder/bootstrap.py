@@ -83,7 +83,10 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
     # Replies (the merchant's and autoresponses) are accepted into the outbox's queue
     # and delivered per connection; what a previous process left there resumes now.
     scheduler = DeliveryScheduler(
-        responder, MongoDeliveryQueue(db), max_pending=settings.responder_max_pending
+        responder,
+        MongoDeliveryQueue(db),
+        max_pending=settings.responder_max_pending,
+        lease=settings.responder_delivery_lease_seconds,
     )
     scheduler.start()
     autoresponder = Autoresponder(

@@ -28,6 +28,9 @@ class ResponderSettings(ServiceSettings, LinkSettings):
     responder_max_retry_after_seconds: float = Field(default=900.0, gt=0)
     # Replies accepted and not yet settled, at most (beyond: the agent waits).
     responder_max_pending: int = Field(default=1000, ge=1)
+    # One instance delivers a queued reply at a time, under a lease renewed while it
+    # works; a dead instance's replies are taken over this long after it stopped.
+    responder_delivery_lease_seconds: float = Field(default=20.0, ge=1)
     credentials_key: SecretStr = Field(default=SecretStr(""))
     # The SMTP relay email-relay replies are submitted to; the default is the local
     # sandbox's sink (sandbox/src/parley_sandbox/smtp_sink.py).

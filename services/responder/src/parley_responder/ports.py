@@ -128,6 +128,11 @@ class DeliveryQueue(Protocol):
     async def remove(self, command: ReplyCommand) -> None:
         """Done with this command (and this merchant retry of it)."""
 
+    async def claim(self, command_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Takes (or renews) the lease on a queued command for ``owner`` until ``until``;
+        False while another owner's lease runs (or the command left the queue)."""
+        ...
+
     async def pending(self) -> list[ReplyCommand]:
         """Every queued command, oldest first."""
         ...

@@ -19,19 +19,27 @@ delivered (a half-sent one reconciled first) without Kafka redelivering it.
 At most ``max_pending`` replies are accepted and unsettled at once; beyond that,
 ``submit`` waits, which holds the agent back (back-pressure) instead of memory
 growing without bound.
+
+Several responder instances share one queue, so a reply is delivered only under a
+lease on its queue entry (``lease`` seconds, renewed while it is being delivered,
+waits included): a restarting instance resuming the queue skips what a live one is
+delivering, and takes over what a dead one left once its lease ran out. The queue is
+swept again every ``lease`` seconds for such orphans.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from parley_platform.logging import get_logger
 from parley_platform.streams import TRANSIENT_ERRORS
 from parley_responder.ports import DeliveryQueue, ReplyDelivery
-from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand
+from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand, utcnow
 
 log = get_logger(__name__)
 
@@ -46,9 +54,15 @@ class DeliveryScheduler:
         *,
         max_pending: int = 1000,
         bug_retries: int = 5,
+        lease: float = 30.0,
+        owner: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._delivery = delivery
+        self._lease = lease
+        self._owner = owner or uuid.uuid4().hex
+        self._clock = clock
         self._queue = queue
         self._slots = asyncio.Semaphore(max_pending)
         self._bug_retries = bug_retries
@@ -82,9 +96,15 @@ class DeliveryScheduler:
         self._dispatch(command)
 
     def start(self) -> None:
-        """Resumes, in the background, what the queue held before this process."""
+        """Resumes, in the background, what the queue held before this process, and
+        sweeps it again every lease period for what a dead instance left."""
         if self._resumed is None:
-            self._resumed = asyncio.create_task(self.resume())
+            self._resumed = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            await self.resume()
+            await asyncio.sleep(self._lease)
 
     async def resume(self) -> None:
         attempt = 0
@@ -97,9 +117,10 @@ class DeliveryScheduler:
                 delay = _backoff(attempt)
                 log.warning("delivery queue unavailable", error=repr(exc), delay=delay)
                 await self._sleep(delay)
-        if pending:
-            log.info("resuming queued replies", count=len(pending))
-        for command in pending:
+        waiting = [c for c in pending if (c.command_id, c.retry) not in self._held]
+        if waiting:
+            log.info("resuming queued replies", count=len(waiting))
+        for command in waiting:
             if (command.command_id, command.retry) in self._held:
                 continue
             await self._slots.acquire()
@@ -120,6 +141,10 @@ class DeliveryScheduler:
         return len(self._workers)
 
     def _dispatch(self, command: ReplyCommand) -> None:
+        """Hands a command (its slot taken) to its connection's worker, once."""
+        if (command.command_id, command.retry) in self._held:
+            self._slots.release()  # accepted twice at once (redelivery, sweep)
+            return
         self._held.add((command.command_id, command.retry))
         self._idle.clear()
         key = (command.store_id, command.marketplace)
@@ -146,17 +171,55 @@ class DeliveryScheduler:
             if not self._workers:
                 self._idle.set()
 
+    async def _claim(self, command: ReplyCommand) -> bool:
+        now = self._clock()
+        until = now + timedelta(seconds=self._lease)
+        return await self._queue.claim(command.command_id, self._owner, now, until)
+
+    async def _under_lease(self, command: ReplyCommand) -> bool:
+        """Delivers while renewing the lease; False if the lease was lost (another
+        instance took the reply over): the delivery is then stopped, not finished."""
+        delivery = asyncio.create_task(self._delivery.on_reply(command))
+        lost = False
+
+        async def renew() -> None:
+            nonlocal lost
+            while True:
+                await asyncio.sleep(self._lease / 3)
+                try:
+                    kept = await self._claim(command)
+                except TRANSIENT_ERRORS:
+                    continue  # the database is away: so is any other instance's claim
+                if not kept:
+                    lost = True
+                    delivery.cancel()
+                    return
+
+        renewing = asyncio.create_task(renew())
+        try:
+            await delivery
+        except asyncio.CancelledError:
+            if not lost:
+                raise
+            log.warning("delivery taken over by another instance", command_id=command.command_id)
+            return False
+        finally:
+            renewing.cancel()
+        return True
+
     async def _deliver(self, command: ReplyCommand) -> None:
-        """Delivers, then removes the command from the queue. MongoDB or Kafka being
-        away is waited out; a bug is retried a few times, then the command is left in
-        the queue (resumed at the next start) rather than dropped."""
+        """Delivers under a lease, then removes the command from the queue. MongoDB or
+        Kafka being away is waited out; a bug is retried a few times, then the command
+        is left in the queue (swept again later) rather than dropped."""
         attempt = 0
         bugs = 0
         while True:
             attempt += 1
             try:
-                await self._delivery.on_reply(command)
-                await self._queue.remove(command)
+                if not await self._claim(command):
+                    return  # another instance is delivering it, or it is settled
+                if await self._under_lease(command):
+                    await self._queue.remove(command)
                 return
             except TRANSIENT_ERRORS as exc:
                 delay = _backoff(attempt)

@@ -168,6 +168,20 @@ class MongoDeliveryQueue:
         # Only this round: a merchant retry queued meanwhile stays.
         await self._col.delete_one({"_id": command.command_id, "command.retry": command.retry})
 
+    async def claim(self, command_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        result = await self._col.update_one(
+            {
+                "_id": command_id,
+                "$or": [
+                    {"lease_owner": owner},
+                    {"lease_until": None},
+                    {"lease_until": {"$lt": now}},
+                ],
+            },
+            {"$set": {"lease_owner": owner, "lease_until": until}},
+        )
+        return result.matched_count == 1
+
     async def pending(self) -> list[ReplyCommand]:
         docs = [doc async for doc in self._col.find({})]
         docs.sort(key=lambda d: (str(d.get("queued_at")), str(d["_id"])))
