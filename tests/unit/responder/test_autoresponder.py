@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable
+from parley_platform.streams import consume_envelopes
 from parley_responder.autoresponder import Autoresponder
+from parley_responder.bootstrap import MAY_COME_BACK
 from parley_responder.domain.autoreply import Skip, auto_command_id, decide
 from parley_responder.ports import Delivery
 from parley_schemas import (
+    CONVERSATION_EVENTS,
     DISCUSSION_CREATED,
     MESSAGE_RECEIVED,
     DeliveryState,
@@ -363,3 +368,40 @@ async def test_no_copy_without_addresses_but_the_buyer_is_still_answered() -> No
     await world.event(first)
     assert len(world.replies.marketplace) == 1
     assert world.mailbox.mails == []
+
+
+async def test_a_relay_down_for_many_retries_delays_the_copy_but_never_loses_it() -> None:
+    """Through the stream as the responder runs it: the event is retried while the
+    relay is down, far past the dead-letter budget, and the copy goes out once."""
+    first = message("m1")
+    world = World([first], settings(), Mailbox(*[MarketplaceUnavailable("relay down")] * 40))
+    value = Envelope[MessageReceived](
+        source="/test", type=MESSAGE_RECEIVED.name, subject=str(KEY), data=received(first)
+    ).to_json_bytes()
+    dead: list[str] = []
+
+    class DeadLetters:
+        async def dead_letter(self, stage: str, reason: str, **where: Any) -> None:
+            dead.append(reason)
+
+    async def events() -> AsyncIterator[Any]:
+        yield SimpleNamespace(
+            key=b"k",
+            value=value,
+            message=SimpleNamespace(topic="t.events", partition=0, offset=1, headers=[]),
+        )
+
+    await consume_envelopes(
+        events(),
+        {"t.events": CONVERSATION_EVENTS},
+        world.autoresponder.handle,
+        DeadLetters(),
+        stage="autoresponder",
+        max_attempts=5,
+        base_delay=0.0001,
+        max_delay=0.001,
+        transient=MAY_COME_BACK,
+    )
+    assert dead == []
+    assert len(world.mailbox.mails) == 1 and auto_command_id(DISCUSSION_ID) in world.log.entries
+    assert len(world.replies.marketplace) == 1, "the autoresponse itself went out once"

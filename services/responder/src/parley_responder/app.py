@@ -18,12 +18,11 @@ from typing import Any
 
 import faust
 
-from parley_connectors.errors import MarketplaceUnavailable, RateLimited
 from parley_platform.kafka import topic_names
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
-from parley_responder.bootstrap import Runtime, bootstrap
+from parley_responder.bootstrap import MAY_COME_BACK, Runtime, bootstrap
 from parley_responder.config import ResponderSettings
 from parley_schemas import CONVERSATION_COMMANDS, CONVERSATION_EVENTS
 
@@ -54,8 +53,6 @@ conversation_events = app.topic(
     value_serializer="raw",
 )
 runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
-# Dependencies that come back: their records wait for them, however long.
-MAY_COME_BACK = (MarketplaceUnavailable, RateLimited)
 
 
 @app.agent(commands)

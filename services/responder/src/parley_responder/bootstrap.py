@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from parley_connectors.email_relay import SmtpRelaySettings, SmtpSender
+from parley_connectors.errors import MarketplaceUnavailable, RateLimited
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
@@ -32,6 +33,10 @@ from parley_responder.outgoing import ReplyPreparer
 from parley_responder.scheduler import DeliveryScheduler
 from parley_store import GridFsFileStore, ensure_indexes
 from parley_store.autoresponder_store import MongoAutoresponderStore
+
+# What the responder's streams wait for, however long, instead of dead-lettering the
+# record: a marketplace or the SMTP relay that is down or throttling comes back.
+MAY_COME_BACK: tuple[type[BaseException], ...] = (MarketplaceUnavailable, RateLimited)
 
 
 @dataclass
