@@ -12,6 +12,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from graphql import parse
+from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.types import Message, Receive, Scope, Send
 from unit.gateway.fakes import (
@@ -336,3 +337,20 @@ async def test_a_normal_page_query_runs(graphql: httpx.AsyncClient) -> None:
     body = response.json()
     assert "errors" not in body, body
     assert [d["threadId"] for d in body["data"]["discussions"]["items"]] == ["t0"]
+
+
+# ------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        # A command refused with 503 could still sit in the producer's buffer.
+        {"gateway_command_timeout_seconds": 2.0, "kafka_request_timeout_ms": 2000},
+        # A slow query would be abandoned by the gateway and go on on the server.
+        {"gateway_query_max_time_ms": 4000, "mongodb_socket_timeout_ms": 4000},
+    ],
+)
+def test_bounds_that_do_not_fit_together_are_refused(bounds: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        GatewaySettings(**bounds)

@@ -37,14 +37,17 @@ class GatewaySettings(ServiceSettings, LinkSettings):
         gt=0,
         description="How long /ready waits for MongoDB: under the probe's own timeout",
     )
-    # Fast, honest errors (503 + Retry-After within seconds, never a 30 s hang): the
-    # gateway's bounds are tighter than the platform's. A MongoDB operation is bounded
-    # end to end (timeoutMS, passed to the server as maxTimeMS).
+    # Fast, honest errors (503 + Retry-After within 5 s, never a 30 s hang): the
+    # gateway's bounds are tighter than the platform's. A database that is down fails a
+    # call after server selection (2 s), one that hangs after the socket timeout (4 s);
+    # a slow query stops at gateway_query_max_time_ms on the server. No timeoutMS by
+    # default: PyMongo then applies it to server selection too, and to a whole upload.
     mongodb_server_selection_timeout_ms: int = Field(default=2000, gt=0)
     mongodb_connect_timeout_ms: int = Field(default=2000, gt=0)
-    mongodb_socket_timeout_ms: int = Field(default=10000, gt=0)
-    mongodb_timeout_ms: int = Field(
-        default=4000, ge=0, description="Bound of every MongoDB operation of the gateway"
+    mongodb_socket_timeout_ms: int = Field(
+        default=4000,
+        gt=0,
+        description="Longer than GATEWAY_QUERY_MAX_TIME_MS: a query ends on the server first",
     )
     kafka_request_timeout_ms: int = Field(
         default=2500,
@@ -130,7 +133,12 @@ class GatewaySettings(ServiceSettings, LinkSettings):
     )
 
     @model_validator(mode="after")
-    def _command_bound_covers_the_producer(self) -> GatewaySettings:
+    def _bounds_fit_together(self) -> GatewaySettings:
+        if self.gateway_query_max_time_ms >= self.mongodb_socket_timeout_ms:
+            raise ValueError(
+                "GATEWAY_QUERY_MAX_TIME_MS must be shorter than MONGODB_SOCKET_TIMEOUT_MS: "
+                "a slow query must be stopped by the server, not abandoned by the gateway"
+            )
         if self.gateway_command_timeout_seconds * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(
                 "GATEWAY_COMMAND_TIMEOUT_SECONDS must be longer than "

@@ -10,9 +10,13 @@ from __future__ import annotations
 from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
+    NetworkTimeout,
     PyMongoError,
+    ServerSelectionTimeoutError,
     WTimeoutError,
 )
+
+from parley_gateway.config import GatewaySettings
 
 # MongoDB error codes of an operation the server gave up on or cannot serve now:
 # MaxTimeMSExpired, InterruptedAtShutdown, InterruptedDueToReplStateChange,
@@ -33,3 +37,20 @@ def store_unavailable(error: BaseException) -> bool:
         return True
     code = getattr(error, "code", None)
     return code in _UNAVAILABLE_CODES
+
+
+def bound_ms(error: PyMongoError, settings: GatewaySettings) -> int | None:
+    """The configured bound the failed operation ran into, if it ran into one.
+
+    Clients are told it (the refusal is a bound, not a hang), never the error itself.
+    """
+    if settings.mongodb_timeout_ms and error.timeout:
+        # timeoutMS bounds everything, server selection included.
+        return settings.mongodb_timeout_ms
+    if isinstance(error, ServerSelectionTimeoutError):
+        return settings.mongodb_server_selection_timeout_ms
+    if isinstance(error, ExecutionTimeout) or getattr(error, "code", None) == 50:
+        return settings.gateway_query_max_time_ms
+    if isinstance(error, NetworkTimeout):
+        return settings.mongodb_socket_timeout_ms
+    return None

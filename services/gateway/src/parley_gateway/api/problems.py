@@ -20,7 +20,8 @@ from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley_gateway.accounts import NotAuthenticated
-from parley_gateway.adapters.mongo_unavailable import store_unavailable
+from parley_gateway.adapters.mongo_unavailable import bound_ms, store_unavailable
+from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
@@ -238,11 +239,10 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     if not store_unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable", error=type(exc).__name__, path=request.url.path)
+    assert isinstance(exc, PyMongoError)
     settings = getattr(request.app.state, "settings", None)
-    bound_ms = getattr(settings, "mongodb_timeout_ms", 0) or getattr(
-        settings, "mongodb_server_selection_timeout_ms", 0
-    )
-    within = f" within {bound_ms / 1000:g} s" if bound_ms else ""
+    bound = bound_ms(exc, settings) if isinstance(settings, GatewaySettings) else None
+    within = f" within {bound / 1000:g} s" if bound else ""
     return problem_response(
         request,
         HTTPStatus.SERVICE_UNAVAILABLE,
