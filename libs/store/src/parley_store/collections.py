@@ -24,6 +24,9 @@ DELIVERIES = "deliveries"
 SYNC_CURSORS = "sync_cursors"
 ACCOUNTS = "accounts"  # the gateway's API accounts: which stores each one owns
 API_KEYS = "api_keys"  # hashed API keys of the accounts, by their public key id
+# The gateway's idempotency keys with each first result, by account + key digest. Its
+# expiry index (TTL where the server has one) is made by the gateway's adapter.
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 _INDEXES: dict[str, list[IndexModel]] = {
     DISCUSSIONS: [

@@ -14,6 +14,7 @@ from parley_gateway.api.connections import router as connections_router
 from parley_gateway.api.discussions import router as discussions_router
 from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
+from parley_gateway.api.idempotency import IdempotencyKeys, QueryLimits, document_request_rules
 from parley_gateway.api.limits import BodySizeLimit
 from parley_gateway.api.load import ConcurrencyLimit
 from parley_gateway.api.problems import install_problem_handlers
@@ -48,6 +49,10 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    document_request_rules(app)
+    # Inside the body limit: the key's fingerprint reads a body already bounded.
+    app.add_middleware(IdempotencyKeys)
+    app.add_middleware(QueryLimits)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.gateway_max_body_bytes,

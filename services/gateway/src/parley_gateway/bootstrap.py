@@ -18,6 +18,7 @@ from parley_gateway.adapters.kafka_commands import KafkaCommandPublisher
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
+from parley_gateway.adapters.mongo_idempotency import MongoIdempotencyStore
 from parley_gateway.adapters.mongo_outbox import MongoDeliveryOutbox
 from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.adapters.smtp_mailer import SmtpMailer
@@ -26,6 +27,7 @@ from parley_gateway.config import GatewaySettings
 from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.files import FileService, UploadLimits
+from parley_gateway.idempotency import IdempotencyService
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.logging import get_logger
@@ -48,6 +50,8 @@ class Runtime:
     deliveries: DeliveryService | None = None
     # Marketplace connections and their sync health (F2, F3), read from ingest's store.
     connections: ConnectionService | None = None
+    # Idempotency-Key on mutating requests; None (tests wiring without it): ignored.
+    idempotency: IdempotencyService | None = None
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -107,6 +111,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 files=uploads,
                 deliveries=DeliveryService(discussions, MongoDeliveryOutbox(db), commands),
                 connections=ConnectionService(MongoConnectionReader(db)),
+                idempotency=IdempotencyService(MongoIdempotencyStore(db)),
             )
         finally:
             await publisher.stop()

@@ -132,7 +132,17 @@ async def retry_delivery(
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Every mutation is safe to repeat with the HTTP header Idempotency-Key "
+    "(1..255 printable ASCII characters, e.g. a UUID) on a POST carrying that single "
+    "mutation: the first response is kept 24 h for your account and returned again, "
+    "marked Idempotent-Replayed: true, to a request with the same key, which then does "
+    "nothing new. The same key with another request is refused with HTTP 422, and while "
+    "the first request is still running with HTTP 409 and Retry-After (problem+json). "
+    "Text arguments (reply bodies, templates, tags) refuse control characters other than "
+    "tab/newline/CR, bidi overrides and invisible-only text (VALIDATION, reason "
+    "control_character, bidi_control or empty) and are stored in Unicode NFC."
+)
 class Mutation:
     reply: ReplyQueued | None = strawberry.mutation(
         resolver=reply,
