@@ -185,3 +185,18 @@ def test_span_url_attributes_lose_query_strings_and_tokens() -> None:
     assert attributes["http.url"] == "http://gw/links/<redacted>"
     assert attributes["http.target"] == "/discussions"
     assert attributes["url.query"] == "<redacted>"
+
+
+def test_an_outage_flood_through_the_services_handler_is_one_line() -> None:
+    stream = io.StringIO()
+    handler = json_handler()
+    handler.setStream(stream)
+    logger = logging.getLogger("test.flood")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for _ in range(50):
+            logger.error("Unable connect to node with id %s: %s", 1, "refused")
+    finally:
+        logger.removeHandler(handler)
+    assert len(stream.getvalue().splitlines()) == 1

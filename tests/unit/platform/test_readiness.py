@@ -7,7 +7,12 @@ from typing import Any
 
 from devstack import free_port
 
-from parley_platform.readiness import KafkaProbe, check_readiness, faust_group_joined
+from parley_platform.readiness import (
+    KafkaProbe,
+    check_readiness,
+    faust_group_joined,
+    lazy_mongo_ping,
+)
 
 
 async def test_all_checks_ok_is_ready() -> None:
@@ -78,3 +83,23 @@ async def test_a_worker_without_partitions_or_rebalancing_is_not_ready() -> None
         "waiting": "no partitions assigned yet",
         "moving": "rebalancing",
     }
+
+
+async def test_probes_during_a_long_start_up_share_one_waiter() -> None:
+    started: list[int] = []
+    release = asyncio.Event()
+
+    class Runtime:
+        mongo: Any = None
+
+    async def runtime() -> Any:
+        started.append(1)
+        await release.wait()
+        return Runtime()
+
+    ping = lazy_mongo_ping(runtime)
+    for _ in range(5):
+        outcome = await check_readiness({"mongodb": ping}, within=0.05)
+        assert outcome.checks["mongodb"] == "no answer within 0.05s"
+    assert started == [1]
+    release.set()

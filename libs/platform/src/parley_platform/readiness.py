@@ -136,8 +136,15 @@ def lazy_mongo_ping(runtime: Callable[[], Awaitable[_HasMongo]]) -> Check:
     connecting must not cancel the worker's own start-up.
     """
 
+    building: asyncio.Future[_HasMongo] | None = None
+
     async def ping() -> None:
-        built = await asyncio.shield(runtime())
+        nonlocal building
+        # One waiter at most: probes every few seconds during a long outage must not
+        # pile up tasks waiting for the same start-up.
+        if building is None or (building.done() and building.exception() is not None):
+            building = asyncio.ensure_future(runtime())
+        built = await asyncio.shield(building)
         await built.mongo.admin.command("ping")
 
     return ping
