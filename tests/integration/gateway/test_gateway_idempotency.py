@@ -117,3 +117,40 @@ async def test_bad_text_is_refused_before_anything_is_queued(
     assert response.json()["errors"][0]["code"] == code
     detail = await gateway.get(f"/discussions/{thread['_id']}")
     assert detail.json()["status"] == "new"
+
+
+async def test_an_upload_retried_with_a_new_multipart_boundary_stores_one_file(
+    gateway: httpx.AsyncClient, store_id: str
+) -> None:
+    key = str(uuid.uuid4())
+
+    async def upload() -> httpx.Response:
+        # httpx draws a new random boundary for every request, as clients do on retry.
+        return await gateway.post(
+            "/files",
+            data={"store_id": store_id},
+            files={"file": ("note.txt", b"Retour accept\xc3\xa9", "text/plain")},
+            headers={"Idempotency-Key": key},
+        )
+
+    first, again = await upload(), await upload()
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_autoresponder_text_follows_the_rules_and_puts_replay(
+    gateway: httpx.AsyncClient, store_id: str
+) -> None:
+    path = f"/autoresponders/{store_id}/allegro/message_center"
+    bidi = await gateway.put(path, json={"enabled": False, "template": "Merci \u202e!"})
+    assert bidi.status_code == 422
+    assert bidi.json()["errors"][0]["code"] == "bidi_control"
+    key = str(uuid.uuid4())
+    settings = {"enabled": False, "template": "Bonjour {buyer_name}, merci\u00a0!"}
+    first = await gateway.put(path, json=settings, headers={"Idempotency-Key": key})
+    again = await gateway.put(path, json=settings, headers={"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"

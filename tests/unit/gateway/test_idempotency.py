@@ -17,6 +17,7 @@ from parley_gateway.domain.idempotency import (
     InvalidIdempotencyKey,
     RecordState,
     StoredResponse,
+    canonical_body,
     check_key,
     fingerprint,
     record_id,
@@ -184,3 +185,26 @@ async def test_expired_records_are_purged_now_and_then(
     await asyncio.sleep(0)
     assert len(store.purged_at) == 2
     assert record_id("acc-1", "k1") not in store.records
+
+
+def test_a_retry_serialised_differently_is_the_same_request() -> None:
+    json_type = "application/json"
+    assert canonical_body(json_type, b'{"b": 1, "a": [1, 2]}') == canonical_body(
+        json_type, b'{"a":[1,2],"b":1}'
+    )
+    assert canonical_body(json_type, b'{"a":1}') != canonical_body(json_type, b'{"a":2}')
+    assert canonical_body(json_type, b"not json") == b"not json"
+
+    def upload(boundary: str, content: bytes) -> tuple[str, bytes]:
+        body = (
+            (
+                f"--{boundary}\r\nContent-Disposition: form-data; name=file; filename=a.txt\r\n"
+                f"Content-Type: text/plain\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return f"multipart/form-data; boundary={boundary}", body
+
+    assert canonical_body(*upload("abc123", b"hello")) == canonical_body(*upload("zz9", b"hello"))
+    assert canonical_body(*upload("abc123", b"hello")) != canonical_body(*upload("zz9", b"bye"))

@@ -56,6 +56,7 @@ from parley_gateway.domain.idempotency import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     StoredResponse,
+    canonical_body,
     check_key,
     fingerprint,
 )
@@ -111,7 +112,10 @@ class IdempotencyKeys:
 
         body = await request.body()  # bounded by BodySizeLimit, outside this middleware
         request_fingerprint = fingerprint(
-            scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), body
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            canonical_body(headers.get("content-type"), body),
         )
         try:
             outcome = await service.begin(caller.account_id, key, request_fingerprint)

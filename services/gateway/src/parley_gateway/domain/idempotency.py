@@ -17,6 +17,7 @@ reply or a second command. These are the pure rules; the gateway's
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,6 +90,27 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
         digest.update(b"\n")
     digest.update(body)
     return digest.hexdigest()
+
+
+def canonical_body(content_type: str | None, body: bytes) -> bytes:
+    """The body as it matters for "the same request": a client's retry may serialise
+    the same JSON differently (spacing, key order) and a multipart upload gets a new
+    random boundary each time it is built, so both are reduced to their content."""
+    media_type, _, params = (content_type or "").partition(";")
+    media_type = media_type.strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body
+        return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    if media_type == "multipart/form-data":
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "boundary" and value:
+                boundary = value.strip('"').encode("latin-1")
+                return body.replace(b"--" + boundary, b"--boundary")
+    return body
 
 
 class RecordState(StrEnum):
