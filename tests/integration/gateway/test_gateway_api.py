@@ -204,6 +204,7 @@ async def test_detail_lists_messages_and_marks_read(
         "error": "thread closed by the operator",
         "attempts": 3,
         "retry": 0,
+        "next_attempt_at": None,
     }
     stored = await gateway_db[DISCUSSIONS].find_one({"_id": doc["_id"]})
     assert stored is not None and stored["read"] is True

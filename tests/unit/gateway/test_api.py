@@ -143,6 +143,7 @@ async def test_detail_marks_read_and_unknown_is_404(api: Api) -> None:
         "error": None,
         "attempts": 1,
         "retry": 0,
+        "next_attempt_at": None,
     }
 
     body = assert_problem(await api.client.get("/discussions/nope"), 404)
