@@ -47,17 +47,25 @@ class FakeDeliveries:
             attempts=attempt,
             sending_since=at,
             known_ids=known_ids,
+            next_attempt_at=None,
         )
 
     async def mark_unknown(self, command_id: str, reason: str, unsure_since: datetime) -> Delivery:
         self.rows[command_id] = replace(
-            self.rows[command_id], state="unknown", error=reason, unsure_since=unsure_since
+            self.rows[command_id],
+            state="unknown",
+            error=reason,
+            unsure_since=unsure_since,
+            next_attempt_at=None,
         )
         return self.rows[command_id]
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
         self.rows[command_id] = replace(
-            self.rows[command_id], state="sent", marketplace_message_id=marketplace_message_id
+            self.rows[command_id],
+            state="sent",
+            marketplace_message_id=marketplace_message_id,
+            next_attempt_at=None,
         )
         return self.rows[command_id]
 
@@ -65,7 +73,11 @@ class FakeDeliveries:
         self, command_id: str, error: str, unsure_since: datetime | None = None
     ) -> Delivery:
         self.rows[command_id] = replace(
-            self.rows[command_id], state="failed", error=error, unsure_since=unsure_since
+            self.rows[command_id],
+            state="failed",
+            error=error,
+            unsure_since=unsure_since,
+            next_attempt_at=None,
         )
         return self.rows[command_id]
 
@@ -564,6 +576,23 @@ async def test_a_retry_after_above_the_maximum_is_capped_and_shown() -> None:
     assert delays == [900]
     assert results.envelopes[-2].data.next_attempt_at == NOW + timedelta(seconds=900)
     assert results.last.state is DeliveryState.SENT
+
+
+async def test_a_reply_parked_before_a_restart_waits_until_its_next_attempt() -> None:
+    deliveries = FakeDeliveries()
+    await deliveries.open(command())
+    await deliveries.mark_retrying(
+        "cmd-abcdef01",
+        "rate limited",
+        attempts=1,
+        next_attempt_at=NOW + timedelta(seconds=30),
+        sending=False,
+    )
+    market = ScriptedMarketplace("m-1")
+    r, results, delays = responder(market, deliveries)
+    await r.on_reply(command())  # resumed from the queue after a restart
+    assert delays == [30.0], "the Retry-After given before the restart is still honoured"
+    assert (results.last.state, results.last.attempts) == (DeliveryState.SENT, 2)
 
 
 class StoreDestinations:

@@ -146,6 +146,11 @@ class Responder:
         family = self._families[destination.family]
         # After a crash mid-send, or a merchant retry of a failure that may have landed.
         unsure = delivery.sending_since if delivery.state == "sending" else delivery.unsure_since
+        if delivery.next_attempt_at is not None:
+            # Parked before a restart: the marketplace's Retry-After still holds.
+            wait = (delivery.next_attempt_at - self._clock()).total_seconds()
+            if wait > 0:
+                await self._sleep(wait)
         await self._send(
             command,
             prepared,
