@@ -300,3 +300,106 @@ async def test_replies_under_marketplace_faults_and_a_killed_responder_are_sent_
         falsely_failed=max(0, falsely_failed),
     )
     assert (double_sent, falsely_sent, shared_ids, max(0, falsely_failed)) == (0, 0, 0, 0)
+
+
+async def _discussions_ready(
+    system: ServiceGroup, sandbox: httpx.AsyncClient, name: str, threads: int
+) -> tuple[str, str, dict[str, str]]:
+    """A connected store with ``threads`` buyer threads, and the gateway's API key; answers
+    (instance, key, thread id → discussion id)."""
+    store, instance = await _connected(system, name)
+    key = create_api_key(system, f"rel-{_suffix()}", [store])
+    ids = [
+        (await _buyer_writes(sandbox, instance, f"Bonjour {i}"))["thread_id"]
+        for i in range(threads)
+    ]
+    discussions: dict[str, str] = {}
+    async with _api(system, key) as api:
+
+        async def listed() -> bool:
+            page = (await api.get("/discussions", params={"limit": 50})).json()
+            discussions.update({d["thread_id"]: d["id"] for d in page["items"]})
+            return set(ids) <= set(discussions)
+
+        await eventually(listed, timeout=SETTLE)
+    return instance, key, discussions
+
+
+def _api(system: ServiceGroup, key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{system.ports.gateway}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=20,
+    )
+
+
+@pytest.mark.parametrize("dependency", ["kafka", "mongo"])
+async def test_replies_during_an_outage_are_refused_or_delivered_once(
+    dependency: str,
+    private_stack: PrivateStack,
+    system: ServiceGroup,
+    sandbox: httpx.AsyncClient,
+    report: Report,
+) -> None:
+    """While the broker or the database is down, each reply is either durably accepted
+    (202, then delivered once after recovery) or refused with 503 problem+json and
+    Retry-After, never left hanging; nothing refused reaches the marketplace."""
+    instance, key, discussions = await _discussions_ready(system, sandbox, "out" + dependency, 3)
+    accepted: list[str] = []
+    refused: list[str] = []
+    other: list[str] = []
+    slowest = 0.0
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(private_stack.stop, dependency)
+    try:
+        async with _api(system, key) as api:
+            for i, discussion in enumerate(list(discussions.values()) * 2):
+                text = f"During the {dependency} outage, reply {i}."
+                started = loop.time()
+                try:
+                    answer = await api.post(
+                        f"/discussions/{discussion}/replies", json={"body": text}
+                    )
+                except httpx.TimeoutException:
+                    other.append(f"{text}: no answer within 20 s")
+                    continue
+                finally:
+                    slowest = max(slowest, loop.time() - started)
+                if answer.status_code == 202:
+                    accepted.append(text)
+                elif (
+                    answer.status_code == 503
+                    and answer.headers.get("content-type", "").startswith(
+                        "application/problem+json"
+                    )
+                    and "retry-after" in answer.headers
+                ):
+                    refused.append(text)
+                else:
+                    other.append(f"{text}: {answer.status_code} {answer.text[:200]}")
+    finally:
+        await asyncio.to_thread(private_stack.start, dependency)
+
+    replies: list[dict[str, Any]] = []
+
+    async def delivered() -> bool:
+        replies[:] = await _replies_at_marketplace(sandbox, instance)
+        texts = {r["body"] for r in replies}
+        return set(accepted) <= texts
+
+    await eventually(delivered, timeout=SETTLE, interval=1.0)
+    counts = Counter(r["body"] for r in replies)
+    report.record(
+        f"replies while {dependency} is down",
+        attempted=len(accepted) + len(refused) + len(other),
+        accepted=len(accepted),
+        refused_503=len(refused),
+        other_answers=other,
+        slowest_answer_seconds=round(slowest, 2),
+        lost=sum(1 for t in accepted if counts[t] == 0),
+        double_sent=sum(n - 1 for n in counts.values() if n > 1),
+        refused_but_sent=sum(1 for t in refused if counts[t] > 0),
+    )
+    assert other == []
+    assert all(counts[t] == 1 for t in accepted)
+    assert not any(counts[t] for t in refused)
