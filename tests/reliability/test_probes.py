@@ -403,3 +403,56 @@ async def test_replies_during_an_outage_are_refused_or_delivered_once(
     assert other == []
     assert all(counts[t] == 1 for t in accepted)
     assert not any(counts[t] for t in refused)
+
+
+async def test_one_throttled_store_delays_no_other_store(
+    system: ServiceGroup,
+    sandbox: httpx.AsyncClient,
+    store_db: AsyncDatabase[Any],
+    report: Report,
+) -> None:
+    """Store A's marketplace answers 429 (Retry-After 20 s, three times); store B's reply,
+    queued after A's, is delivered while A's still waits, and A's goes once A may send."""
+    a_instance, a_key, a_discussions = await _discussions_ready(system, sandbox, "throttled", 1)
+    b_instance, b_key, b_discussions = await _discussions_ready(system, sandbox, "other", 1)
+    armed = await sandbox.post(
+        f"/_sandbox/mirakl/{a_instance}/faults",
+        json={"kind": "rate_limit", "retry_after": 20, "count": 3, "operations": ["M12"]},
+    )
+    assert armed.status_code == 201, armed.text
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with _api(system, a_key) as a_api, _api(system, b_key) as b_api:
+        (a_discussion,) = a_discussions.values()
+        (b_discussion,) = b_discussions.values()
+        a = await a_api.post(f"/discussions/{a_discussion}/replies", json={"body": "A: soon."})
+        b = await b_api.post(f"/discussions/{b_discussion}/replies", json={"body": "B: now."})
+        assert (a.status_code, b.status_code) == (202, 202), (a.text, b.text)
+    a_command, b_command = a.json()["command_id"], b.json()["command_id"]
+
+    async def b_sent() -> bool:
+        doc = await store_db[DELIVERIES].find_one({"_id": b_command})
+        return doc is not None and doc["state"] == "sent"
+
+    await eventually(b_sent, timeout=SETTLE, interval=0.5)
+    b_seconds = loop.time() - started
+    a_record = await store_db[DELIVERIES].find_one({"_id": a_command})
+    a_when_b_sent = a_record["state"] if a_record else "absent"
+
+    async def a_sent() -> bool:
+        doc = await store_db[DELIVERIES].find_one({"_id": a_command})
+        return doc is not None and doc["state"] == "sent"
+
+    await eventually(a_sent, timeout=SETTLE, interval=1.0)
+    a_seconds = loop.time() - started
+    a_replies = await _replies_at_marketplace(sandbox, a_instance)
+    b_replies = await _replies_at_marketplace(sandbox, b_instance)
+    report.record(
+        "one throttled store among others",
+        other_store_sent_after_seconds=round(b_seconds, 1),
+        throttled_store_sent_after_seconds=round(a_seconds, 1),
+        throttled_state_when_other_sent=a_when_b_sent,
+        double_sent=max(0, len(a_replies) - 1) + max(0, len(b_replies) - 1),
+    )
+    assert a_when_b_sent != "sent", "B waited for A's backoff"
+    assert (len(a_replies), len(b_replies)) == (1, 1)
