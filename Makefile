@@ -36,7 +36,7 @@ install: $(UV)
 	$(UV) sync --all-packages --frozen --quiet
 
 .run/credentials.key: | install
-	@mkdir -p .run && umask 077 && $(UV) run --frozen python -m parley_ingest.cli generate-key > $@
+	@mkdir -p .run && umask 077 && $(UV) run --frozen parley generate-key > $@
 
 .run/api-key-pepper:
 	@mkdir -p .run && umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe(32))" > $@

@@ -25,7 +25,7 @@ if [[ ! -x "$UV" ]]; then
 fi
 
 cd "$ROOT"
-credentials_key="$("$UV" run --frozen python -m parley_ingest.cli generate-key)"
+credentials_key="$("$UV" run --frozen parley generate-key)"
 random_secret() { "$UV" run --frozen python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 api_key_pepper="$(random_secret)"
 link_signing_key="$(random_secret)"

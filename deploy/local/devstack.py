@@ -7,8 +7,8 @@ relay for Amazon and CDON), starts the five services, waits until each answers i
 health check, relays one demo buyer mail, prints the gateway URL and the email relay's
 inbound addresses and keeps everything running until Ctrl-C, which stops all of it.
 
-Connections are activated the way an operator does it, through the ingest CLI, with
-each credential in an environment variable named on the command line. The values are
+Connections are activated the way an operator does it, through the operator CLI
+(parley), with each credential in an environment variable named on the command line. The values are
 the sandbox's documented demo credentials, which are public, not secrets.
 
 The end-to-end tests import :class:`ServiceGroup` to start the same processes the
@@ -119,7 +119,7 @@ class ServiceGroup:
     # (checks); LINK_SIGNING_KEY in the environment or ``env`` replaces it.
     link_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     # The gateway refuses to start without an API key pepper; the same value goes to the
-    # gateway CLI that makes keys. API_KEY_PEPPER in the environment or ``env`` replaces it
+    # operator CLI that makes keys. API_KEY_PEPPER in the environment or ``env`` replaces it
     # (`make run` passes one kept in .run/, so keys outlive a restart).
     api_key_pepper: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
@@ -253,8 +253,9 @@ class ServiceGroup:
         interval_seconds: int,
         extra_args: Sequence[str] = (),
     ) -> str:
-        """Activates a connection through the ingest CLI; answers what it printed on stdout
-        (for the email relay: the store's inbound address).
+        """Activates a connection through the operator CLI (``parley connections add``);
+        answers what it printed on stdout (for the email relay: the store's inbound
+        address).
 
         Each credential travels as the CLI requires: in an environment variable
         (``PARLEY_<FAMILY>_<FIELD>``) named by ``--credential-env FIELD=VARIABLE``.
@@ -263,8 +264,9 @@ class ServiceGroup:
         argv = [
             sys.executable,
             "-m",
-            "parley_ingest.cli",
-            "add-connection",
+            "parley_cli",
+            "connections",
+            "add",
             "--id",
             connection_id,
             "--store",
@@ -331,7 +333,7 @@ class ServiceGroup:
         since: datetime,
         interval_seconds: int,
     ) -> None:
-        """Activates messaging for a store on a sandbox Mirakl instance, via the ingest CLI."""
+        """Activates messaging for a store on a sandbox Mirakl instance, via the operator CLI."""
         self.activate_family(
             "mirakl",
             connection_id,
@@ -421,12 +423,12 @@ def banner(group: ServiceGroup, inbound: Mapping[str, str]) -> str:
 
 def create_api_key(group: ServiceGroup, account_id: str, store_ids: Sequence[str]) -> str:
     """A new gateway API key of the account ``account_id`` owning ``store_ids``, made
-    through the gateway CLI with the group's environment (same database and pepper as
+    through the operator CLI with the group's environment (same database and pepper as
     the gateway). The account is created the first time and reused after that."""
 
     def cli(*args: str) -> str:
         done = subprocess.run(  # noqa: S603 - fixed argv of our own CLI
-            [sys.executable, "-m", "parley_gateway.cli", *args],
+            [sys.executable, "-m", "parley_cli", *args],
             cwd=ROOT,
             env=group.environment(),
             capture_output=True,
@@ -434,12 +436,12 @@ def create_api_key(group: ServiceGroup, account_id: str, store_ids: Sequence[str
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"gateway CLI {args[0]} failed: {done.stderr.strip()}")
+            raise RuntimeError(f"parley {args[0]} {args[1]} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
     stores = [arg for store_id in store_ids for arg in ("--store", store_id)]
-    cli("create-account", "--id", account_id, "--name", account_id, *stores)
-    return cli("create-key", "--account", account_id, "--name", "devstack")
+    cli("accounts", "create", "--id", account_id, "--name", account_id, *stores)
+    return cli("keys", "create", "--account", account_id, "--name", "devstack")
 
 
 def run() -> None:

@@ -8,28 +8,34 @@ stored. Run with the gateway's ``API_KEY_PEPPER``, or the keys will not match.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from parley_cli.output import Refused, table, when
-from parley_gateway import cli as gateway_cli
 from parley_gateway.accounts import AccessService, UnknownAccount
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.config import GatewaySettings
+from parley_gateway.domain import InvalidAccount
+from parley_gateway.domain.access import key_id_of
+from parley_gateway.ports import AccountExists
 from parley_platform.mongo import connect
 from parley_platform.settings import load_settings
 from parley_store import ensure_indexes
 
 
-async def _gateway(command: gateway_cli.Command, access: AccessService, args: Any) -> None:
-    try:
-        await command(access, args)
-    except gateway_cli.Refused as exc:
-        raise Refused(str(exc)) from exc
-
-
 async def create_account(access: AccessService, args: argparse.Namespace) -> None:
-    await _gateway(gateway_cli.create_account, access, args)
+    try:
+        account, created = await access.create_account(
+            args.name, args.store, account_id=args.account_id
+        )
+    except InvalidAccount as exc:
+        raise Refused(str(exc)) from exc
+    except AccountExists as exc:
+        raise Refused(f"account {exc} exists with another name or other stores") from exc
+    stores = ", ".join(sorted(account.store_ids))
+    print(f"account {account.id} {'created' if created else 'exists'}: {stores}", file=sys.stderr)
+    print(account.id)
 
 
 async def list_accounts(access: AccessService, args: argparse.Namespace) -> None:
@@ -39,7 +45,16 @@ async def list_accounts(access: AccessService, args: argparse.Namespace) -> None
 
 
 async def create_key(access: AccessService, args: argparse.Namespace) -> None:
-    await _gateway(gateway_cli.create_key, access, args)
+    try:
+        issued = await access.issue_key(args.account, name=args.name)
+    except UnknownAccount as exc:
+        raise Refused(str(exc)) from exc
+    print(
+        f"key {issued.stored.key_id} for account {args.account}: store it now, it is not"
+        " shown again (send it as Authorization: Bearer <key>)",
+        file=sys.stderr,
+    )
+    print(issued.secret)
 
 
 async def list_keys(access: AccessService, args: argparse.Namespace) -> None:
@@ -52,7 +67,11 @@ async def list_keys(access: AccessService, args: argparse.Namespace) -> None:
 
 
 async def revoke_key(access: AccessService, args: argparse.Namespace) -> None:
-    await _gateway(gateway_cli.revoke_key, access, args)
+    # A whole key is accepted too, but only its public id is used.
+    key_id = key_id_of(args.key_id) or args.key_id
+    if not await access.revoke_key(key_id):
+        raise Refused(f"no key {key_id}")
+    print(f"key {key_id} revoked", file=sys.stderr)
 
 
 Command = Callable[[AccessService, argparse.Namespace], Awaitable[None]]

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from parley_cli.output import Refused, as_json, table, when, without_query
-from parley_ingest import cli as ingest_cli
+from parley_ingest import activation
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_platform.crypto import CredentialCipher
@@ -67,7 +67,7 @@ def describe(doc: ConnectionDocument) -> dict[str, Any]:
 
 
 async def add(args: argparse.Namespace, settings: IngestSettings) -> None:
-    await ingest_cli.add_connection(args, settings)
+    await activation.add_connection(args, settings)
 
 
 async def list_(args: argparse.Namespace, settings: IngestSettings) -> None:
@@ -165,7 +165,7 @@ def add_parsers(sub: Any) -> None:
     )
     add.add_argument("--id", required=True)
     add.add_argument("--store", required=True)
-    add.add_argument("--family", required=True, choices=sorted(ingest_cli.CREDENTIAL_FIELDS))
+    add.add_argument("--family", required=True, choices=sorted(activation.CREDENTIAL_FIELDS))
     add.add_argument("--marketplace", required=True)
     add.add_argument(
         "--base-url",

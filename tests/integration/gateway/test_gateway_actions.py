@@ -400,7 +400,7 @@ async def run_cli(settings: GatewaySettings, *args: str) -> tuple[int, str, str]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "parley_gateway.cli",
+        "parley_cli",
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -421,21 +421,37 @@ async def test_cli_keys_work_until_revoked(
     await insert(gateway_db, doc)
     account_id = f"acc-{uuid.uuid4().hex[:8]}"
     code, out, err = await run_cli(
-        gateway_settings, "create-account", "--id", account_id, "--name", "CLI", "--store", store_id
+        gateway_settings,
+        "accounts",
+        "create",
+        "--id",
+        account_id,
+        "--name",
+        "CLI",
+        "--store",
+        store_id,
     )
     assert (code, out) == (0, account_id), err
     # Provisioning again with the same definition is a no-op; another one is refused.
     again = await run_cli(
-        gateway_settings, "create-account", "--id", account_id, "--name", "CLI", "--store", store_id
+        gateway_settings,
+        "accounts",
+        "create",
+        "--id",
+        account_id,
+        "--name",
+        "CLI",
+        "--store",
+        store_id,
     )
     assert again[:2] == (0, account_id)
     changed = await run_cli(
-        gateway_settings, "create-account", "--id", account_id, "--name", "CLI", "--store", "x"
+        gateway_settings, "accounts", "create", "--id", account_id, "--name", "CLI", "--store", "x"
     )
     assert changed[0] == 1 and "refused" in changed[2]
-    assert (await run_cli(gateway_settings, "create-key", "--account", "nope"))[0] == 1
+    assert (await run_cli(gateway_settings, "keys", "create", "--account", "nope"))[0] == 1
 
-    code, key, err = await run_cli(gateway_settings, "create-key", "--account", account_id)
+    code, key, err = await run_cli(gateway_settings, "keys", "create", "--account", account_id)
     assert code == 0, err
     assert key.startswith("prl_") and key not in err
     headers = {"Authorization": f"Bearer {key}"}
@@ -444,12 +460,12 @@ async def test_cli_keys_work_until_revoked(
     assert [i["id"] for i in listed.json()["items"]] == [doc["_id"]]
     assert (await anonymous.get("/discussions", headers={"X-API-Key": key})).status_code == 200
 
-    code, _, err = await run_cli(gateway_settings, "revoke-key", "--key-id", key.split("_")[1])
+    code, _, err = await run_cli(gateway_settings, "keys", "revoke", key.split("_")[1])
     assert code == 0, err
     refused = await anonymous.get("/discussions", headers=headers)
     assert_problem(refused, 401)
     assert refused.headers["www-authenticate"] == 'Bearer realm="parley", error="invalid_token"'
-    assert (await run_cli(gateway_settings, "revoke-key", "--key-id", "000000000000"))[0] == 1
+    assert (await run_cli(gateway_settings, "keys", "revoke", "000000000000"))[0] == 1
 
 
 async def test_requests_without_a_valid_key_are_refused(anonymous: httpx.AsyncClient) -> None:

@@ -1,20 +1,19 @@
-"""``add-connection --family mirakl`` end to end against the REAL MongoDB-compatible server.
+"""``parley connections add --family mirakl`` end to end against the REAL MongoDB-compatible server.
 
-The CLI runs as an operator runs it (``main()`` with argv and env); the stored
+The CLI runs as an operator runs it (its ``main`` with argv and env); the stored
 connection is read back to show the catalogue's base URL was kept and the key was not.
 """
 
 from __future__ import annotations
 
-import sys
 import uuid
 from typing import Any
 
 import pytest
 from pymongo import MongoClient
 
+from parley_cli.main import main
 from parley_connectors.mirakl.catalogue import instance
-from parley_ingest import cli
 from parley_platform.crypto import CredentialCipher
 
 pytestmark = pytest.mark.integration
@@ -30,27 +29,23 @@ def test_base_url_defaults_from_the_catalogue_and_is_stored(
     monkeypatch.setenv("MONGODB_DATABASE", database)
     monkeypatch.setenv("CREDENTIALS_KEY", CredentialCipher.generate_key())
     monkeypatch.setenv("TEST_MIRAKL_KEY", SECRET)
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "parley_ingest.cli",
-            "add-connection",
-            "--id",
-            "c-mediamarkt",
-            "--store",
-            "s1",
-            "--family",
-            "mirakl",
-            "--marketplace",
-            "mediamarkt",
-            "--api-key-env",
-            "TEST_MIRAKL_KEY",
-        ],
-    )
+    argv = [
+        "connections",
+        "add",
+        "--id",
+        "c-mediamarkt",
+        "--store",
+        "s1",
+        "--family",
+        "mirakl",
+        "--marketplace",
+        "mediamarkt",
+        "--api-key-env",
+        "TEST_MIRAKL_KEY",
+    ]
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     try:
-        cli.main()
+        main(argv)
 
         stored = client[database]["connections"].find_one({"_id": "c-mediamarkt"})
     finally:

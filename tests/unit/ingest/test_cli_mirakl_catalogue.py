@@ -1,4 +1,4 @@
-"""``add-connection --family mirakl``: the base URL comes from the operator catalogue.
+"""``parley connections add --family mirakl``: the base URL comes from the operator catalogue.
 
 No database here: every path below either resolves the URL without one or stops
 before the CLI connects (``connect`` is replaced by a tripwire).
@@ -6,13 +6,13 @@ before the CLI connects (``connect`` is replaced by a tripwire).
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+from parley_cli.main import main
 from parley_connectors.mirakl.catalogue import instance
-from parley_ingest import cli
-from parley_ingest.cli import mirakl_base_url
+from parley_ingest import activation
+from parley_ingest.activation import mirakl_base_url
+from parley_platform.crypto import CredentialCipher
 
 
 def test_catalogue_supplies_the_base_url_and_asks_for_confirmation(
@@ -50,21 +50,27 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, *extra: str) -> None:
     def no_database(*_: object, **__: object) -> None:
         raise AssertionError("the CLI must refuse before connecting to the database")
 
-    monkeypatch.setattr(cli, "connect", no_database)
+    monkeypatch.setattr(activation, "connect", no_database)
     monkeypatch.setenv("TEST_MIRAKL_KEY", "not-a-real-key")
-    argv = ["parley_ingest.cli", "add-connection", "--id", "c1", "--store", "s1"]
+    monkeypatch.setenv("CREDENTIALS_KEY", CredentialCipher.generate_key())
+    argv = ["connections", "add", "--id", "c1", "--store", "s1"]
     argv += ["--family", "mirakl", "--api-key-env", "TEST_MIRAKL_KEY", *extra]
-    monkeypatch.setattr(sys, "argv", argv)
-    cli.main()
+    main(argv)
 
 
 def test_cli_refuses_an_unknown_marketplace_before_touching_the_database(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit, match="unknown Mirakl operator instance 'mediamark'"):
+    with pytest.raises(SystemExit) as stopped:
         run_cli(monkeypatch, "--marketplace", "mediamark")
+    assert stopped.value.code == 1
+    assert "unknown Mirakl operator instance 'mediamark'" in capsys.readouterr().err
 
 
-def test_cli_refuses_fnac_on_the_mirakl_family(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SystemExit, match="--family fnac"):
+def test_cli_refuses_fnac_on_the_mirakl_family(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
         run_cli(monkeypatch, "--marketplace", "fnac")
+    assert stopped.value.code == 1
+    assert "--family fnac" in capsys.readouterr().err

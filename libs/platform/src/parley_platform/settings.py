@@ -114,8 +114,7 @@ def check_fernet_key(value: SecretStr) -> SecretStr:
         except (ValueError, TypeError):
             raise PydanticCustomError(
                 "fernet_key",
-                "must be a Fernet key: 32 url-safe base64-encoded bytes "
-                "(python -m parley_ingest.cli generate-key)",
+                "must be a Fernet key: 32 url-safe base64-encoded bytes (parley generate-key)",
             ) from None
     return value
 

@@ -1,13 +1,14 @@
-"""``python -m parley_ingest.cli``: operator commands (activate a connection, make a key).
+"""Activating a connection (F2): the rules ``parley connections add`` applies.
 
-Secrets are read from an environment variable named on the command line, never from
-argv itself, so they do not end up in shell history or process listings.
+Ingest owns the ``connections`` collection, so activation lives here and the operator
+CLI (``parley``, cli/) calls it. Secrets are read from an environment variable named
+on the command line, never from argv itself, so they do not end up in shell history
+or process listings.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from datetime import datetime
@@ -136,42 +137,3 @@ async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> 
             print(options["inbound_address"])
     finally:
         await client.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="parley_ingest.cli", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add-connection", help="activate messaging for a store on a marketplace")
-    add.add_argument("--id", required=True)
-    add.add_argument("--store", required=True)
-    add.add_argument("--family", required=True, choices=sorted(CREDENTIAL_FIELDS))
-    add.add_argument("--marketplace", required=True)
-    add.add_argument(
-        "--base-url",
-        help="the marketplace API root (not for email_relay; mirakl: default from the"
-        " operator catalogue)",
-    )
-    add.add_argument("--api-key-env", help="name of the env var holding the API key (mirakl)")
-    add.add_argument(
-        "--credential-env",
-        action="append",
-        default=[],
-        metavar="FIELD=ENV_VAR",
-        help="a credential field and the env var holding it (fnac: partner_id, shop_id, key;"
-        " rakuten: login, token; allegro: client_id, client_secret, refresh_token)",
-    )
-    add.add_argument("--shop-id")
-    add.add_argument("--inbound-address", help="email_relay: keep this address, not a new one")
-    add.add_argument("--from-address", help="email_relay: sender of replies if not the inbound")
-    add.add_argument("--interval", type=int, help="seconds between syncs")
-    add.add_argument("--activated-at", help="ISO time; default now")
-    sub.add_parser("generate-key", help="print a new credentials encryption key")
-    args = parser.parse_args()
-    if args.command == "generate-key":
-        print(CredentialCipher.generate_key())
-        return
-    asyncio.run(add_connection(args, IngestSettings()))
-
-
-if __name__ == "__main__":
-    main()
