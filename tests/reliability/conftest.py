@@ -66,6 +66,8 @@ def system(private_stack: PrivateStack) -> Iterator[ServiceGroup]:
         ports=Ports.free(),
         log_dir=ROOT / ".run" / "reliability" / "logs",
     )
+    # The log scan reads this run's logs only.
+    shutil.rmtree(group.log_dir, ignore_errors=True)
     try:
         group.start_sandbox()
         group.start_services()

@@ -456,3 +456,73 @@ async def test_one_throttled_store_delays_no_other_store(
     )
     assert a_when_b_sent != "sent", "B waited for A's backoff"
     assert (len(a_replies), len(b_replies)) == (1, 1)
+
+
+# --- last: what the suite's services wrote in their logs ---------------------------
+
+SECRET_MARKERS = (
+    # The sandbox's demo credentials of every family the suite drove (Rakuten's travel in
+    # request URLs), API keys, and the beginning of every download-link token.
+    "sandbox-shop-key",
+    "sandbox-rakuten-token",
+    "pwd=",
+    "Bearer prl_",
+)
+
+
+async def test_the_logs_hold_no_credential_token_or_message_text(
+    system: ServiceGroup, sandbox: httpx.AsyncClient, report: Report
+) -> None:
+    """Runs last (file order). A Rakuten round trip first — its login and token go in the
+    query string of every web-service call — then every service log of the suite is
+    scanned for credentials, keys and the texts buyers and merchants wrote."""
+    store = f"rel-rakuten-{_suffix()}"
+    system.activate_family(
+        "rakuten",
+        f"{store}-rakuten",
+        store,
+        "fr",
+        marketplace="rakuten",
+        since=datetime.now(UTC) - timedelta(minutes=1),
+        interval_seconds=2,
+    )
+    buyer_text = f"Secret question {_suffix()}"
+    written = await sandbox.post("/_sandbox/rakuten/fr/messages", json={"body": buyer_text})
+    assert written.status_code == 201, written.text
+    key = create_api_key(system, f"rel-{_suffix()}", [store])
+    reply_text = f"Secret answer {_suffix()}"
+    async with _api(system, key) as api:
+        found: list[dict[str, Any]] = []
+
+        async def listed() -> bool:
+            found[:] = (await api.get("/discussions")).json()["items"]
+            return bool(found)
+
+        await eventually(listed, timeout=SETTLE)
+        answer = await api.post(f"/discussions/{found[0]['id']}/replies", json={"body": reply_text})
+        assert answer.status_code == 202, answer.text
+
+    async def delivered() -> bool:
+        replies = (await sandbox.get("/_sandbox/rakuten/fr/replies")).json()["replies"]
+        return any(r["content"] == reply_text for r in replies)
+
+    await eventually(delivered, timeout=SETTLE)
+
+    markers = (*SECRET_MARKERS, key, buyer_text, reply_text, "Merci, c'est en route.")
+    leaks: dict[str, list[str]] = {}
+    scanned = 0
+    # Parley's own services; the sandbox plays the marketplaces and is not scanned.
+    for log in sorted(p for p in system.log_dir.glob("*.log") if p.stem != "sandbox"):
+        for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
+            scanned += 1
+            for marker in markers:
+                if marker in line:
+                    leaks.setdefault(marker[:24], []).append(f"{log.name}:{number}")
+    report.record(
+        "log scan",
+        lines_scanned=scanned,
+        leaks={marker: len(where) for marker, where in leaks.items()},
+        first_places={marker: where[:3] for marker, where in leaks.items()},
+    )
+    assert scanned > 0
+    assert leaks == {}
