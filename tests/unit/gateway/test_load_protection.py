@@ -354,3 +354,55 @@ async def test_a_normal_page_query_runs(graphql: httpx.AsyncClient) -> None:
 def test_bounds_that_do_not_fit_together_are_refused(bounds: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         GatewaySettings(**bounds)
+
+
+async def test_a_read_without_an_answer_by_its_deadline_is_abandoned_and_answered_503() -> None:
+    handler = Handler()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    # A deadline of 0: the hung handler is cut as soon as it has started.
+    limiter = ConcurrencyLimit(
+        handler, max_concurrent=4, queue_timeout=1.0, read_deadline=0.0, retry_after=9
+    )
+    scope: Scope = {"type": "http", "method": "GET", "path": "/discussions", "headers": []}
+    await asyncio.wait_for(limiter(scope, receive, send), timeout=10)
+
+    assert handler.outcome == "cancelled"
+    start = sent[0]
+    assert start["status"] == 503
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    assert headers["retry-after"] == "9"
+    assert headers["content-type"] == "application/problem+json"
+    assert b"store-unavailable" in b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def test_a_response_under_way_is_not_cut_by_the_deadline() -> None:
+    sent: list[Message] = []
+    go_on = asyncio.Event()
+
+    async def download(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await go_on.wait()  # a slow client reading a large file
+        await send({"type": "http.response.body", "body": b"rest"})
+
+    async def receive() -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    limiter = ConcurrencyLimit(download, max_concurrent=4, queue_timeout=1.0, read_deadline=0.0)
+    scope: Scope = {"type": "http", "method": "GET", "path": "/files/f", "headers": []}
+    request = asyncio.create_task(limiter(scope, receive, record))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    go_on.set()
+    await asyncio.wait_for(request, timeout=10)
+    assert [m.get("status", m.get("body")) for m in sent] == [200, b"rest"]

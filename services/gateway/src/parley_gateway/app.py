@@ -64,6 +64,8 @@ def create_app(
         ConcurrencyLimit,
         max_concurrent=settings.gateway_max_concurrent_requests,
         queue_timeout=settings.gateway_queue_timeout_seconds,
+        read_deadline=settings.gateway_read_deadline_seconds,
+        retry_after=settings.gateway_retry_after_seconds,
     )
     app.include_router(health_router)
     app.include_router(discussions_router)

@@ -68,6 +68,12 @@ class GatewaySettings(ServiceSettings, LinkSettings):
         description="maxTimeMS of every find, count and aggregate: the server abandons a "
         "query after it, even when its client is gone",
     )
+    gateway_read_deadline_seconds: float = Field(
+        default=4.5,
+        gt=0,
+        description="A REST read (GET) that has not started answering by then is "
+        "abandoned and answered 503 + Retry-After; longer than GATEWAY_QUERY_MAX_TIME_MS",
+    )
     gateway_max_concurrent_requests: int = Field(
         default=32,
         ge=1,
@@ -138,6 +144,11 @@ class GatewaySettings(ServiceSettings, LinkSettings):
             raise ValueError(
                 "GATEWAY_QUERY_MAX_TIME_MS must be shorter than MONGODB_SOCKET_TIMEOUT_MS: "
                 "a slow query must be stopped by the server, not abandoned by the gateway"
+            )
+        if self.gateway_read_deadline_seconds * 1000 <= self.gateway_query_max_time_ms:
+            raise ValueError(
+                "GATEWAY_READ_DEADLINE_SECONDS must be longer than GATEWAY_QUERY_MAX_TIME_MS: "
+                "a query the server may still finish must be waited for"
             )
         if self.gateway_command_timeout_seconds * 1000 <= self.kafka_request_timeout_ms:
             raise ValueError(

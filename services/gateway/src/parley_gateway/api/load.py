@@ -11,10 +11,14 @@ requests it takes and honest about the ones it cannot.
 
 A read whose client disconnects is cancelled: its MongoDB call is abandoned (PyMongo
 closes the connection) and the server stops the query at its ``maxTimeMS`` at the
-latest. Writes (and their commands) are not cut short: a reply half done when its
-client left would be worse than a reply completed for no one. GraphQL requests are
-POSTs but mostly queries; they are cancelled too (a mutation's command publish is
-bounded and refused as a whole).
+latest. A REST read that has not started its response within ``read_deadline`` is
+cancelled the same way and answered 503 + Retry-After: a database that hangs (rather
+than refuses) would otherwise hold it for a socket timeout per retry. Writes (and
+their commands) are not cut short: a reply half done when its client left would be
+worse than a reply completed for no one; their own bounds (socket timeout, command
+timeout) end them. GraphQL requests are POSTs but mostly queries: they are cancelled
+when their client leaves (a mutation's command publish is bounded and refused as a
+whole), but get no deadline, since a mutation may be under way.
 
 Probes (/health, /ready) and the API documents bypass the limit, so a saturated
 instance is not restarted for being busy.
@@ -23,6 +27,7 @@ instance is not restarted for being busy.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
 from collections.abc import Collection
 from http import HTTPStatus
 
@@ -48,10 +53,14 @@ class ConcurrencyLimit:
         max_concurrent: int,
         queue_timeout: float,
         *,
+        read_deadline: float | None = None,
+        retry_after: int = 5,
         unlimited_paths: Collection[str] = UNLIMITED_PATHS,
         cancellable_paths: Collection[str] = ("/graphql",),
     ) -> None:
         self.app = app
+        self.read_deadline = read_deadline
+        self.retry_after = retry_after
         self.max_concurrent = max_concurrent
         self.queue_timeout = queue_timeout
         self.unlimited_paths = frozenset(unlimited_paths)
@@ -69,12 +78,34 @@ class ConcurrencyLimit:
             await self._refuse(scope, receive, send)
             return
         try:
-            if scope.get("method") in SAFE_METHODS or scope.get("path") in self.cancellable_paths:
+            if scope.get("method") in SAFE_METHODS:
+                await run_until_disconnect(
+                    self.app,
+                    scope,
+                    receive,
+                    send,
+                    deadline=self.read_deadline,
+                    on_deadline=self._too_slow,
+                )
+            elif scope.get("path") in self.cancellable_paths:
                 await run_until_disconnect(self.app, scope, receive, send)
             else:
                 await self.app(scope, receive, send)
         finally:
             self._slots.release()
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deadline = f"{self.read_deadline:g}" if self.read_deadline is not None else "?"
+        response = problem_response(
+            Request(scope, receive),
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"The request did not complete within {deadline} s (the discussion store is "
+            "slow or unreachable); retry after the Retry-After delay.",
+            problem_type=PROBLEM_TYPE_BASE + "store-unavailable",
+            title="Store unavailable",
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         log.warning("saturated: request refused", path=scope.get("path"))
@@ -90,14 +121,25 @@ class ConcurrencyLimit:
         await response(scope, receive, send)
 
 
-async def run_until_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Runs ``app``; cancels it if the client disconnects before the response is sent.
+async def run_until_disconnect(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    deadline: float | None = None,
+    on_deadline: ASGIApp | None = None,
+) -> None:
+    """Runs ``app``; cancels it if the client disconnects before the response is sent,
+    or if no response has started within ``deadline`` seconds (then ``on_deadline``
+    answers instead). A response under way (a download) is never cut by the deadline.
 
     One reader owns the server's ``receive``: it hands the request's messages to the
     app through a one-slot queue (a body is never read ahead by more than a chunk),
     then waits for the disconnect the server reports when the client goes away.
     """
     inbox: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
+    started = asyncio.Event()
     responded = False
 
     async def app_receive() -> Message:
@@ -105,6 +147,8 @@ async def run_until_disconnect(app: ASGIApp, scope: Scope, receive: Receive, sen
 
     async def tracking_send(message: Message) -> None:
         nonlocal responded
+        if message["type"] == "http.response.start":
+            started.set()
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             responded = True
         await send(message)
@@ -128,13 +172,26 @@ async def run_until_disconnect(app: ASGIApp, scope: Scope, receive: Receive, sen
             await inbox.put(message)
 
     reader = asyncio.create_task(read())
+    timed_out = False
     try:
+        if deadline is not None:
+            response_started = asyncio.create_task(started.wait())
+            done, _ = await asyncio.wait(
+                {handler, response_started}, timeout=deadline, return_when=FIRST_COMPLETED
+            )
+            response_started.cancel()
+            if not done:
+                timed_out = True
+                log.warning("request over its deadline: abandoned", path=scope.get("path"))
+                handler.cancel()
         await handler
     except asyncio.CancelledError:
         if not handler.cancelled() or _current_task_cancelling():
-            raise  # we are being cancelled ourselves, not the client's disconnect
+            raise  # we are being cancelled ourselves, not by a disconnect or the deadline
     finally:
         reader.cancel()
+    if timed_out and on_deadline is not None and not started.is_set():
+        await on_deadline(scope, receive, send)
 
 
 def _current_task_cancelling() -> bool:
