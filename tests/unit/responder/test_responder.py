@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fakes.responder import FakeDeliveries
 from support.waiting import eventually
 
 from parley_connectors.errors import (
@@ -20,87 +21,12 @@ from parley_connectors.errors import (
 from parley_connectors.files import OutgoingFile
 from parley_responder.domain.reconcile import ShopReply
 from parley_responder.handlers import Responder, RetryPolicy
-from parley_responder.ports import Delivery, Destination, PreparedReply
+from parley_responder.ports import Destination
 from parley_responder.scheduler import DeliveryScheduler
 from parley_schemas import DeliveryResult, DeliveryState, Envelope, ParticipantRole, ReplyCommand
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 DEST = Destination(family="mirakl", base_url="http://x", credentials={"api_key": "k"}, options={})
-
-
-class FakeDeliveries:
-    def __init__(self) -> None:
-        self.rows: dict[str, Delivery] = {}
-
-    async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
-        if command.command_id in self.rows:
-            return self.rows[command.command_id], False
-        self.rows[command.command_id] = Delivery(command.command_id, "queued", 0)
-        return self.rows[command.command_id], True
-
-    async def mark_sending(
-        self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
-    ) -> None:
-        self.rows[command_id] = replace(
-            self.rows[command_id],
-            state="sending",
-            attempts=attempt,
-            sending_since=at,
-            known_ids=known_ids,
-            next_attempt_at=None,
-        )
-
-    async def mark_unknown(self, command_id: str, reason: str, unsure_since: datetime) -> Delivery:
-        self.rows[command_id] = replace(
-            self.rows[command_id],
-            state="unknown",
-            error=reason,
-            unsure_since=unsure_since,
-            next_attempt_at=None,
-        )
-        return self.rows[command_id]
-
-    async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
-        self.rows[command_id] = replace(
-            self.rows[command_id],
-            state="sent",
-            marketplace_message_id=marketplace_message_id,
-            next_attempt_at=None,
-        )
-        return self.rows[command_id]
-
-    async def mark_failed(
-        self, command_id: str, error: str, unsure_since: datetime | None = None
-    ) -> Delivery:
-        self.rows[command_id] = replace(
-            self.rows[command_id],
-            state="failed",
-            error=error,
-            unsure_since=unsure_since,
-            next_attempt_at=None,
-        )
-        return self.rows[command_id]
-
-    async def save_prepared(self, command_id: str, prepared: PreparedReply) -> PreparedReply:
-        kept = self.rows[command_id].prepared
-        if kept is not None and kept.retry >= prepared.retry:
-            return kept
-        self.rows[command_id] = replace(self.rows[command_id], prepared=prepared)
-        return prepared
-
-    async def mark_retrying(
-        self,
-        command_id: str,
-        error: str,
-        *,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        sending: bool,
-    ) -> None:
-        row = replace(
-            self.rows[command_id], error=error, attempts=attempts, next_attempt_at=next_attempt_at
-        )
-        self.rows[command_id] = row if sending else replace(row, state="queued")
 
 
 class FakeDestinations:
