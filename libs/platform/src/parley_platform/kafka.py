@@ -8,9 +8,16 @@ discussion key) so one discussion's records stay in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from parley_schemas import (
     CLOUDEVENTS_CONTENT_TYPE,
@@ -32,6 +39,15 @@ def topic_names(prefix: str, *topics: Topic) -> dict[str, Topic]:
 
 def record_headers() -> list[tuple[str, bytes]]:
     return [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode()), *inject_headers()]
+
+
+# Errors after which an idempotent producer cannot send again.
+PRODUCER_STATE_LOST = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
 
 
 class KafkaPublisher:
@@ -104,12 +120,29 @@ class KafkaPublisher:
             raise ValueError(f"{envelope.type} does not belong on {topic.name}")
         if not self._started and not self._stopped:
             await self.start()
-        await self._producer.send_and_wait(
-            self._prefix + topic.name,
-            value=envelope.to_json_bytes(),
-            key=envelope.subject.encode(),
-            headers=record_headers(),
-        )
+        producer = self._producer
+        try:
+            await producer.send_and_wait(
+                self._prefix + topic.name,
+                value=envelope.to_json_bytes(),
+                key=envelope.subject.encode(),
+                headers=record_headers(),
+            )
+        except PRODUCER_STATE_LOST:
+            # The broker lost this producer's idempotence state (a restart of a single
+            # broker, say): the producer can never send again. A fresh one (new producer
+            # id) is made for the caller's retry; a record that did land is delivered
+            # twice at most, which consumers drop by the envelope's id.
+            await self._replace(producer)
+            raise
+
+    async def _replace(self, broken: AIOKafkaProducer) -> None:
+        async with self._starting:
+            if self._producer is not broken:  # another publish replaced it already
+                return
+            self._producer, self._started = self._new_producer(), False
+        with contextlib.suppress(Exception):
+            await broken.stop()
 
     async def dead_letter(
         self,
