@@ -3,17 +3,17 @@ retry of a failed delivery, at the service layer with in-memory ports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from fakes.gateway import InMemoryOutbox
 from unit.gateway.fakes import T0, InMemoryDiscussions, RecordingPublisher, discussion
 
 from parley_gateway.deliveries import DeliveryNotFound, DeliveryNotRetryable, DeliveryService
 from parley_gateway.domain import ReplyRejected, Scope
 from parley_gateway.files import FileService, UploadLimits, UploadRejected
-from parley_gateway.ports import CommandNotQueued, FailedDelivery
+from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import DiscussionNotFound, DiscussionService, ReplyRequest
 from parley_platform.signed_links import LinkExpired, LinkInvalid, LinkSigner
 from parley_schemas import ParticipantRole, ReplyCommand
@@ -137,36 +137,7 @@ async def test_a_reply_attaches_only_files_of_its_discussions_store() -> None:
 # --- retries -----------------------------------------------------------------------
 
 
-@dataclass
-class Outbox:
-    """The delivery records: command id → (discussion id, state, retry, command)."""
-
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
-        row = self.rows.get(command_id)
-        if row is None or row["discussion_id"] != discussion_id:
-            return None
-        if row["state"] not in ("failed", "unknown"):
-            return None
-        left = row["state"]
-        row.update(state="queued", retry=row["retry"] + 1)
-        command = row["command"].model_copy(update={"retry": row["retry"]})
-        return FailedDelivery(command, row["retry"], row["error"], left)
-
-    async def undo_requeue(
-        self, command_id: str, retry: int, error: str | None, state: str = "failed"
-    ) -> None:
-        row = self.rows[command_id]
-        if row["state"] == "queued" and row["retry"] == retry:
-            row.update(state=state, error=error)
-
-    async def state_of(self, discussion_id: str, command_id: str) -> str | None:
-        row = self.rows.get(command_id)
-        return str(row["state"]) if row and row["discussion_id"] == discussion_id else None
-
-
-def failed_delivery(doc: Any, state: str = "failed") -> Outbox:
+def failed_delivery(doc: Any, state: str = "failed") -> InMemoryOutbox:
     command = ReplyCommand(
         command_id="cmd-00000001",
         discussion_id=doc.id,
@@ -178,8 +149,9 @@ def failed_delivery(doc: Any, state: str = "failed") -> Outbox:
         requested_by="a",
         requested_at=T0,
     )
-    row = {"discussion_id": doc.id, "state": state, "retry": 0, "error": "503", "command": command}
-    return Outbox({"cmd-00000001": row})
+    outbox = InMemoryOutbox()
+    outbox.hold(command, state, "503")
+    return outbox
 
 
 async def test_a_failed_delivery_is_queued_again_once_with_the_same_command() -> None:

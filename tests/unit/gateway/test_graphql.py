@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes.gateway import InMemoryOutbox
 from unit.gateway.fakes import (
     PEPPER,
     InMemoryAccounts,
@@ -27,7 +28,6 @@ from parley_gateway.app import create_app
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
 from parley_gateway.deliveries import DeliveryService
-from parley_gateway.ports import FailedDelivery
 from parley_gateway.service import DiscussionService
 from parley_schemas import AttachmentRef, ParticipantRole, ReplyAction, ReplyCommand
 from parley_store import DiscussionDocument, DiscussionStatus, DiscussionType
@@ -58,37 +58,22 @@ def only_error(body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-class OneFailedDelivery:
+def one_failed_delivery(doc: DiscussionDocument) -> InMemoryOutbox:
     """The outbox of one discussion holding one failed reply, ``command-1``."""
-
-    def __init__(self, doc: DiscussionDocument) -> None:
-        self.doc = doc
-        self.state = "failed"
-
-    async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
-        if (discussion_id, command_id, self.state) != (self.doc.id, "command-1", "failed"):
-            return None
-        self.state = "queued"
-        command = ReplyCommand(
-            command_id="command-1",
-            discussion_id=self.doc.id,
-            store_id=self.doc.store_id,
-            marketplace=self.doc.marketplace,
-            thread_id=self.doc.thread_id,
-            body="Shipped.",
-            recipients=[ParticipantRole.CUSTOMER],
-            requested_by="someone",
-            requested_at=datetime(2026, 6, 1, tzinfo=UTC),
-        )
-        return FailedDelivery(command=command, retry=1, error="thread closed")
-
-    async def undo_requeue(
-        self, command_id: str, retry: int, error: str | None, state: str = "failed"
-    ) -> None:
-        self.state = state
-
-    async def state_of(self, discussion_id: str, command_id: str) -> str | None:
-        return self.state if (discussion_id, command_id) == (self.doc.id, "command-1") else None
+    outbox = InMemoryOutbox()
+    command = ReplyCommand(
+        command_id="command-1",
+        discussion_id=doc.id,
+        store_id=doc.store_id,
+        marketplace=doc.marketplace,
+        thread_id=doc.thread_id,
+        body="Shipped.",
+        recipients=[ParticipantRole.CUSTOMER],
+        requested_by="someone",
+        requested_at=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    outbox.hold(command, "failed", "thread closed")
+    return outbox
 
 
 @pytest.fixture
@@ -119,7 +104,7 @@ async def gql() -> AsyncIterator[Gql]:
     key = await access.issue_key(account.id)
     service = DiscussionService(repo, publisher, files=InMemoryFiles())
     base = fake_bootstrap(service, access)
-    outbox = OneFailedDelivery(mine[0])
+    outbox = one_failed_delivery(mine[0])
 
     @asynccontextmanager
     async def wire(settings: GatewaySettings) -> AsyncIterator[Runtime]:
