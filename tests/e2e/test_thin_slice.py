@@ -8,7 +8,6 @@ normalizer shows it as a sent outbound message, and the next sync does not dupli
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,17 +42,19 @@ def connected(system: ServiceGroup, instance: str, store_id: str) -> str:
     return instance
 
 
-async def buyer_writes(sandbox: httpx.AsyncClient, instance: str, body: str) -> dict[str, Any]:
-    response = await sandbox.post(
-        f"/_sandbox/mirakl/{instance}/messages",
-        json={
-            "body": body,
-            "sender": "CUSTOMER",
+async def buyer_writes(
+    sandbox: httpx.AsyncClient, instance: str, body: str, thread_id: str | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"body": body, "sender": "CUSTOMER"}
+    if thread_id is None:
+        payload |= {
             "customer_name": "Camille Martin",
             "order_id": "ORDER-4711-A",
             "topic": "Livraison",
-        },
-    )
+        }
+    else:
+        payload["thread_id"] = thread_id
+    response = await sandbox.post(f"/_sandbox/mirakl/{instance}/messages", json=payload)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -127,10 +128,19 @@ async def test_buyer_message_to_reply_and_back(
     listed_after = (await listed(gateway, instance))[0]
     assert listed_after["status"] == "pending"
 
-    # Several more syncs bring our reply back from the marketplace: still one of it.
-    await asyncio.sleep(6)
+    # Later syncs bring our reply back from the marketplace: still one of it. The
+    # barrier: the buyer writes again in the thread; once that shows, a sync that
+    # also listed our reply has been processed.
+    later = "Merci, et pour la facture ?"
+    await buyer_writes(sandbox, instance, later, thread_id=written["thread_id"])
+
+    async def later_shown() -> bool:
+        messages = (await gateway.get(f"/discussions/{item['id']}")).json()["messages"]
+        return any(m["body"] == later for m in messages)
+
+    await eventually(later_shown, timeout=60)
     messages = (await gateway.get(f"/discussions/{item['id']}")).json()["messages"]
-    assert [m["direction"] for m in messages] == ["inbound", "outbound"]
+    assert [m["direction"] for m in messages] == ["inbound", "outbound", "inbound"]
     assert len(await sandbox_replies(sandbox, instance)) == 1
 
 
@@ -151,5 +161,13 @@ async def test_html_reply_is_refused_and_never_reaches_the_marketplace(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "plain text" in response.json()["detail"]
-    await asyncio.sleep(3)
-    assert await sandbox_replies(sandbox, instance) == []
+    # The barrier: a plain reply to the same discussion, delivered after anything
+    # queued before it. Only it reaches the marketplace.
+    plain = await gateway.post(f"/discussions/{item['id']}/replies", json={"body": "Yes."})
+    assert plain.status_code == 202, plain.text
+
+    async def plain_arrived() -> bool:
+        return len(await sandbox_replies(sandbox, instance)) >= 1
+
+    await eventually(plain_arrived, timeout=60)
+    assert [r["body"] for r in await sandbox_replies(sandbox, instance)] == ["Yes."]

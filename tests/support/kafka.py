@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from parley_schemas import Envelope, Topic, decode
 
@@ -107,3 +108,33 @@ def envelopes_of(records: list[Record], type_name: str) -> list[Envelope[Any]]:
         if env.type == type_name:
             out.append(env)
     return out
+
+
+async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """True once ``group`` committed every record now in ``topics``: each was processed.
+
+    A barrier for tests that prove something did *not* happen: once the consumer has
+    committed past the record that could have caused it, it would have happened.
+    A partition the group never committed counts as caught up only while it is empty.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(cluster.partitions_for_topic(topic) or set())
+        ]
+        ends = await consumer.end_offsets(tps)
+        for tp, end in ends.items():
+            done = committed.get(tp)
+            if (done.offset if done is not None else 0) < end:
+                return False
+        return True
+    finally:
+        await consumer.stop()
+        await admin.close()

@@ -8,7 +8,6 @@ retention timer deletes what has expired.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from devstack import Ports, ServiceGroup
 from pymongo.asynchronous.database import AsyncDatabase
-from support.kafka import TopicProbe
+from support.kafka import TopicProbe, caught_up
 from support.waiting import eventually
 
 from parley_platform.kafka import KafkaPublisher
@@ -140,7 +139,17 @@ async def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
         return discussions == 30 and await _message_count(mongo_db, store) >= 90
 
     await eventually(complete, timeout=90)
-    await asyncio.sleep(3)  # let any duplicate show up before counting
+
+    # The barrier before counting: the normalizer committed every record published,
+    # redeliveries included, so any duplicate would be stored by now.
+    async def all_processed() -> bool:
+        return await caught_up(
+            worker.env["KAFKA_BOOTSTRAP_SERVERS"],
+            worker.env["NORMALIZER_APP_ID"],
+            [worker.env["KAFKA_TOPIC_PREFIX"] + MARKETPLACE_RAW.name],
+        )
+
+    await eventually(all_processed, timeout=60)
     assert await _message_count(mongo_db, store) == 90
     assert await mongo_db[DISCUSSIONS].count_documents({"store_id": store}) == 30
 
