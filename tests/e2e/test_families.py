@@ -14,7 +14,6 @@ by the test's store and the sandbox's outbox by the test's buyer.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from devstack import ServiceGroup
+from support.barriers import pipeline_caught_up
 from support.waiting import eventually
 
 from parley_store import GridFsFileStore
@@ -32,9 +32,6 @@ pytestmark = pytest.mark.e2e
 
 SYNC_INTERVAL_SECONDS = 2
 TIMEOUT = 60.0
-# After the first reply shows up, long enough for several syncs and retry rounds: a
-# duplicate delivery would show up within it.
-SETTLE_SECONDS = 3 * SYNC_INTERVAL_SECONDS
 
 
 @pytest.fixture
@@ -117,14 +114,21 @@ async def shown_as_sent(gateway: httpx.AsyncClient, discussion_id: str) -> None:
     await eventually(sent, timeout=TIMEOUT)
 
 
-async def exactly_one(fetch: Callable[[], Awaitable[list[dict[str, Any]]]]) -> dict[str, Any]:
-    """The one item ``fetch`` answers, once there is one and a while after."""
+async def exactly_one(
+    system: ServiceGroup, fetch: Callable[[], Awaitable[list[dict[str, Any]]]]
+) -> dict[str, Any]:
+    """The one item ``fetch`` answers, once there is one and the services processed
+    every record there is (a second one would have come from one of them)."""
 
     async def arrived() -> bool:
         return len(await fetch()) >= 1
 
     await eventually(arrived, timeout=TIMEOUT)
-    await asyncio.sleep(SETTLE_SECONDS)
+
+    async def settled() -> bool:
+        return await pipeline_caught_up(system.env)
+
+    await eventually(settled, timeout=TIMEOUT)
     items = await fetch()
     assert len(items) == 1, items
     return items[0]
@@ -202,7 +206,7 @@ async def test_allegro_conversation_becomes_a_discussion_of_its_channel_and_gets
         found: list[dict[str, Any]] = page["replies"]
         return found
 
-    received = await exactly_one(replies)
+    received = await exactly_one(system, replies)
     assert received["channel"] == channel
     assert received["thread_id"] == allegro_id
     assert received["text"] == answer
@@ -251,7 +255,7 @@ async def test_fnac_message_becomes_a_discussion_and_gets_one_reply(
         found: list[dict[str, Any]] = page["replies"]
         return found
 
-    received = await exactly_one(replies)
+    received = await exactly_one(system, replies)
     assert received["thread_id"] == written["thread_id"]
     assert received["body"] == answer
     assert received["to"] == "CLIENT"
@@ -297,7 +301,7 @@ async def test_rakuten_message_becomes_a_discussion_and_gets_one_reply(
         found: list[dict[str, Any]] = page["replies"]
         return found
 
-    received = await exactly_one(replies)
+    received = await exactly_one(system, replies)
     assert received["thread_id"] == written["thread_id"]
     assert received["content"] == answer
     await shown_as_sent(gateway, item["id"])
@@ -352,7 +356,7 @@ async def test_relayed_amazon_mail_becomes_a_discussion_and_the_reply_is_threade
         found: list[dict[str, Any]] = page["mails"]
         return found
 
-    mail = await exactly_one(mails)
+    mail = await exactly_one(system, mails)
     assert mail["in_reply_to"] == f"<{relayed['message_id']}>"
     assert f"<{relayed['message_id']}>" in mail["references"]
     assert mail["rcpt_to"] == [buyer]

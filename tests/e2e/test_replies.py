@@ -11,7 +11,6 @@ environment gives them 30 seconds), and refused once altered.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
@@ -27,7 +26,6 @@ from support.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 60.0
-SETTLE_SECONDS = 4.0
 PDF = b"%PDF-1.4\n% parley e2e reply attachment\n" + bytes(range(256)) * 8
 
 
@@ -176,9 +174,11 @@ async def test_each_reply_action_is_delivered_once_with_its_status_effect(
         return len(await mirakl_replies(sandbox, instance)) >= 3
 
     await eventually(all_three, timeout=TIMEOUT)
-    await asyncio.sleep(SETTLE_SECONDS)
+    # The barrier: one more reply, delivered after anything queued before it.
+    last = await post_reply(gateway, item["id"], "Fin.")
+    await outbound(gateway, item["id"], last, "sent")
     bodies = [r["body"] for r in await mirakl_replies(sandbox, instance)]
-    assert bodies == [f"Réponse {action}." for action, _ in expected]
+    assert bodies == [f"Réponse {action}." for action, _ in expected] + ["Fin."]
 
 
 async def test_html_is_refused_with_a_clear_error_and_never_sent(
@@ -196,11 +196,18 @@ async def test_html_is_refused_with_a_clear_error_and_never_sent(
     assert body["errors"][0]["pointer"] == "#/body"
     assert body["errors"][0]["code"] == "html_not_accepted"
     assert "plain text" in body["detail"].lower()
-    await asyncio.sleep(SETTLE_SECONDS)
-    assert await mirakl_replies(sandbox, instance) == []
     detail = await ok_json(await gateway.get(f"/discussions/{item['id']}"))
     assert detail["status"] == "new"
     assert [m["direction"] for m in detail["messages"]] == ["inbound"]
+    # The barrier: a plain reply to the same discussion, delivered after anything
+    # queued before it. Only it reaches the marketplace.
+    plain = await post_reply(gateway, item["id"], "Bonjour Camille.")
+    await outbound(gateway, item["id"], plain, "sent")
+    assert [r["body"] for r in await mirakl_replies(sandbox, instance)] == ["Bonjour Camille."]
+    detail = await ok_json(await gateway.get(f"/discussions/{item['id']}"))
+    assert [m["body"] for m in detail["messages"] if m["direction"] == "outbound"] == [
+        "Bonjour Camille."
+    ]
 
 
 async def test_recipients_are_honoured_or_the_delivery_fails_saying_why(
@@ -357,9 +364,12 @@ async def test_a_file_rakuten_cannot_carry_is_a_link_that_works_until_it_expires
             assert PDF not in (await buyer.get(base + fake)).content
 
         # Expired: 410, never the file.
-        wait = int(expiry) - time.time() + 1
-        assert 0 < wait <= 31
-        await asyncio.sleep(wait)
+        assert 0 < int(expiry) - time.time() <= 31
+
+        async def expired() -> bool:
+            return (await buyer.get(url)).status_code != 200
+
+        await eventually(expired, timeout=45)
         gone = await buyer.get(url)
         body = problem(gone, 410)
         assert body["type"].endswith("/link-expired")
@@ -436,9 +446,10 @@ async def test_a_delivery_failed_after_its_retries_is_retried_by_the_merchant_on
     sent = await outbound(gateway, item["id"], command_id, "sent")
     assert sent["delivery"]["retry"] == 1
     assert sent["delivery"]["error"] is None
-    await asyncio.sleep(SETTLE_SECONDS)
-    (received,) = await mirakl_replies(sandbox, instance)
-    assert received["body"] == text
+    # The barrier: one more reply, delivered after anything queued before it.
+    last = await post_reply(gateway, item["id"], "Fin.")
+    await outbound(gateway, item["id"], last, "sent")
+    assert [r["body"] for r in await mirakl_replies(sandbox, instance)] == [text, "Fin."]
     problem(await gateway.post(retry_path), 409)
     unknown = problem(
         await gateway.post(f"/discussions/{item['id']}/deliveries/nosuchcommand/retry"), 404

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
-from parley_gateway.ports import FailedDelivery
+from parley_connectors.email_relay import message_ids
+from parley_gateway.ports import FailedDelivery, MailNotSent
 from parley_schemas import ReplyCommand
 
 
@@ -61,3 +63,28 @@ class InMemoryOutbox:
     async def state_of(self, discussion_id: str, command_id: str) -> str | None:
         row = self.rows.get(command_id)
         return str(row["state"]) if row and row["discussion_id"] == discussion_id else None
+
+
+class FakeMailer:
+    """:class:`~parley_gateway.ports.Mailer` in memory: keeps what it sends.
+
+    Like SmtpMailer (tests/contract/ports/test_mailer.py), it refuses a mail without
+    a Message-ID, a From or a recipient (ValueError) and answers the Message-ID without
+    brackets; ``refuse`` makes sends fail as the relay would.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.refuse: MailNotSent | None = None
+
+    async def send(self, message: EmailMessage) -> str:
+        ids = message_ids(message.get("Message-ID"))
+        if not ids:
+            raise ValueError("a message to send needs a Message-ID")
+        recipients = [a for name in ("To", "Cc", "Bcc") for a in message.get_all(name) or []]
+        if not message["From"] or not recipients:
+            raise ValueError("a message to send needs From and at least one recipient")
+        if self.refuse is not None:
+            raise self.refuse
+        self.sent.append(message)
+        return ids[0]

@@ -1,13 +1,16 @@
-"""In-memory fakes of the autoresponder ports of the gateway, same semantics as adapters."""
+"""In-memory fakes of the autoresponder ports of the gateway, same semantics as adapters
+(the mailer is the shared one, tests/fakes/gateway.py; re-exported here)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from email.message import EmailMessage
+
+from fakes.gateway import FakeMailer
 
 from parley_gateway.autoresponder_service import AutoresponderService
-from parley_gateway.ports import MailNotSent
 from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
+
+__all__ = ["FakeMailer", "InMemoryAutoresponders", "autoresponder_service"]
 
 
 class InMemoryAutoresponders:
@@ -23,20 +26,6 @@ class InMemoryAutoresponders:
 
     async def save(self, settings: AutoresponderSettings) -> None:
         self.saved[settings.key.id] = settings
-
-
-class FakeMailer:
-    """Keeps what it sends; ``refuse`` makes the next send fail like the relay would."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-        self.refuse: MailNotSent | None = None
-
-    async def send(self, message: EmailMessage) -> str:
-        if self.refuse is not None:
-            raise self.refuse
-        self.sent.append(message)
-        return str(message["Message-ID"]).strip("<>")
 
 
 def autoresponder_service(
