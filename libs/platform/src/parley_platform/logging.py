@@ -29,11 +29,17 @@ _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|c
 _URI_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a field, header or attribute named ``name`` holds a credential, whatever
+    its value looks like (its value is then dropped whole, not pattern-masked)."""
+    return _SECRET_KEY.search(name) is not None
+
+
 def redact_secrets(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
-        if _SECRET_KEY.search(key):
+        if is_secret_name(key):
             event_dict[key] = "***"
         elif isinstance(value, str) and "://" in value:
             event_dict[key] = _URI_CREDENTIALS.sub(r"\g<scheme>***@", value)
@@ -49,7 +55,8 @@ _QUERY_SECRET = re.compile(
 _SCHEME_CREDENTIAL = re.compile(r"\b(?P<scheme>Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
 _API_KEY = re.compile(r"\bprl_[A-Za-z0-9_-]+")
 _FERNET = re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}")
-_LINK_TOKEN = re.compile(r"(?P<prefix>/links/)[^/?#\s\"'<>]+")
+# Not a route template (``/links/{token}``): that names the parameter, it holds none.
+_LINK_TOKEN = re.compile(r"(?P<prefix>/links/)(?!\{)[^/?#\s\"'<>]+")
 REDACTED = "<redacted>"
 
 

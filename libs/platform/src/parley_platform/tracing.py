@@ -1,24 +1,51 @@
 """OpenTelemetry set-up and trace-context propagation through Kafka headers.
 
 W3C ``traceparent``/``tracestate`` travel as Kafka record headers, so a buyer message
-can be followed from the ingest poll through the normalizer to the API.
+can be followed from the ingest poll through the normalizer to the API. Work nobody
+asked for over the network (a scheduled poll, an inbound mail, a delivery attempt, a
+sweeper) starts a trace of its own (:func:`job_span`), so what it publishes carries a
+context too.
 
-Spans carry no secrets: the HTTP instrumentation records the request URL, whose path
-or query may hold a download-link token, a cursor or a key; those attributes are
-masked as the span starts, before any exporter sees them, and query strings dropped.
+Spans are exported over OTLP/HTTP when ``OTEL_TRACES_EXPORTER=otlp``: the exporter
+reads the standard variables (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``, timeouts,
+certificates); ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the
+resource. Spans are batched and the batch is flushed when the process exits.
+
+Spans carry no secrets, by two means that share the log redaction's patterns
+(:func:`~parley_platform.logging.mask_secrets`): the HTTP instrumentation records the
+request URL, whose path or query may hold a download-link token, a cursor or a key,
+so URL attributes are masked as the span starts, before any processor or exporter
+sees them, and query strings dropped; and every span leaving the process (name,
+attributes, events such as a recorded exception and its message, links, status) is
+scrubbed once more on its way to the exporter, whatever set it after the start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    Span,
+    SpanProcessor,
+    TracerProvider,
+)
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.util.types import Attributes, AttributeValue
 
-from .logging import mask_secrets
+from .logging import REDACTED, is_secret_name, mask_secrets
 
 KafkaHeaders = list[tuple[str, bytes]]
 
@@ -32,37 +59,181 @@ def redact_url(value: str) -> str:
     return mask_secrets(value.split("?", 1)[0])
 
 
+def _scrub_value(name: str, value: AttributeValue) -> AttributeValue:
+    if name in QUERY_ATTRIBUTES:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_url(value) if name in URL_ATTRIBUTES else mask_secrets(value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        return [mask_secrets(item) if isinstance(item, str) else item for item in value]
+    return value
+
+
+def scrub_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
+    """``attributes`` without secrets: values of credential-named attributes (a captured
+    ``Authorization`` header, say) are dropped whole, URLs lose their query string, and
+    every other string has the known secret shapes masked."""
+    scrubbed: dict[str, AttributeValue] = {}
+    for name, value in (attributes or {}).items():
+        scrubbed[name] = REDACTED if is_secret_name(name) else _scrub_value(name, value)
+    return scrubbed
+
+
+# Where a server span records the requested path; replaced by the route's template.
+PATH_ATTRIBUTES = ("http.target", "url.path")
+FULL_URL_ATTRIBUTES = ("http.url", "url.full")
+
+
+def _templated(attributes: Mapping[str, AttributeValue], route: str) -> dict[str, str]:
+    """The URL attributes of a routed request with the route template as their path
+    (``/links/{token}``): the identifiers in a raw path say nothing a trace needs and
+    a capability token is a credential."""
+    templated: dict[str, str] = {name: route for name in PATH_ATTRIBUTES if name in attributes}
+    for name in FULL_URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and "://" in value:
+            scheme, rest = value.split("://", 1)
+            templated[name] = f"{scheme}://{rest.split('/', 1)[0]}{route}"
+    return templated
+
+
 class RedactingSpanProcessor(SpanProcessor):
-    """Masks URL attributes as a span starts, so no exporter ever receives them whole."""
+    """Masks the attributes a span starts with (the instrumentation's URLs, headers), so
+    no other processor or exporter ever sees them whole; a routed server request keeps
+    its route template instead of the raw path."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         attributes = span.attributes or {}
-        for name in URL_ATTRIBUTES:
-            value = attributes.get(name)
-            if isinstance(value, str):
-                span.set_attribute(name, redact_url(value))
-        for name in QUERY_ATTRIBUTES:
-            if name in attributes:
-                span.set_attribute(name, "<redacted>")
+        changed = {
+            name: value
+            for name, value in scrub_attributes(attributes).items()
+            if value != attributes.get(name)
+        }
+        route = attributes.get("http.route")
+        if isinstance(route, str) and route.startswith("/"):
+            changed.update(_templated(attributes, route))
+        if changed:
+            span.set_attributes(changed)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None
 
 
-def configure_tracing(service: str, exporter: str = "none") -> TracerProvider:
-    """Install a tracer provider; spans are exported only when an exporter is chosen."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(RedactingSpanProcessor())  # first: before any exporter
-    if exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
-            OTLPSpanExporter,
-        )
+def scrub_span(span: ReadableSpan) -> ReadableSpan:
+    """A copy of a finished span with every string that leaves the process scrubbed."""
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, mask_secrets(status.description))
+    return ReadableSpan(
+        name=mask_secrets(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=scrub_attributes(span.attributes),
+        events=[
+            Event(event.name, scrub_attributes(event.attributes), event.timestamp)
+            for event in span.events
+        ],
+        links=[Link(link.context, scrub_attributes(link.attributes)) for link in span.links],
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+
+class RedactingSpanExporter(SpanExporter):
+    """Scrubs every span on its way to ``exporter``: attributes set after the start and
+    exception events (whose message and stack trace may quote a URL) included."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._exporter.export([scrub_span(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+def service_resource(service: str) -> Resource:
+    """The service's resource: ``OTEL_SERVICE_NAME`` (or ``service.name`` in
+    ``OTEL_RESOURCE_ATTRIBUTES``) names it when set, the service's own name otherwise;
+    the other ``OTEL_RESOURCE_ATTRIBUTES`` are kept, with secret shapes masked."""
+    resource = Resource.create({SERVICE_NAME: service})
+    named = OTELResourceDetector().detect().attributes.get(SERVICE_NAME)
+    if named:
+        resource = resource.merge(Resource({SERVICE_NAME: named}))
+    return Resource(scrub_attributes(resource.attributes), resource.schema_url)
+
+
+def _exporter(kind: str) -> SpanExporter | None:
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if kind == "otlp":
+        # OTLP/HTTP (protobuf); endpoint, headers and TLS from the OTEL_EXPORTER_OTLP_*
+        # variables, as every OpenTelemetry SDK reads them.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    return None
+
+
+def configure_tracing(service: str, exporter: str = "none") -> TracerProvider:
+    """Install a tracer provider; spans are exported only when an exporter is chosen.
+
+    Spans are created either way (their context travels in Kafka headers and log
+    lines); the batch processor exports them off the request path and the provider
+    flushes what is left when the process exits (its ``atexit`` shutdown).
+    """
+    provider = TracerProvider(resource=service_resource(service), shutdown_on_exit=True)
+    provider.add_span_processor(RedactingSpanProcessor())  # first: before any exporter
+    chosen = _exporter(exporter)
+    if chosen is not None:
+        provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(chosen)))
     trace.set_tracer_provider(provider)
     return provider
+
+
+@contextmanager
+def job_span(
+    name: str,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    *,
+    follows: trace.SpanContext | None = None,
+) -> Iterator[trace.Span]:
+    """A root span for work a timer or a listener started, not a traced request: a
+    trace of its own, whatever context the task was created in, so the records the job
+    publishes carry it (:func:`inject_headers` reads the current span). ``follows``
+    links it to the span that asked for the work, when there was one (a reply's
+    command). An exception is recorded on the span and raised on."""
+    tracer = trace.get_tracer("parley.jobs")
+    links = [Link(follows)] if follows is not None and follows.is_valid else None
+    with tracer.start_as_current_span(
+        name,
+        context=Context(),
+        kind=SpanKind.INTERNAL,
+        attributes=dict(attributes or {}),
+        links=links,
+    ) as span:
+        yield span
+
+
+def failed(span: trace.Span, exc: BaseException) -> None:
+    """Marks a job's span failed for an error the job handled itself (logged, retried
+    on the next tick), which the span would otherwise not see."""
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+
+def current_span_context() -> trace.SpanContext | None:
+    """The current span's context, to link later work to it (:func:`job_span`)."""
+    context = trace.get_current_span().get_span_context()
+    return context if context.is_valid else None
 
 
 def inject_headers(context: Context | None = None) -> KafkaHeaders:

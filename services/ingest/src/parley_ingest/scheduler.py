@@ -15,6 +15,7 @@ from parley_ingest.domain.connections import Connection, backoff_run
 from parley_ingest.ports import ConnectionRepository
 from parley_ingest.sync import SyncService, sync_error
 from parley_platform.logging import get_logger
+from parley_platform.tracing import job_span
 from parley_schemas import utcnow
 from parley_store import SyncErrorKind
 
@@ -74,6 +75,18 @@ class Scheduler:
         self._running.pop(connection_id, None)
 
     async def _sync(self, connection: Connection) -> None:
+        """One scheduled poll, in a trace of its own: its snapshots carry the context."""
+        with job_span(
+            f"poll {connection.family}",
+            {
+                "parley.connection.id": connection.id,
+                "parley.store.id": connection.store_id,
+                "parley.marketplace": connection.marketplace,
+            },
+        ):
+            await self._poll(connection)
+
+    async def _poll(self, connection: Connection) -> None:
         failures = await self._repo.failures(connection.id)
         try:
             outcome = await self._service.sync(connection, utcnow(), failures)

@@ -15,9 +15,11 @@ import faust
 
 from parley_platform.kafka import topic_names
 from parley_platform.logging import get_logger
+from parley_platform.metrics import add_metrics_page
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
 from parley_platform.streams import LazyResource, consume_envelopes, create_app
+from parley_platform.tracing import failed, job_span
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
 
 from . import retention
@@ -60,11 +62,13 @@ async def normalize(stream: faust.StreamT[Any]) -> None:
 
 async def enforce_retention() -> None:
     """Deletes expired discussions (see parley_normalizer.retention for why a timer)."""
-    try:
-        rt = await runtime.get()
-        await retention.sweep(rt.db, utcnow(), rt.retention)
-    except Exception:  # the next tick tries again; the stream is never affected
-        log.exception("retention sweep failed")
+    with job_span("retention sweep") as span:
+        try:
+            rt = await runtime.get()
+            await retention.sweep(rt.db, utcnow(), rt.retention)
+        except Exception as exc:  # the next tick tries again; the stream is never affected
+            log.exception("retention sweep failed")
+            failed(span, exc)
 
 
 # Registered by call, not as a decorator: Faust's timer decorator is untyped.
@@ -72,13 +76,16 @@ app.timer(interval=settings.retention_sweep_interval_seconds)(enforce_retention)
 
 
 async def sweep_pending_events() -> None:
-    """Publishes events a crash left pending (see Normalizer.sweep_pending)."""
-    try:
-        rt = await runtime.get()
-        older_than = utcnow() - timedelta(seconds=settings.pending_sweep_after_seconds)
-        await rt.normalizer.sweep_pending(older_than)
-    except Exception:  # the next tick tries again; the stream is never affected
-        log.exception("pending-event sweep failed")
+    """Publishes events a crash left pending (see Normalizer.sweep_pending), in a trace
+    of its own: the events it publishes carry the sweep's context."""
+    with job_span("pending-event sweep") as span:
+        try:
+            rt = await runtime.get()
+            older_than = utcnow() - timedelta(seconds=settings.pending_sweep_after_seconds)
+            await rt.normalizer.sweep_pending(older_than)
+        except Exception as exc:  # the next tick tries again; the stream is never affected
+            log.exception("pending-event sweep failed")
+            failed(span, exc)
 
 
 app.timer(interval=settings.pending_sweep_interval_seconds)(sweep_pending_events)
@@ -91,3 +98,5 @@ async def health(web: Any, request: Any) -> Any:
 
 # /ready: 503 while MongoDB or the broker is unreachable or no partitions are held.
 add_ready_page(app, "normalizer", lazy_mongo_ping(runtime.get), settings.kafka_bootstrap_servers)
+# /metrics: Prometheus, incl. this worker's consumer lag (its group is the app id).
+add_metrics_page(app, "normalizer", settings.normalizer_app_id)

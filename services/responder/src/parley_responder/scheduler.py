@@ -36,8 +36,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+
 from parley_platform.logging import get_logger
 from parley_platform.streams import TRANSIENT_ERRORS
+from parley_platform.tracing import current_span_context, job_span
 from parley_responder.ports import DeliveryQueue, ReplyDelivery
 from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand, utcnow
 
@@ -70,6 +73,9 @@ class DeliveryScheduler:
         self._lanes: dict[Connection, asyncio.Queue[ReplyCommand]] = {}
         self._workers: dict[Connection, asyncio.Task[None]] = {}
         self._held: set[tuple[str, int]] = set()  # (command id, retry) accepted, unsettled
+        # What asked for each held reply (the command's consumer span), for the trace of
+        # its delivery attempts: a worker task outlives the record that started it.
+        self._origins: dict[tuple[str, int], trace.SpanContext | None] = {}
         self._resumed: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -146,6 +152,7 @@ class DeliveryScheduler:
             self._slots.release()  # accepted twice at once (redelivery, sweep)
             return
         self._held.add((command.command_id, command.retry))
+        self._origins[(command.command_id, command.retry)] = current_span_context()
         self._idle.clear()
         key = (command.store_id, command.marketplace)
         lane = self._lanes.get(key)
@@ -164,6 +171,7 @@ class DeliveryScheduler:
                     await self._deliver(command)
                 finally:
                     self._held.discard((command.command_id, command.retry))
+                    self._origins.pop((command.command_id, command.retry), None)
                     self._slots.release()
         finally:
             del self._workers[key]
@@ -216,11 +224,21 @@ class DeliveryScheduler:
         while True:
             attempt += 1
             try:
-                if not await self._claim(command):
-                    return  # another instance is delivering it, or it is settled
-                if await self._under_lease(command):
-                    await self._queue.remove(command)
-                return
+                with job_span(
+                    "deliver reply",
+                    {
+                        "parley.command.id": command.command_id,
+                        "parley.store.id": command.store_id,
+                        "parley.marketplace": command.marketplace,
+                        "parley.delivery.attempt": attempt,
+                    },
+                    follows=self._origins.get((command.command_id, command.retry)),
+                ):
+                    if not await self._claim(command):
+                        return  # another instance is delivering it, or it is settled
+                    if await self._under_lease(command):
+                        await self._queue.remove(command)
+                    return
             except TRANSIENT_ERRORS as exc:
                 delay = _backoff(attempt)
                 log.warning(

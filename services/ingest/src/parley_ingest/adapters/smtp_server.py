@@ -25,6 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from parley_ingest.inbound_mail import DeliveryOutcome, InboundMailService, RecipientVerdict
 from parley_platform.logging import get_logger
+from parley_platform.tracing import job_span
 from parley_schemas import utcnow
 
 log = get_logger(__name__)
@@ -67,6 +68,13 @@ class InboundMailHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """One relayed mail, in a trace of its own: its snapshot carries the context."""
+        with job_span("inbound mail", {"parley.mail.recipients": len(envelope.rcpt_tos)}) as span:
+            reply = await self._deliver(envelope)
+            span.set_attribute("smtp.reply", reply[:3])
+            return reply
+
+    async def _deliver(self, envelope: Envelope) -> str:
         raw = envelope.original_content or _as_bytes(envelope.content)
         try:
             async with asyncio.timeout(self._deliver_timeout):
