@@ -1,33 +1,91 @@
-"""Creates the topics the contracts name; used by the local stack, tests and the k8s Job.
+"""Creates the topics the contracts name; used by the local stack, tests and the Helm
+chart's topics hook Job.
 
-Idempotent: existing topics are left as they are.
+Idempotent: existing topics are left as they are (their partitions and config are
+changed with Kafka's own tools, or by the Strimzi topic operator in the chart's
+``topics.mode: strimzi``).
+
+    python -m parley_platform.topics_admin BOOTSTRAP [REPLICATION] [--prefix P]
+        [--topics '[{"name": "marketplace.raw.v1", "partitions": 6,
+                     "config": {"retention.ms": "604800000"}}, ...]']
+
+``--topics`` overrides the partitions and sets the config of the topics it names (the
+chart renders it from its values); a contract topic it leaves out is created with the
+contract's partition count and the broker's defaults.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from parley_schemas import ALL_TOPICS
 
 
+@dataclass(frozen=True)
+class TopicSpec:
+    """What the deployment asks of one contract topic at creation."""
+
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_topic_specs(text: str) -> dict[str, TopicSpec]:
+    """The ``--topics`` JSON list, checked against the contracts' topic names."""
+    known = {t.name for t in ALL_TOPICS}
+    items = json.loads(text)
+    if not isinstance(items, list):
+        raise ValueError("--topics must be a JSON list of {name, partitions, config}")
+    specs: dict[str, TopicSpec] = {}
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else None
+        if name not in known:
+            raise ValueError(f"--topics names {name!r}, not a contract topic")
+        partitions = item.get("partitions")
+        if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
+            raise ValueError(f"--topics: {name}: partitions must be a positive integer")
+        config = item.get("config") or {}
+        if not isinstance(config, dict):
+            raise ValueError(f"--topics: {name}: config must be an object")
+        specs[name] = TopicSpec(partitions, {str(k): str(v) for k, v in config.items()})
+    return specs
+
+
+def new_topics(
+    replication_factor: int, prefix: str, specs: Mapping[str, TopicSpec] | None = None
+) -> list[NewTopic]:
+    """Every contract topic as it would be created."""
+    topics = []
+    for t in ALL_TOPICS:
+        spec = (specs or {}).get(t.name)
+        topics.append(
+            NewTopic(
+                name=prefix + t.name,
+                num_partitions=spec.partitions if spec else t.partitions,
+                replication_factor=replication_factor,
+                topic_configs=dict(spec.config) if spec else {},
+            )
+        )
+    return topics
+
+
 async def ensure_topics(
-    bootstrap_servers: str, replication_factor: int = 1, prefix: str = ""
+    bootstrap_servers: str,
+    replication_factor: int = 1,
+    prefix: str = "",
+    specs: Mapping[str, TopicSpec] | None = None,
 ) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                name=prefix + t.name,
-                num_partitions=t.partitions,
-                replication_factor=replication_factor,
-            )
-            for t in ALL_TOPICS
-            if prefix + t.name not in existing
+            t for t in new_topics(replication_factor, prefix, specs) if t.name not in existing
         ]
         if missing:
             await admin.create_topics(missing)
@@ -51,10 +109,18 @@ async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
         await admin.close()
 
 
-def main() -> None:
-    bootstrap = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092"
-    replication = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    created = asyncio.run(ensure_topics(bootstrap, replication))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m parley_platform.topics_admin")
+    parser.add_argument("bootstrap", nargs="?", default="127.0.0.1:9092")
+    parser.add_argument("replication", nargs="?", type=int, default=1)
+    parser.add_argument("--prefix", default="", help="prepended to every topic name")
+    parser.add_argument("--topics", default="", help="JSON list of {name, partitions, config}")
+    args = parser.parse_args(argv)
+    try:
+        specs = parse_topic_specs(args.topics) if args.topics else None
+    except ValueError as exc:  # json.JSONDecodeError included
+        parser.error(str(exc))
+    created = asyncio.run(ensure_topics(args.bootstrap, args.replication, args.prefix, specs))
     print(f"topics created: {', '.join(created) or 'none (all present)'}")
 
 
