@@ -17,6 +17,9 @@ a failing record depends on the class of its error (:func:`classify`):
 
 Faust commits an offset only after the handler returned, so a crash mid-record
 means the record is processed again: handlers must be idempotent.
+
+Every outcome is counted here, once for every stage (``parley_records_processed``,
+``parley_records_failed`` per failed attempt and class, ``parley_records_dead_lettered``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pymongo.errors import ConnectionFailure
 from parley_schemas import Envelope, Topic, UndecodableRecord, decode
 
 from .logging import dict_config, get_logger
+from .metrics import RECORDS_DEAD_LETTERED, RECORDS_FAILED, RECORDS_PROCESSED
 from .settings import ServiceSettings
 from .tracing import extract_context
 
@@ -184,6 +188,7 @@ async def consume_envelopes(
                 reason = str(exc)
                 log.warning("record dead-lettered", reason=reason, **_loc(where))
                 await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
+                RECORDS_DEAD_LETTERED.labels(stage, message.topic, Failure.UNPROCESSABLE).inc()
                 continue
             await _handle_with_retries(
                 envelope,
@@ -213,11 +218,14 @@ async def _handle_with_retries(
     attempt = 0
     while True:
         attempt += 1
+        topic = str(where["source_topic"])
         try:
             await handle(envelope)
+            RECORDS_PROCESSED.labels(stage, topic).inc()
             return
         except Exception as exc:
             kind = classify(exc, transient)
+            RECORDS_FAILED.labels(stage, topic, kind).inc()
             if kind is Failure.UNPROCESSABLE:
                 reason = f"unprocessable: {exc}"
                 log.warning("record dead-lettered", reason=reason, **_loc(where))
@@ -226,6 +234,7 @@ async def _handle_with_retries(
                         dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
                     )
                 )
+                RECORDS_DEAD_LETTERED.labels(stage, topic, kind).inc()
                 return
             if kind is Failure.TRANSIENT:
                 delay = _backoff(min(attempt, 30), base_delay, max_delay)
@@ -250,6 +259,7 @@ async def _handle_with_retries(
                         dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
                     )
                 )
+                RECORDS_DEAD_LETTERED.labels(stage, topic, kind).inc()
                 return
             await asyncio.sleep(_backoff(failures, base_delay, max_delay))
 
