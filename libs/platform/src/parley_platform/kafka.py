@@ -29,6 +29,7 @@ from parley_schemas import (
     utcnow,
 )
 
+from .kafka_security import KafkaSecurity, kafka_client_options
 from .tracing import inject_headers
 
 
@@ -60,10 +61,14 @@ class KafkaPublisher:
         topic_prefix: str = "",
         *,
         request_timeout_ms: int = 30000,
+        security: KafkaSecurity | None = None,
     ) -> None:
         """``request_timeout_ms`` bounds metadata waits and each record's delivery: a
         record the broker has not acknowledged by then fails and leaves the buffer, so
-        it can never be published long after its caller was told it failed."""
+        it can never be published long after its caller was told it failed.
+        ``security``: how to reach the cluster (``KafkaSecurity.of(settings)``);
+        PLAINTEXT when omitted."""
+        self._security = security
         self._prefix = topic_prefix
         self._bootstrap_servers = bootstrap_servers
         self._client_id = client_id
@@ -82,6 +87,7 @@ class KafkaPublisher:
             enable_idempotence=True,
             linger_ms=5,
             request_timeout_ms=self._request_timeout_ms,
+            **kafka_client_options(self._security),
         )
 
     @property
