@@ -15,7 +15,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from parley_schemas import Topic
 
+from .consumer_lag import AiokafkaLag, ConsumerLag
 from .kafka import KafkaPublisher, topic_names
+from .metrics import on_scrape
 from .streams import Handler, consume_envelopes
 
 
@@ -61,10 +63,14 @@ async def run_consumer(
         auto_offset_reset="earliest",
     )
     await consumer.start()
+    lag = ConsumerLag(group_id, AiokafkaLag(consumer))  # parley_kafka_consumer_lag
+    unregister = on_scrape(lag.refresh)
     try:
         events: AsyncIterator[Any] = _committing(consumer)
         await consume_envelopes(
             events, topic_names(topic_prefix, topic), handle, dead_letters, stage=stage
         )
     finally:
+        unregister()
+        lag.forget()
         await consumer.stop()

@@ -159,19 +159,19 @@ DELIVERIES = Counter(
 AUTORESPONSES = Counter(
     "parley_autoresponses",
     "Conversation events the autoresponder decided on: sent (an autoresponse handed to "
-    "the delivery queue) or skipped, with the skip reason (a fixed set).",
+    "the delivery queue; reason 'none') or skipped, with the skip reason (a fixed set).",
     ["outcome", "reason"],
     registry=REGISTRY,
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "parley_outbox_oldest_age_seconds",
-    "Age of the oldest reply waiting in the delivery queue (0 when empty), as of the "
-    "responder's last sweep of the queue (every delivery lease period).",
+    "Age of the oldest reply waiting in the delivery queue (0 when empty), read on "
+    "scrape; the queue is shared, so every responder instance reports it: alert on max().",
     registry=REGISTRY,
 )
 OUTBOX_QUEUED = Gauge(
     "parley_outbox_queued",
-    "Replies waiting in the delivery queue (accepted, not settled) at the last sweep.",
+    "Replies waiting in the delivery queue (accepted, not settled), read on scrape.",
     registry=REGISTRY,
 )
 

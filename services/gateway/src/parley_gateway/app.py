@@ -22,6 +22,7 @@ from parley_gateway.bootstrap import Bootstrap
 from parley_gateway.bootstrap import bootstrap as connect_adapters
 from parley_gateway.config import GatewaySettings
 from parley_gateway.graphql import graphql_router
+from parley_platform.http_metrics import install_metrics
 
 
 def create_app(
@@ -59,7 +60,8 @@ def create_app(
         # The multipart envelope around the largest file accepted.
         path_limits={FILES_PATH: settings.gateway_max_upload_bytes + 64 * 1024},
     )
-    # Outermost: a request over the limit is refused before any work is done for it.
+    # Outermost but for the metrics: a request over the limit is refused before any
+    # work is done for it (and still counted in the latency histogram).
     app.add_middleware(
         ConcurrencyLimit,
         max_concurrent=settings.gateway_max_concurrent_requests,
@@ -76,5 +78,8 @@ def create_app(
     app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
+    # GET /metrics (no API key: scraped from inside the cluster; it holds no ids) and the
+    # latency histogram by route template, around every middleware above.
+    install_metrics(app, "gateway")
     return app

@@ -11,13 +11,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.bootstrap import Runtime, bootstrap
 from parley_ingest.config import IngestSettings
 from parley_platform.consumer import run_consumer
+from parley_platform.http_metrics import install_metrics
+from parley_platform.metrics import CONNECTIONS_NEEDING_ATTENTION, on_scrape
 from parley_platform.readiness import KafkaProbe, check_readiness
 from parley_schemas import INGEST_COMMANDS
 
@@ -29,6 +33,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await bootstrap(settings)
         app.state.runtime = runtime
+        unregister = on_scrape(partial(count_needing_attention, runtime.connections))
         if runtime.inbound_smtp is not None:
             await runtime.inbound_smtp.start()
         scheduler = asyncio.create_task(runtime.scheduler.run(), name="scheduler")
@@ -47,6 +52,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            unregister()
             commands.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await commands
@@ -85,4 +91,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no connection {connection_id}")
         return {"connection_id": connection_id, "state": "scheduled"}
 
+    # Last: its latency middleware wraps everything above; /metrics is not in the API.
+    install_metrics(app, "ingest")
     return app
+
+
+async def count_needing_attention(connections: MongoConnectionRepository) -> None:
+    """Refreshes ``parley_connections_needing_attention`` when /metrics is scraped."""
+    for family, count in (await connections.needing_attention()).items():
+        CONNECTIONS_NEEDING_ATTENTION.labels(family).set(count)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from functools import partial
 
 from parley_ingest.domain.connections import Connection, backoff_run
 from parley_ingest.ports import ConnectionRepository
-from parley_ingest.sync import SyncService, sync_error
+from parley_ingest.sync import SyncOutcome, SyncService, sync_error
 from parley_platform.logging import get_logger
+from parley_platform.metrics import SYNC_DURATION, SYNCS
+from parley_platform.metrics import SyncOutcome as Counted
 from parley_platform.tracing import job_span
 from parley_schemas import utcnow
 from parley_store import SyncErrorKind
@@ -88,11 +91,13 @@ class Scheduler:
 
     async def _poll(self, connection: Connection) -> None:
         failures = await self._repo.failures(connection.id)
+        started = time.perf_counter()
         try:
             outcome = await self._service.sync(connection, utcnow(), failures)
         except Exception as exc:
             # A bug or infrastructure fault: keep the cursor, retry after the interval.
             log.exception("sync failed", connection_id=connection.id)
+            _count(connection, Counted.ERROR, started)
             now = utcnow()
             await self._repo.release(
                 connection,
@@ -102,6 +107,7 @@ class Scheduler:
                 error=sync_error(connection, SyncErrorKind.INTERNAL, exc, now),
             )
             return
+        _count(connection, counted_outcome(outcome), started)
         await self._repo.release(
             outcome.connection,
             self._owner,
@@ -110,3 +116,21 @@ class Scheduler:
             synced_at=utcnow() if outcome.completed else None,
             error=outcome.error,
         )
+
+
+def counted_outcome(outcome: SyncOutcome) -> Counted:
+    """The ``parley_syncs`` outcome of a pass (a fixed set, whatever the error says)."""
+    if outcome.completed:
+        return Counted.OK
+    if outcome.error is None:
+        return Counted.INTERRUPTED  # the lease ended mid-pass
+    return {
+        SyncErrorKind.AUTH_FAILED: Counted.AUTH_FAILED,
+        SyncErrorKind.UNAVAILABLE: Counted.UNAVAILABLE,
+        SyncErrorKind.RATE_LIMITED: Counted.RATE_LIMITED,
+    }.get(outcome.error.kind, Counted.ERROR)
+
+
+def _count(connection: Connection, outcome: Counted, started: float) -> None:
+    SYNCS.labels(connection.family, outcome).inc()
+    SYNC_DURATION.labels(connection.family).observe(time.perf_counter() - started)

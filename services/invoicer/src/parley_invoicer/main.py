@@ -6,10 +6,13 @@ from fastapi import FastAPI
 
 from parley_invoicer.api import router
 from parley_invoicer.config import InvoicerSettings
+from parley_invoicer.domain.invoice import Invoice
 from parley_invoicer.numbering import InMemoryInvoiceNumberAllocator, InvoiceNumberAllocator
 from parley_invoicer.problems import install_problem_handlers
 from parley_invoicer.rendering.pdf import WeasyPrintRenderer
 from parley_invoicer.service import Clock, InvoiceIssuer, InvoiceRenderer, utc_now
+from parley_platform.http_metrics import install_metrics
+from parley_platform.metrics import INVOICE_RENDER_DURATION, INVOICES_RENDERED
 
 
 def create_app(
@@ -34,9 +37,29 @@ def create_app(
     app.state.settings = settings
     app.state.issuer = InvoiceIssuer(
         allocator=allocator or InMemoryInvoiceNumberAllocator(),
-        renderer=renderer or WeasyPrintRenderer(),
+        renderer=MeasuredRenderer(renderer or WeasyPrintRenderer()),
         clock=clock,
     )
     install_problem_handlers(app)
     app.include_router(router)
+    install_metrics(app, "invoicer")  # GET /metrics and the request latency histogram
     return app
+
+
+class MeasuredRenderer:
+    """Counts renders and their duration (``parley_invoices_rendered``,
+    ``parley_invoice_render_duration_seconds``) around the real renderer, so the
+    service and the renderer stay free of metrics."""
+
+    def __init__(self, renderer: InvoiceRenderer) -> None:
+        self._renderer = renderer
+
+    async def render_pdf(self, invoice: Invoice) -> bytes:
+        with INVOICE_RENDER_DURATION.time():
+            try:
+                pdf = await self._renderer.render_pdf(invoice)
+            except Exception:
+                INVOICES_RENDERED.labels("error").inc()
+                raise
+        INVOICES_RENDERED.labels("ok").inc()
+        return pdf

@@ -24,7 +24,14 @@ from typing import Any
 
 from parley_connectors.errors import MarketplaceError, MarketplaceUnavailable
 from parley_platform.logging import get_logger
-from parley_responder.domain.autoreply import Decision, auto_command_id, decide, is_buyer_message
+from parley_platform.metrics import AUTORESPONSES
+from parley_responder.domain.autoreply import (
+    Decision,
+    Skip,
+    auto_command_id,
+    decide,
+    is_buyer_message,
+)
 from parley_responder.ports import (
     AutoresponderLookup,
     ConversationReader,
@@ -85,6 +92,7 @@ class Autoresponder:
 
     async def on_message(self, event: MessageReceived) -> None:
         if not is_buyer_message(event):  # no reads at all for operator messages
+            AUTORESPONSES.labels("skipped", Skip.NOT_A_BUYER).inc()
             return
         discussion = await self._conversations.discussion(event.discussion_id)
         settings = (
@@ -105,10 +113,12 @@ class Autoresponder:
                 message_id=event.message_id,
                 reason=decision.skip.value if decision.skip else None,
             )
+            AUTORESPONSES.labels("skipped", decision.skip or "none").inc()
             return
         command = self._command(discussion, settings, event)
         log.info("autoresponse", discussion_id=discussion.id, command_id=command.command_id)
         await self._replies.on_reply(command)
+        AUTORESPONSES.labels("sent", "none").inc()
         await self._notify(command, discussion, settings, event)
 
     def _command(

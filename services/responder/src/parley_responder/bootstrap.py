@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -12,6 +13,7 @@ from parley_connectors.email_relay import SmtpRelaySettings, SmtpSender
 from parley_connectors.errors import MarketplaceUnavailable, RateLimited
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
+from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, on_scrape
 from parley_platform.mongo import connect
 from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.adapters.email_relay import EmailRelayReplies
@@ -31,6 +33,7 @@ from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.outgoing import ReplyPreparer
 from parley_responder.scheduler import DeliveryScheduler
+from parley_schemas import utcnow
 from parley_store import GridFsFileStore, ensure_indexes
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
@@ -87,9 +90,11 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
     )
     # Replies (the merchant's and autoresponses) are accepted into the outbox's queue
     # and delivered per connection; what a previous process left there resumes now.
+    queue = MongoDeliveryQueue(db)
+    on_scrape(partial(measure_outbox, queue))
     scheduler = DeliveryScheduler(
         responder,
-        MongoDeliveryQueue(db),
+        queue,
         max_pending=settings.responder_max_pending,
         lease=settings.responder_delivery_lease_seconds,
     )
@@ -110,6 +115,15 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         publisher=publisher,
         mongo=client,
     )
+
+
+async def measure_outbox(queue: MongoDeliveryQueue) -> None:
+    """``parley_outbox_queued`` and ``parley_outbox_oldest_age_seconds`` on scrape: how
+    far behind delivery is, whichever instance holds the replies (the queue is shared)."""
+    count, oldest = await queue.backlog()
+    OUTBOX_QUEUED.set(count)
+    age = 0.0 if oldest is None else (utcnow() - oldest).total_seconds()
+    OUTBOX_OLDEST_AGE.set(max(0.0, age))
 
 
 def _smtp(settings: ResponderSettings) -> SmtpSender:

@@ -50,6 +50,7 @@ from parley_connectors.errors import (
 )
 from parley_connectors.files import OutgoingFile
 from parley_platform.logging import get_logger
+from parley_platform.metrics import DELIVERIES, DeliveryOutcome
 from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
 from parley_responder.domain.rules import RuleViolation, check_reply
 from parley_responder.outgoing import ReplyPreparer
@@ -77,6 +78,7 @@ from parley_schemas import (
 
 log = get_logger(__name__)
 SOURCE = "/parley/responder"
+NO_FAMILY = "none"  # the ``family`` label of a reply whose connection was not found
 
 
 @dataclass(frozen=True)
@@ -135,13 +137,14 @@ class Responder:
             await self._fail(
                 command,
                 f"no active connection for store {command.store_id} on {command.marketplace}",
+                family=NO_FAMILY,
             )
             return
         try:
             check_reply(command, destination.family)
             prepared = await self._prepare(command, delivery, destination.family)
         except RuleViolation as exc:
-            await self._fail(command, str(exc))
+            await self._fail(command, str(exc), family=destination.family)
             return
         family = self._families[destination.family]
         # After a crash mid-send, or a merchant retry of a failure that may have landed.
@@ -209,7 +212,7 @@ class Responder:
                 assert self._preparer is not None  # a native file was planned by it
                 files = await self._preparer.load(prepared.native)
             except RuleViolation as exc:
-                await self._fail(command, str(exc))
+                await self._fail(command, str(exc), family=destination.family)
                 return
         attempt = attempts
         tries = 0  # this run's calls that met a fault, sends and look-ups alike
@@ -223,6 +226,7 @@ class Responder:
                     verdict = reconcile(listed, prepared.body, known)
                     if verdict.verdict is Verdict.LANDED:
                         log.info("reply found at the marketplace", command_id=command.command_id)
+                        _count(destination.family, DeliveryOutcome.SENT)
                         await self._announce(
                             command,
                             await self._deliveries.mark_sent(
@@ -231,7 +235,12 @@ class Responder:
                         )
                         return
                     if verdict.verdict is Verdict.UNDECIDABLE:
-                        await self._unknown(command, verdict.reason or NO_LISTING, unsure_since)
+                        await self._unknown(
+                            command,
+                            verdict.reason or NO_LISTING,
+                            unsure_since,
+                            family=destination.family,
+                        )
                         return
                 else:
                     # What the thread has before this attempt: afterwards, a shop
@@ -271,7 +280,7 @@ class Responder:
                     )
                     gave_up = f"gave up after {attempt} attempts: {reason}"
                     if unsure_since is None:
-                        await self._fail(command, gave_up)
+                        await self._fail(command, gave_up, family=destination.family)
                     else:
                         await self._settle(
                             command, prepared, family, destination, unsure_since, known, gave_up
@@ -305,17 +314,22 @@ class Responder:
                     next_attempt_at=next_attempt_at.isoformat(),
                     reason=reason,
                 )
+                _count(destination.family, DeliveryOutcome.RETRIED)
                 await self._sleep(delay)
                 continue
             except (BadRequest, NotFound, AuthenticationFailed) as exc:
                 # An earlier attempt may still have landed: keep the mark, so a merchant
                 # retry asks the marketplace before sending.
                 await self._fail(
-                    command, f"the marketplace refused the reply: {_reason(exc)}", unsure_since
+                    command,
+                    f"the marketplace refused the reply: {_reason(exc)}",
+                    unsure_since,
+                    family=destination.family,
                 )
                 return
             delivery = await self._deliveries.mark_sent(command.command_id, message_id)
             log.info("reply sent", command_id=command.command_id, attempts=attempt)
+            _count(destination.family, DeliveryOutcome.SENT)
             await self._announce(command, delivery)
             return
 
@@ -339,28 +353,41 @@ class Responder:
                 command,
                 f"{gave_up}; whether it arrived could not be checked: {_reason(exc)}",
                 unsure_since,
+                family=destination.family,
             )
             return
         verdict = reconcile(listed, prepared.body, known)
         if verdict.verdict is Verdict.LANDED:
+            _count(destination.family, DeliveryOutcome.SENT)
             await self._announce(
                 command, await self._deliveries.mark_sent(command.command_id, verdict.message_id)
             )
         elif verdict.verdict is Verdict.NOT_LANDED:
-            await self._fail(command, gave_up, unsure_since)
+            await self._fail(command, gave_up, unsure_since, family=destination.family)
         else:
-            await self._unknown(command, f"{gave_up}; {verdict.reason}", unsure_since)
+            await self._unknown(
+                command, f"{gave_up}; {verdict.reason}", unsure_since, family=destination.family
+            )
 
-    async def _unknown(self, command: ReplyCommand, reason: str, unsure_since: datetime) -> None:
+    async def _unknown(
+        self, command: ReplyCommand, reason: str, unsure_since: datetime, *, family: str
+    ) -> None:
         log.warning("reply delivery unknown", command_id=command.command_id, reason=reason)
+        _count(family, DeliveryOutcome.UNKNOWN)
         await self._announce(
             command, await self._deliveries.mark_unknown(command.command_id, reason, unsure_since)
         )
 
     async def _fail(
-        self, command: ReplyCommand, reason: str, unsure_since: datetime | None = None
+        self,
+        command: ReplyCommand,
+        reason: str,
+        unsure_since: datetime | None = None,
+        *,
+        family: str,
     ) -> None:
         log.warning("reply failed", command_id=command.command_id, reason=reason)
+        _count(family, DeliveryOutcome.FAILED)
         await self._announce(
             command, await self._deliveries.mark_failed(command.command_id, reason, unsure_since)
         )
@@ -424,6 +451,12 @@ class Responder:
                 ),
             )
         )
+
+
+def _count(family: str, outcome: DeliveryOutcome) -> None:
+    """``parley_deliveries``: counted where the outcome is decided, not when it is only
+    announced again (a redelivered command of a settled reply counts nothing)."""
+    DELIVERIES.labels(family, outcome).inc()
 
 
 def _maybe_delivered(exc: Exception) -> bool:

@@ -20,8 +20,8 @@ timeout) end them. GraphQL requests are POSTs but mostly queries: they are cance
 when their client leaves (a mutation's command publish is bounded and refused as a
 whole), but get no deadline, since a mutation may be under way.
 
-Probes (/health, /ready) and the API documents bypass the limit, so a saturated
-instance is not restarted for being busy.
+Probes (/health, /ready), the metrics scrape and the API documents bypass the limit,
+so a saturated instance is not restarted for being busy, and is seen to be busy.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from parley_platform.logging import get_logger
 
 log = get_logger(__name__)
 
-UNLIMITED_PATHS = frozenset({"/health", "/ready", "/openapi.json", "/docs", "/redoc"})
+UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/redoc"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SATURATED_RETRY_AFTER_SECONDS = 1
 

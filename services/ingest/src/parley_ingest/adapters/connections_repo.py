@@ -88,6 +88,18 @@ class MongoConnectionRepository:
         doc = await self._col.find_one({"store_id": store_id, "marketplace": marketplace})
         return self._from_doc(doc) if doc else None
 
+    async def needing_attention(self) -> dict[str, int]:
+        """Connections flagged for a person, per family; every family that has a
+        connection is named (0 when none is flagged), so a family's count can fall."""
+        counts = {str(family): 0 for family in await self._col.distinct("family")}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"health": ConnectionHealth.NEEDS_ATTENTION.value}},
+            {"$group": {"_id": "$family", "n": {"$sum": 1}}},
+        ]
+        async for doc in await self._col.aggregate(pipeline):
+            counts[str(doc["_id"])] = int(doc["n"])
+        return counts
+
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
         cursor = self._col.find(
             {

@@ -182,6 +182,15 @@ class MongoDeliveryQueue:
         )
         return result.matched_count == 1
 
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many replies wait in the queue, and since when the oldest (metrics):
+        two small reads, the queue holding only replies not settled yet."""
+        count = await self._col.count_documents({})
+        oldest = None
+        async for doc in self._col.find({}, {"queued_at": 1}).sort("queued_at", 1).limit(1):
+            oldest = doc.get("queued_at")
+        return count, oldest
+
     async def pending(self) -> list[ReplyCommand]:
         docs = [doc async for doc in self._col.find({})]
         docs.sort(key=lambda d: (str(d.get("queued_at")), str(d["_id"])))
