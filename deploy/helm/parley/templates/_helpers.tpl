@@ -92,6 +92,9 @@ seccompProfile:
 {{- if not (has .Values.topics.mode (list "job" "strimzi" "none")) -}}
 {{- fail "topics.mode must be job, strimzi or none" -}}
 {{- end -}}
+{{- if and .Values.podDisruptionBudget.enabled (lt (int .Values.podDisruptionBudget.maxUnavailable) 1) -}}
+{{- fail "podDisruptionBudget.maxUnavailable must be at least 1: 0 blocks every node drain" -}}
+{{- end -}}
 {{- range $name, $svc := .Values.services -}}
 {{- if and $svc.keda $svc.keda.enabled $svc.autoscaling.enabled -}}
 {{- fail (printf "services.%s: autoscaling (HPA) and keda cannot both be enabled: KEDA makes its own HPA" $name) -}}

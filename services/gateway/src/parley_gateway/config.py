@@ -2,7 +2,7 @@
 
 Field names follow the platform convention (no prefix; the gateway's own fields start
 with ``gateway_``), so GATEWAY_HOST / GATEWAY_PORT are the variables devstack,
-docker-compose and deploy/k8s already set.
+docker-compose and the Helm chart (deploy/helm/parley) already set.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Field names follow the platform convention (no prefix, the service's own fields start
 with ``invoicer_``), so INVOICER_HOST / INVOICER_PORT / LOG_LEVEL are the variables
-devstack, docker-compose and deploy/k8s already set.
+devstack, docker-compose and the Helm chart (deploy/helm/parley) already set.
 """
 
 from __future__ import annotations
