@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import kubernetes_validate
 import pytest
@@ -359,7 +359,7 @@ def secret_settings(settings: type[BaseSettings]) -> set[str]:
     return {
         name.upper()
         for name, field in settings.model_fields.items()
-        if field.annotation is SecretStr
+        if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
     }
 
 
