@@ -17,6 +17,7 @@ from parley_schemas import Topic
 
 from .consumer_lag import AiokafkaLag, ConsumerLag
 from .kafka import KafkaPublisher, topic_names
+from .kafka_security import KafkaSecurity, kafka_client_options
 from .metrics import on_scrape
 from .streams import Handler, consume_envelopes
 
@@ -53,14 +54,16 @@ async def run_consumer(
     *,
     stage: str,
     topic_prefix: str = "",
+    security: KafkaSecurity | None = None,
 ) -> None:
-    """Runs until cancelled."""
+    """Runs until cancelled; ``security`` as for :class:`KafkaPublisher`."""
     consumer = AIOKafkaConsumer(
         topic_prefix + topic.name,
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_client_options(security),
     )
     await consumer.start()
     lag = ConsumerLag(group_id, AiokafkaLag(consumer))  # parley_kafka_consumer_lag

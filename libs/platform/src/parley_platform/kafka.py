@@ -30,6 +30,7 @@ from parley_schemas import (
 )
 
 from .kafka_security import KafkaSecurity, kafka_client_options
+from .settings import ServiceSettings
 from .tracing import inject_headers
 
 
@@ -78,6 +79,18 @@ class KafkaPublisher:
         self._stopped = False
         self._starting = asyncio.Lock()
         self._source = f"/parley/{client_id}"
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings, client_id: str) -> KafkaPublisher:
+        """The service's publisher: its cluster, topic prefix, request timeout and
+        transport security (KAFKA_SECURITY_PROTOCOL, ...), all from its settings."""
+        return cls(
+            settings.kafka_bootstrap_servers,
+            client_id,
+            settings.kafka_topic_prefix,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            security=KafkaSecurity.of(settings),
+        )
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(

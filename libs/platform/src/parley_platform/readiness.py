@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaClient
 from pymongo import AsyncMongoClient
 
+from .kafka_security import KafkaSecurity, kafka_client_options
+
 Check = Callable[[], Awaitable[object]]
 
 DEFAULT_CHECK_TIMEOUT = 2.0
@@ -84,6 +86,7 @@ class KafkaProbe:
 
     bootstrap_servers: str
     request_timeout_ms: int = 2000
+    security: KafkaSecurity | None = None
     _client: AIOKafkaClient | None = field(default=None, init=False, repr=False)
 
     async def __call__(self) -> bool:
@@ -91,6 +94,7 @@ class KafkaProbe:
             client = AIOKafkaClient(
                 bootstrap_servers=self.bootstrap_servers.split(","),
                 request_timeout_ms=self.request_timeout_ms,
+                **kafka_client_options(self.security),
             )
             try:
                 await client.bootstrap()
@@ -150,12 +154,18 @@ def lazy_mongo_ping(runtime: Callable[[], Awaitable[_HasMongo]]) -> Check:
     return ping
 
 
-def add_ready_page(app: Any, service: str, mongo: Check, kafka_bootstrap_servers: str) -> None:
+def add_ready_page(
+    app: Any,
+    service: str,
+    mongo: Check,
+    kafka_bootstrap_servers: str,
+    security: KafkaSecurity | None = None,
+) -> None:
     """Serves ``GET /ready`` on a Faust app's web server: 200 when MongoDB and the broker
     answer and the worker holds partitions, else 503 naming what is missing."""
     checks: dict[str, Check] = {
         "mongodb": mongo,
-        "kafka": KafkaProbe(kafka_bootstrap_servers),
+        "kafka": KafkaProbe(kafka_bootstrap_servers, security=security),
         "consumer_group": faust_group_joined(app),
     }
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import StrEnum
 from functools import partial
@@ -40,9 +41,10 @@ from pymongo.errors import ConnectionFailure
 
 from parley_schemas import Envelope, Topic, UndecodableRecord, decode
 
+from .kafka_security import KafkaSecurity, faust_broker_credentials
 from .logging import dict_config, get_logger
 from .metrics import RECORDS_DEAD_LETTERED, RECORDS_FAILED, RECORDS_PROCESSED
-from .settings import ServiceSettings
+from .settings import EXIT_BAD_SETTINGS, ServiceSettings
 from .tracing import extract_context
 
 log = get_logger(__name__)
@@ -104,11 +106,19 @@ T = TypeVar("T")
 def create_app(
     app_id: str, settings: ServiceSettings, *, web_port: int, web_bind: str = "127.0.0.1"
 ) -> faust.App:
-    """A Faust app wired to our broker, with in-memory state and no leader topic."""
+    """A Faust app wired to our broker, with in-memory state and no leader topic.
+
+    The broker connection's security comes from the settings (as for every other
+    client: :mod:`.kafka_security`), and Faust's data directory is
+    ``PARLEY_DATA_DIR/<app_id>``, never the working directory, which is read-only
+    (and not ours) in a container.
+    """
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(","))
     return faust.App(
         app_id,
         broker=brokers,
+        broker_credentials=faust_broker_credentials(KafkaSecurity.of(settings)),
+        datadir=_data_dir(app_id, settings),
         store="memory://",
         topic_partitions=6,
         topic_disable_leader=True,
@@ -123,6 +133,24 @@ def create_app(
         broker_session_timeout=15.0,
         broker_heartbeat_interval=3.0,
     )
+
+
+def _data_dir(app_id: str, settings: ServiceSettings) -> str:
+    """Makes the app's directory (Faust makes only the last level), private to the
+    user: an unusable PARLEY_DATA_DIR stops the worker at start like a bad setting."""
+    path = settings.data_dir / app_id
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.mkdir(exist_ok=True, mode=0o700)
+    except OSError as exc:
+        print(
+            f"{app_id}: invalid setting PARLEY_DATA_DIR: cannot create {path} "
+            f"({exc.strerror or type(exc).__name__})",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
+    return str(path)
 
 
 def run_worker(app: faust.App, settings: ServiceSettings) -> None:

@@ -12,6 +12,10 @@ changed with Kafka's own tools, or by the Strimzi topic operator in the chart's
 ``--topics`` overrides the partitions and sets the config of the topics it names (the
 chart renders it from its values); a contract topic it leaves out is created with the
 contract's partition count and the broker's defaults.
+
+The command reads the connection's security from the environment like every service
+(KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_* and their *_FILE variants), and
+BOOTSTRAP defaults to KAFKA_BOOTSTRAP_SERVERS; a bad setting exits 2.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from parley_schemas import ALL_TOPICS
+
+from .kafka_security import KafkaSecurity, kafka_client_options
+from .settings import ServiceSettings, load_settings
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,12 @@ async def ensure_topics(
     replication_factor: int = 1,
     prefix: str = "",
     specs: Mapping[str, TopicSpec] | None = None,
+    *,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **kafka_client_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -94,11 +105,15 @@ async def ensure_topics(
         await admin.close()
 
 
-async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
+async def delete_topics(
+    bootstrap_servers: str, prefix: str, *, security: KafkaSecurity | None = None
+) -> None:
     """Removes a prefixed environment's topics (test runs clean up after themselves)."""
     if not prefix:
         raise ValueError("refusing to delete the unprefixed production topics")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **kafka_client_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -111,7 +126,7 @@ async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m parley_platform.topics_admin")
-    parser.add_argument("bootstrap", nargs="?", default="127.0.0.1:9092")
+    parser.add_argument("bootstrap", nargs="?", help="default: KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("replication", nargs="?", type=int, default=1)
     parser.add_argument("--prefix", default="", help="prepended to every topic name")
     parser.add_argument("--topics", default="", help="JSON list of {name, partitions, config}")
@@ -120,7 +135,16 @@ def main(argv: list[str] | None = None) -> None:
         specs = parse_topic_specs(args.topics) if args.topics else None
     except ValueError as exc:  # json.JSONDecodeError included
         parser.error(str(exc))
-    created = asyncio.run(ensure_topics(args.bootstrap, args.replication, args.prefix, specs))
+    settings = load_settings(ServiceSettings, "topics")
+    created = asyncio.run(
+        ensure_topics(
+            args.bootstrap or settings.kafka_bootstrap_servers,
+            args.replication,
+            args.prefix,
+            specs,
+            security=KafkaSecurity.of(settings),
+        )
+    )
     print(f"topics created: {', '.join(created) or 'none (all present)'}")
 
 

@@ -73,12 +73,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
         log.warning("LINK_SIGNING_KEY is not set: download links in replies are refused")
     indexes = asyncio.create_task(_ensure_indexes_when_reachable(db, settings))
     try:
-        publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers,
-            "gateway",
-            settings.kafka_topic_prefix,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-        )
+        publisher = KafkaPublisher.from_settings(settings, "gateway")
         await _start_if_reachable(publisher, settings)
         try:
             discussions = MongoDiscussionRepository(

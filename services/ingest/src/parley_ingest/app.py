@@ -21,6 +21,7 @@ from parley_ingest.bootstrap import Runtime, bootstrap
 from parley_ingest.config import IngestSettings
 from parley_platform.consumer import run_consumer
 from parley_platform.http_metrics import install_metrics
+from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.metrics import CONNECTIONS_NEEDING_ATTENTION, on_scrape
 from parley_platform.readiness import KafkaProbe, check_readiness
 from parley_schemas import INGEST_COMMANDS
@@ -46,6 +47,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 runtime.publisher,
                 stage="ingest",
                 topic_prefix=settings.kafka_topic_prefix,
+                security=KafkaSecurity.of(settings),
             ),
             name="resync-commands",
         )
@@ -65,7 +67,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": "ingest"}
 
-    kafka = KafkaProbe(settings.kafka_bootstrap_servers)
+    kafka = KafkaProbe(settings.kafka_bootstrap_servers, security=KafkaSecurity.of(settings))
 
     @app.get("/ready")
     async def ready(request: Request) -> JSONResponse:

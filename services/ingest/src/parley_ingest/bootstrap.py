@@ -51,9 +51,7 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     cipher = CredentialCipher(settings.credentials_key.get_secret_value())
     connections = MongoConnectionRepository(db, cipher)
     await connections.ensure_indexes()
-    publisher = KafkaPublisher(
-        settings.kafka_bootstrap_servers, "ingest", settings.kafka_topic_prefix
-    )
+    publisher = KafkaPublisher.from_settings(settings, "ingest")
     await publisher.start()
     sink = KafkaSnapshotSink(publisher)
     files = GridFsFileStore(db)

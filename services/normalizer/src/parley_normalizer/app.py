@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from parley_platform.kafka import topic_names
+from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.logging import get_logger
 from parley_platform.metrics import add_metrics_page
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
@@ -97,6 +98,12 @@ async def health(web: Any, request: Any) -> Any:
 
 
 # /ready: 503 while MongoDB or the broker is unreachable or no partitions are held.
-add_ready_page(app, "normalizer", lazy_mongo_ping(runtime.get), settings.kafka_bootstrap_servers)
+add_ready_page(
+    app,
+    "normalizer",
+    lazy_mongo_ping(runtime.get),
+    settings.kafka_bootstrap_servers,
+    KafkaSecurity.of(settings),
+)
 # /metrics: Prometheus, incl. this worker's consumer lag (its group is the app id).
 add_metrics_page(app, "normalizer", settings.normalizer_app_id)

@@ -39,9 +39,7 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
     )
     await ensure_indexes(db)
     await ensure_pending_index(db)
-    publisher = KafkaPublisher(
-        settings.kafka_bootstrap_servers, "normalizer", settings.kafka_topic_prefix
-    )
+    publisher = KafkaPublisher.from_settings(settings, "normalizer")
     await publisher.start()
     retention = RetentionPolicies.with_default_days(settings.retention_default_days)
     normalizer = Normalizer(MongoDiscussionStore(db), KafkaEventSink(publisher), retention)

@@ -56,9 +56,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "responder"
     )
     await ensure_indexes(db)
-    publisher = KafkaPublisher(
-        settings.kafka_bootstrap_servers, "responder", settings.kafka_topic_prefix
-    )
+    publisher = KafkaPublisher.from_settings(settings, "responder")
     await publisher.start()
     destinations = MongoDestinationLookup(
         db, CredentialCipher(settings.credentials_key.get_secret_value())
