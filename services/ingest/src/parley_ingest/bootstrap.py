@@ -13,7 +13,11 @@ from pymongo import AsyncMongoClient
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.inbound_addresses import MongoInboundAddressBook
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.adapters.smtp_server import InboundMailHandler, InboundSmtpServer
+from parley_ingest.adapters.smtp_server import (
+    InboundMailHandler,
+    InboundSmtpServer,
+    ServerCertificate,
+)
 from parley_ingest.config import IngestSettings
 from parley_ingest.connectors import connector_factory
 from parley_ingest.inbound_mail import InboundMailService
@@ -81,5 +85,15 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
             settings.ingest_smtp_port,
             hostname=settings.ingest_inbound_domain,
             max_message_bytes=settings.ingest_smtp_max_message_bytes,
+            certificate=smtp_certificate(settings),
+            require_starttls=settings.ingest_smtp_require_starttls,
         )
     return Runtime(settings, client, publisher, connections, scheduler, resync, inbound_smtp)
+
+
+def smtp_certificate(settings: IngestSettings) -> ServerCertificate | None:
+    """STARTTLS's certificate, when both files are set (the settings checked the pair)."""
+    cert, key = settings.ingest_smtp_tls_cert_file, settings.ingest_smtp_tls_key_file
+    if cert is None or key is None:
+        return None
+    return ServerCertificate(cert, key)

@@ -11,14 +11,19 @@ service layer's outcomes (:mod:`parley_ingest.inbound_mail`) into SMTP replies:
 - DATA that could not be stored or published (Kafka or MongoDB down, too slow): ``451``,
   so the relay keeps the mail and retries.
 
-The server speaks plain SMTP on a private address; TLS, spam filtering and the public
-MX are the platform's edge (an MTA in front relays to it), as for ingest's HTTP port.
+With a certificate and its key (INGEST_SMTP_TLS_CERT_FILE / _KEY_FILE) the server
+offers STARTTLS; with INGEST_SMTP_REQUIRE_STARTTLS it refuses mail (``530``) from a
+client that did not use it. The files are re-read when they change on disk (a renewed
+certificate is served to the next connection, without a restart). Spam filtering and
+the public MX stay the platform's edge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -99,8 +104,53 @@ def _as_bytes(content: Any) -> bytes:
     return b""
 
 
+class ServerCertificate:
+    """The certificate and key STARTTLS offers, as a server-side TLS context (TLS 1.2+).
+
+    The files are checked for a change (inode, modification time, size) at each connection and
+    loaded again when they changed, so a renewed certificate (cert-manager, a rotated
+    secret) needs no restart; a pair that does not load keeps the previous context.
+    """
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        self._cert_file = cert_file
+        self._key_file = key_file
+        self._stamp: tuple[tuple[int, int, int], ...] = ()
+        self._context = self._load()
+
+    def _files_stamp(self) -> tuple[tuple[int, int, int], ...]:
+        """Inode too: a Kubernetes secret volume swaps a symlink to new files."""
+        stats = (self._cert_file.stat(), self._key_file.stat())
+        return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in stats)
+
+    def _load(self) -> ssl.SSLContext:
+        stamp = self._files_stamp()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self._cert_file, self._key_file, password="")
+        self._stamp = stamp
+        return context
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            if self._files_stamp() != self._stamp:
+                self._context = self._load()
+                log.info("inbound SMTP certificate loaded", cert_file=str(self._cert_file))
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            log.error(
+                "inbound SMTP certificate not reloaded; the previous one is served",
+                cert_file=str(self._cert_file),
+                error=type(exc).__name__,
+            )
+        return self._context
+
+
 class InboundSmtpServer:
-    """Listens on ``host:port`` in the running event loop; ``port=0`` picks a free one."""
+    """Listens on ``host:port`` in the running event loop; ``port=0`` picks a free one.
+
+    With ``certificate`` STARTTLS is offered; ``require_starttls`` (needs one) refuses
+    every command but EHLO/HELO, NOOP, RSET, QUIT and STARTTLS before TLS (``530``).
+    """
 
     def __init__(
         self,
@@ -110,12 +160,18 @@ class InboundSmtpServer:
         *,
         hostname: str,
         max_message_bytes: int,
+        certificate: ServerCertificate | None = None,
+        require_starttls: bool = False,
     ) -> None:
+        if require_starttls and certificate is None:
+            raise ValueError("require_starttls needs a certificate")
         self._handler = handler
         self._host = host
         self._port = port
         self._hostname = hostname
         self._max_message_bytes = max_message_bytes
+        self._certificate = certificate
+        self._require_starttls = require_starttls
         self._server: asyncio.Server | None = None
 
     @property
@@ -138,15 +194,7 @@ class InboundSmtpServer:
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(
-                lambda: SMTP(
-                    self._handler,
-                    hostname=self._hostname,
-                    data_size_limit=self._max_message_bytes,
-                    enable_SMTPUTF8=True,
-                    loop=loop,
-                ),
-                host=self._host,
-                port=self._port,
+                self._protocol, host=self._host, port=self._port
             )
         except OSError as exc:
             log.error(
@@ -156,7 +204,24 @@ class InboundSmtpServer:
                 error=str(exc),
             )
             return
-        log.info("inbound SMTP server listening", host=self._host, port=self.port)
+        log.info(
+            "inbound SMTP server listening",
+            host=self._host,
+            port=self.port,
+            starttls="required" if self._require_starttls else bool(self._certificate),
+        )
+
+    def _protocol(self) -> SMTP:
+        """One SMTP session per connection, with the current certificate."""
+        return SMTP(
+            self._handler,
+            hostname=self._hostname,
+            data_size_limit=self._max_message_bytes,
+            enable_SMTPUTF8=True,
+            loop=asyncio.get_running_loop(),
+            tls_context=self._certificate.context() if self._certificate else None,
+            require_starttls=self._require_starttls,
+        )
 
     async def stop(self) -> None:
         if self._server is not None:
