@@ -13,7 +13,7 @@ STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:
 # without one), kept in .run/ so keys made by one run still work after a restart.
 RUN_ENV = $(STACK_ENV); export API_KEY_PEPPER="$${API_KEY_PEPPER:-$$(cat .run/api-key-pepper)}"
 
-.PHONY: help install stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env
+.PHONY: help install helm stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env
 
 # Tests never touch what `make run` uses (database "parley", unprefixed topics): anything
 # that falls back to the environment gets these. Target-specific, so they reach the
@@ -59,6 +59,11 @@ run: stack-up .run/api-key-pepper
 cli: stack-up .run/api-key-pepper
 	@$(RUN_ENV); $(UV) run --frozen parley $(ARGS)
 
+# helm for the chart tests (deploy/helm/parley), built from its Go module into .cache/helm
+# once (a few minutes); later runs find it and return at once.
+helm:
+	@bash deploy/helm/install-helm.sh >/dev/null
+
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
@@ -73,10 +78,10 @@ schemas: install
 	$(UV) run --frozen python -m parley_schemas.asyncapi > libs/schemas/asyncapi.json
 	$(UV) run --frozen python -m parley_gateway.contracts services/gateway
 
-test: lint typecheck stack-up
+test: lint typecheck helm stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra $(PYTEST_ARGS)
 
-test-unit: install
+test-unit: install helm
 	$(UV) run --frozen pytest -p no:cacheprovider tests/unit tests/contract
 
 test-integration: stack-up
