@@ -85,10 +85,12 @@ HTTP_PORTS = {
     "normalizer": NormalizerSettings().normalizer_web_port,
     "responder": ResponderSettings().responder_web_port,
 }
-# Everything optional switched on: the Kafka client certificate and its key password.
+# Everything optional switched on: the Kafka client certificate and its key password,
+# MongoDB's private CA.
 FULL_KAFKA = (
     "kafka.tls.clientCertSecret.name=parley-kafka-client",
     "kafka.tls.keyPasswordSecret.name=parley-kafka-client-key-password",
+    "mongodb.tls.caSecret.name=parley-mongodb-ca",
 )
 
 
@@ -729,3 +731,20 @@ def test_the_values_name_every_contract_topic_with_its_partitions() -> None:
 
 def test_the_chart_is_the_one_deployment_description() -> None:
     assert not (ROOT / "deploy/k8s").exists(), "deploy/k8s came back: keep one source of truth"
+
+
+def test_one_service_can_run_another_image_tag_for_a_staged_upgrade(helm: str) -> None:
+    docs = render(helm, (PROD,), "image.tag=1.4.0", "services.normalizer.imageTag=1.5.0")
+    assert container(docs, "normalizer")["image"] == "registry.example.com/parley-normalizer:1.5.0"
+    assert container(docs, "gateway")["image"] == "registry.example.com/parley-gateway:1.4.0"
+
+
+def test_a_private_mongodb_ca_is_mounted_beside_the_uri(helm: str) -> None:
+    docs = render(helm, (PROD,), *FULL_KAFKA)
+    for service in SERVICES:
+        deployment = by_kind(docs, "Deployment")[f"parley-{service}"]
+        (secrets,) = [
+            v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets"
+        ]
+        paths = {i["path"] for s in secrets["projected"]["sources"] for i in s["secret"]["items"]}
+        assert {"mongodb/uri", "mongodb/ca.crt", "kafka/client.crt", "kafka/client.key"} <= paths

@@ -32,9 +32,12 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
+{{/* <registry>/<prefix><service>:<tag>; a service's own imageTag wins (staged upgrades). */}}
 {{- define "parley.image" -}}
 {{- $img := .root.Values.image -}}
-{{- printf "%s/%s%s:%s" $img.registry $img.prefix .name ($img.tag | default .root.Chart.AppVersion) -}}
+{{- $svc := index .root.Values.services .name | default dict -}}
+{{- $tag := $svc.imageTag | default $img.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s/%s%s:%s" $img.registry $img.prefix .name $tag -}}
 {{- end -}}
 
 {{/* The pod-level securityContext of Pod Security "restricted". */}}
@@ -142,6 +145,12 @@ seccompProfile:
           name: {{ $v.mongodb.uriSecret.name }}
           items:
             - {key: {{ $v.mongodb.uriSecret.key | quote }}, path: mongodb/uri}
+{{- with $v.mongodb.tls.caSecret }}{{ if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - {key: {{ .key | quote }}, path: mongodb/ca.crt}
+{{- end }}{{ end }}
 {{- if include "parley.kafkaUsesSasl" .root }}
       - secret:
           name: {{ $v.kafka.sasl.passwordSecret.name }}
