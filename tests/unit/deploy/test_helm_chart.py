@@ -12,6 +12,7 @@ service fed from a Secret and no secret value in the output.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +22,9 @@ from typing import Any, get_args
 
 import kubernetes_validate
 import pytest
+import trustme
 import yaml
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
@@ -29,7 +32,7 @@ from parley_gateway.config import GatewaySettings
 from parley_ingest.config import IngestSettings
 from parley_invoicer.config import InvoicerSettings
 from parley_normalizer.config import NormalizerSettings
-from parley_platform.settings import ServiceSettings
+from parley_platform.settings import ServiceSettings, load_settings
 from parley_platform.topics_admin import parse_topic_specs
 from parley_responder.config import ResponderSettings
 from parley_schemas import (
@@ -748,3 +751,84 @@ def test_a_private_mongodb_ca_is_mounted_beside_the_uri(helm: str) -> None:
         ]
         paths = {i["path"] for s in secrets["projected"]["sources"] for i in s["secret"]["items"]}
         assert {"mongodb/uri", "mongodb/ca.crt", "kafka/client.crt", "kafka/client.key"} <= paths
+
+
+# ---------------------------------------------------------------- the settings load
+SECRETS_DIR = "/var/run/secrets/parley"
+
+
+def _secret_files(into: Path) -> None:
+    """What the chart's Secret volume would hold: real PEMs, a URI, a password."""
+    ca = trustme.CA()
+    server = ca.issue_cert("inbound.parley.example.com")
+    client = ca.issue_cert("parley")
+    files = {
+        "mongodb/uri": "mongodb://parley:not-a-secret@mongo-0.mongodb.svc:27017/?tls=true",
+        "mongodb/ca.crt": ca.cert_pem.bytes().decode(),
+        "kafka/sasl-password": "not-a-secret",
+        "kafka/ca.crt": ca.cert_pem.bytes().decode(),
+        "kafka/client.crt": client.cert_chain_pems[0].bytes().decode(),
+        "kafka/client.key": client.private_key_pem.bytes().decode(),
+        "kafka/key-password": "not-a-secret",
+        "smtp/tls.crt": "".join(p.bytes().decode() for p in server.cert_chain_pems),
+        "smtp/tls.key": server.private_key_pem.bytes().decode(),
+    }
+    for path, text in files.items():
+        (into / path).parent.mkdir(parents=True, exist_ok=True)
+        (into / path).write_text(text)
+
+
+SECRET_VALUES = {
+    "CREDENTIALS_KEY": Fernet.generate_key().decode(),
+    "API_KEY_PEPPER": "a-pepper-for-the-chart-test",
+    "LINK_SIGNING_KEY": "a-link-signing-key-of-32-bytes!!",
+    "SMTP_PASSWORD": "not-a-secret",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "files", "sets"),
+    [
+        ("dev", (DEV,), ()),
+        ("prod", (PROD,), ()),
+        ("prod, client cert", (PROD,), FULL_KAFKA[:1]),
+    ],
+)
+def test_every_service_loads_its_settings_from_the_rendered_environment(
+    helm: str,
+    name: str,
+    files: tuple[Path, ...],
+    sets: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment the chart gives each container, with its Secret files in place,
+    passes the service's own settings checks (load_settings, as at start-up): names the
+    settings know, values their rules accept, files they can read."""
+    _secret_files(tmp_path / "secrets")
+    docs = render(helm, files, *sets)
+    (config,) = by_kind(docs, "ConfigMap").values()
+    for service, settings in SETTINGS.items():
+        env = dict(config["data"])
+        for var, item in env_of(container(docs, service)).items():
+            if "value" in item:
+                env[var] = item["value"]
+            else:
+                key = item["valueFrom"]["secretKeyRef"]["key"]
+                env[var] = SECRET_VALUES[key]
+        for var, value in env.items():
+            if value.startswith(SECRETS_DIR + "/"):
+                env[var] = str(tmp_path / "secrets") + value.removeprefix(SECRETS_DIR)
+        env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
+        with monkeypatch.context() as patch:
+            for var in list(os.environ):
+                if var.startswith(("KAFKA_", "MONGODB_", "INGEST_", "GATEWAY_", "RESPONDER_")):
+                    patch.delenv(var)
+            for var, value in env.items():
+                patch.setenv(var, value)
+            try:
+                loaded = load_settings(settings, service)
+            except SystemExit:
+                pytest.fail(f"{name}: {service} refuses the chart's settings (stderr above)")
+        assert loaded.mongodb_uri.get_secret_value().startswith("mongodb://parley:")
+        assert loaded.kafka_security_protocol == config["data"]["KAFKA_SECURITY_PROTOCOL"]
