@@ -38,7 +38,7 @@ _NONE, _FULL = 0, 2
 
 
 def _is_mount(route: Any) -> bool:
-    return hasattr(route, "routes") and not hasattr(route, "endpoint")
+    return hasattr(route, "routes") and getattr(route, "endpoint", None) is None
 
 
 def match_template(routes: Iterable[Any], scope: Scope) -> str:
@@ -46,7 +46,8 @@ def match_template(routes: Iterable[Any], scope: Scope) -> str:
     405 is still that route's), or ``unmatched``."""
     partial: str | None = None
     for route in routes:
-        match, child = route.matches(scope)
+        outcome, child = route.matches(scope)
+        match = getattr(outcome, "value", outcome)  # an Enum, not an IntEnum
         if match == _NONE:
             continue
         template = str(getattr(route, "path", "") or "")
@@ -59,23 +60,31 @@ def match_template(routes: Iterable[Any], scope: Scope) -> str:
     return partial or UNMATCHED
 
 
-def route_template(scope: Scope, original: Scope) -> str:
-    """The route the router chose (it records it in the scope), else a match of the
-    request as it arrived against the app's routes."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str) and path and not _is_mount(route):
-        return path
-    router = getattr(original.get("app"), "router", None)
-    return match_template(getattr(router, "routes", ()), original)
+def flat_routes(app: Any) -> list[Any]:
+    """The app's routes with included routers flattened, each under its full path.
+
+    FastAPI keeps an included router as one node and records in ``scope["route"]`` the
+    router's own route, whose path lacks the prefix it was included under; its route
+    contexts carry the effective path. Other apps' routes are taken as they are.
+    """
+    routes = list(getattr(getattr(app, "router", None), "routes", ()))
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # not a FastAPI app's process: Starlette routes are flat
+        return routes
+    return list(iter_route_contexts(routes))
 
 
 class RequestMetrics:
     """ASGI middleware observing ``parley_http_request_duration_seconds``; put it
-    outermost, so requests the inner middlewares refuse (limits, 503s) count too."""
+    outermost, so requests the inner middlewares refuse (limits, 503s) count too.
+
+    The route is matched here, on the request as it arrived, against the app's routes
+    (flattened once, at the first request: routes are all declared by then)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._routes: list[Any] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,11 +103,14 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
+            elapsed = time.perf_counter() - started
+            if self._routes is None:
+                self._routes = flat_routes(original.get("app"))
             HTTP_REQUEST_DURATION.labels(
-                method_label(scope.get("method")),
-                route_template(scope, original),
+                method_label(original.get("method")),
+                match_template(self._routes, original),
                 status_class(status),
-            ).observe(time.perf_counter() - started)
+            ).observe(elapsed)
 
 
 class MetricsEndpoint:
