@@ -71,11 +71,15 @@ def _scrub_value(name: str, value: AttributeValue) -> AttributeValue:
 
 def scrub_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
     """``attributes`` without secrets: values of credential-named attributes (a captured
-    ``Authorization`` header, say) are dropped whole, URLs lose their query string, and
-    every other string has the known secret shapes masked."""
+    ``Authorization`` header, say) are dropped whole, URLs lose their query string, a
+    routed request's path is its route template, and every other string has the known
+    secret shapes masked."""
     scrubbed: dict[str, AttributeValue] = {}
     for name, value in (attributes or {}).items():
         scrubbed[name] = REDACTED if is_secret_name(name) else _scrub_value(name, value)
+    route = scrubbed.get("http.route")
+    if isinstance(route, str) and route.startswith("/"):
+        scrubbed.update(_templated(scrubbed, route))
     return scrubbed
 
 
@@ -97,23 +101,29 @@ def _templated(attributes: Mapping[str, AttributeValue], route: str) -> dict[str
     return templated
 
 
+def redact_span(span: trace.Span, *_: object) -> None:
+    """Scrubs the attributes a live span holds now (see :func:`scrub_attributes`).
+
+    Also the HTTP instrumentation's request hook (``server_request_hook``): the ASGI
+    middleware sets its request attributes again *after* the span started, so a
+    processor's ``on_start`` alone would see them overwritten.
+    """
+    attributes = getattr(span, "attributes", None) or {}
+    changed = {
+        name: value
+        for name, value in scrub_attributes(attributes).items()
+        if value != attributes.get(name)
+    }
+    if changed:
+        span.set_attributes(changed)
+
+
 class RedactingSpanProcessor(SpanProcessor):
-    """Masks the attributes a span starts with (the instrumentation's URLs, headers), so
-    no other processor or exporter ever sees them whole; a routed server request keeps
-    its route template instead of the raw path."""
+    """Masks the attributes a span starts with (URLs, headers), so no other processor
+    or exporter ever sees them whole."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes or {}
-        changed = {
-            name: value
-            for name, value in scrub_attributes(attributes).items()
-            if value != attributes.get(name)
-        }
-        route = attributes.get("http.route")
-        if isinstance(route, str) and route.startswith("/"):
-            changed.update(_templated(attributes, route))
-        if changed:
-            span.set_attributes(changed)
+        redact_span(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None

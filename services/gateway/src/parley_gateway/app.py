@@ -23,6 +23,7 @@ from parley_gateway.bootstrap import bootstrap as connect_adapters
 from parley_gateway.config import GatewaySettings
 from parley_gateway.graphql import graphql_router
 from parley_platform.http_metrics import install_metrics
+from parley_platform.tracing import redact_span
 
 
 def create_app(
@@ -77,8 +78,12 @@ def create_app(
     app.include_router(connections_router)
     app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in
-    # its Kafka headers. Probes would only add noise to traces.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
+    # its Kafka headers. Probes would only add noise to traces. The request hook runs
+    # once the middleware has set the request's attributes: the raw path (a download
+    # link's token), the query string (a cursor) and credential headers go there.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="/health,/ready,/metrics", server_request_hook=redact_span
+    )
     # GET /metrics (no API key: scraped from inside the cluster; it holds no ids) and the
     # latency histogram by route template, around every middleware above.
     install_metrics(app, "gateway")

@@ -25,7 +25,7 @@ from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
-from parley_platform.logging import get_logger
+from parley_platform.logging import get_logger, mask_secrets
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 DEFAULT_RETRY_AFTER_SECONDS = 5
@@ -77,7 +77,8 @@ def problem_response(
         title=title or status.phrase,
         status=status.value,
         detail=detail,
-        instance=request.url.path,
+        # The path, but a capability in it (a download link's token) is a credential.
+        instance=mask_secrets(request.url.path),
         errors=errors,
     )
     return JSONResponse(
