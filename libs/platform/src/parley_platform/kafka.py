@@ -30,6 +30,7 @@ from parley_schemas import (
 )
 
 from .kafka_security import KafkaSecurity, kafka_client_options
+from .logging import mask_secrets
 from .settings import ServiceSettings
 from .tracing import inject_headers
 
@@ -176,9 +177,11 @@ class KafkaPublisher:
         value: bytes | None = None,
         context: dict[str, Any] | None = None,
     ) -> None:
+        # The reason is often an exception's text, which may quote a request URL and
+        # its credentials: masked like a log line before it is published.
         letter = DeadLetter(
             stage=stage,
-            reason=reason,
+            reason=mask_secrets(reason),
             source_topic=source_topic,
             source_partition=partition,
             source_offset=offset,
