@@ -808,9 +808,15 @@ def test_every_service_loads_its_settings_from_the_rendered_environment(
     _secret_files(tmp_path / "secrets")
     docs = render(helm, files, *sets)
     (config,) = by_kind(docs, "ConfigMap").values()
-    for service, settings in SETTINGS.items():
-        env = dict(config["data"])
-        for var, item in env_of(container(docs, service)).items():
+    job = by_kind(docs, "Job")["parley-topics"]["spec"]["template"]["spec"]
+    # The topics Job reads the shared settings from its inline environment alone.
+    processes: list[tuple[str, type[ServiceSettings], dict[str, str], dict[str, Any]]] = [
+        (service, settings, dict(config["data"]), container(docs, service))
+        for service, settings in SETTINGS.items()
+    ]
+    processes.append(("topics", ServiceSettings, {}, job["containers"][0]))
+    for service, settings, env, c in processes:
+        for var, item in env_of(c).items():
             if "value" in item:
                 env[var] = item["value"]
             else:
