@@ -206,6 +206,9 @@ def test_the_kafka_client_certificate_and_strimzi_variants_render_and_validate(
         ("podDisruptionBudget.maxUnavailable=0",),
         ("mongodb.uriSecret.name=",),
         ("services.ingest.smtp.service.type=ExternalName",),
+        ("services.gatway.replicas=2",),  # a typo: values.schema.json refuses it
+        ("topics.mode=jobs",),
+        ("config.dataDir=/app/data",),  # read-only: only /tmp is writable
     ],
 )
 def test_values_that_cannot_work_are_refused_at_render(helm: str, sets: tuple[str, ...]) -> None:
