@@ -841,3 +841,21 @@ def test_every_service_loads_its_settings_from_the_rendered_environment(
                 pytest.fail(f"{name}: {service} refuses the chart's settings (stderr above)")
         assert loaded.mongodb_uri.get_secret_value().startswith("mongodb://parley:")
         assert loaded.kafka_security_protocol == config["data"]["KAFKA_SECURITY_PROTOCOL"]
+
+
+def test_the_chart_runs_each_service_image_as_its_dockerfile_declares(helm: str) -> None:
+    """deploy/docker/<service>.Dockerfile: the same command and the ports it exposes."""
+    docs = render(helm, (PROD,))
+    for service in SERVICES:
+        dockerfile = (ROOT / f"deploy/docker/{service}.Dockerfile").read_text()
+        (cmd,) = re.findall(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE)
+        exposed = {
+            int(p)
+            for line in re.findall(r"^EXPOSE (.+)$", dockerfile, re.MULTILINE)
+            for p in line.split()
+        }
+        c = container(docs, service)
+        assert c["command"] == json.loads(cmd), service
+        assert {p["containerPort"] for p in c["ports"]} == exposed, service
+    (job,) = by_kind(docs, "Job")["parley-topics"]["spec"]["template"]["spec"]["containers"]
+    assert job["image"].split("/")[-1].startswith("parley-normalizer:")
