@@ -166,7 +166,8 @@ class ServiceSettings(BaseSettings):
         "app); never the working directory, which is read-only in a container",
     )
     otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
-        default="none", description="none, console or otlp (otlp needs the exporter package)"
+        default="none",
+        description="none, console or otlp (OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT)",
     )
 
     @field_validator("log_level")
