@@ -58,7 +58,7 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _pkcs8(key_pem: bytes, password: str | None = None) -> bytes:
+def pkcs8_key(key_pem: bytes, password: str | None = None) -> bytes:
     """Kafka's PEM stores want PKCS#8 (trustme writes the traditional format)."""
     key = load_pem_private_key(key_pem, password=None)
     encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
@@ -107,11 +107,11 @@ class SecureKafka:
         server = ca.issue_cert("127.0.0.1", "localhost")
         keystore = self.run_dir / "broker-keystore.pem"
         chain = b"".join(blob.bytes() for blob in server.cert_chain_pems)
-        keystore.write_bytes(_pkcs8(server.private_key_pem.bytes()) + chain)
+        keystore.write_bytes(pkcs8_key(server.private_key_pem.bytes()) + chain)
         client = ca.issue_cert("parley-client.test")
         self.client_cert_file.write_bytes(client.cert_chain_pems[0].bytes())
         self.client_key_file.write_bytes(
-            _pkcs8(client.private_key_pem.bytes(), CLIENT_KEY_PASSWORD)
+            pkcs8_key(client.private_key_pem.bytes(), CLIENT_KEY_PASSWORD)
         )
         for path in (keystore, self.client_key_file):
             path.chmod(0o600)
