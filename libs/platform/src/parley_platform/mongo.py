@@ -4,6 +4,23 @@ Every client is made with bounded timeouts: PyMongo's defaults (30 s to find a s
 no socket timeout) turn a database outage into requests that hang for half a minute
 and then fail anyway. With :class:`MongoTimeouts` a call fails in seconds, so a
 service can answer 503 (the gateway) or retry with backoff (stream consumers).
+
+TLS and authentication are set in the connection string, not in separate settings:
+the URI is what every MongoDB (Atlas, Percona operator, DocumentDB) hands out, and
+PyMongo reads all of it. ``MONGODB_URI`` (or ``MONGODB_URI_FILE``, a mounted secret
+holding it) may carry, for example:
+
+- ``mongodb+srv://user:pass@cluster0.example.mongodb.net/?authSource=admin`` (SRV
+  records imply ``tls=true``);
+- ``mongodb://user:pass@db-0:27017,db-1:27017/?replicaSet=rs0&tls=true``
+  ``&tlsCAFile=/etc/parley/mongo/ca.pem`` (a private CA);
+- ``...&tlsCertificateKeyFile=/etc/parley/mongo/client.pem&authMechanism=MONGODB-X509``
+  (a client certificate instead of a password; ``tlsCertificateKeyFilePassword`` for
+  an encrypted key);
+- ``authMechanism=SCRAM-SHA-256`` to pin the mechanism (PyMongo negotiates otherwise).
+
+User names and passwords in the URI must be percent-encoded. The URI is a secret: it
+is a ``SecretStr`` in the settings and never logged.
 """
 
 from __future__ import annotations
