@@ -167,12 +167,12 @@ OUTBOX_OLDEST_AGE = Gauge(
     "parley_outbox_oldest_age_seconds",
     "Age of the oldest reply waiting in the delivery queue (0 when empty), read on "
     "scrape; the queue is shared, so every responder instance reports it: alert on max().",
-    registry=REGISTRY,
+    registry=None,  # exported by its service: see export()
 )
 OUTBOX_QUEUED = Gauge(
     "parley_outbox_queued",
     "Replies waiting in the delivery queue (accepted, not settled), read on scrape.",
-    registry=REGISTRY,
+    registry=None,  # exported by its service: see export()
 )
 
 # --- invoicer -------------------------------------------------------------------------
@@ -187,7 +187,7 @@ INVOICE_RENDER_DURATION = Histogram(
     "parley_invoice_render_duration_seconds",
     "Time to render one invoice PDF.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-    registry=REGISTRY,
+    registry=None,  # exported by its service: see export()
 )
 
 # --- labels ---------------------------------------------------------------------------
@@ -210,6 +210,22 @@ def status_class(status: int) -> str:
 def describe_service(name: str) -> None:
     """Names the service in ``parley_service_info``."""
     SERVICE.info({"service": name})
+
+
+_exported: set[Any] = set()
+
+
+def export(*collectors: Any) -> None:
+    """Adds unlabelled families to the registry, in the one service that owns them.
+
+    A labelled family shows no sample until something is counted, but an unlabelled
+    one always shows its value: declared in every process, the gateway would report an
+    outbox age of 0 beside the responder's real one. Idempotent.
+    """
+    for collector in collectors:
+        if collector not in _exported:
+            REGISTRY.register(collector)
+            _exported.add(collector)
 
 
 # --- scraping -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from parley_invoicer.problems import install_problem_handlers
 from parley_invoicer.rendering.pdf import WeasyPrintRenderer
 from parley_invoicer.service import Clock, InvoiceIssuer, InvoiceRenderer, utc_now
 from parley_platform.http_metrics import install_metrics
-from parley_platform.metrics import INVOICE_RENDER_DURATION, INVOICES_RENDERED
+from parley_platform.metrics import INVOICE_RENDER_DURATION, INVOICES_RENDERED, export
 
 
 def create_app(
@@ -43,6 +43,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(router)
     install_metrics(app, "invoicer")  # GET /metrics and the request latency histogram
+    export(INVOICE_RENDER_DURATION)
     return app
 
 

@@ -13,7 +13,7 @@ from parley_connectors.email_relay import SmtpRelaySettings, SmtpSender
 from parley_connectors.errors import MarketplaceUnavailable, RateLimited
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
-from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, on_scrape
+from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import connect
 from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.adapters.email_relay import EmailRelayReplies
@@ -89,6 +89,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
     # Replies (the merchant's and autoresponses) are accepted into the outbox's queue
     # and delivered per connection; what a previous process left there resumes now.
     queue = MongoDeliveryQueue(db)
+    export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
     on_scrape(partial(measure_outbox, queue))
     scheduler = DeliveryScheduler(
         responder,
