@@ -13,7 +13,7 @@ STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:
 # without one), kept in .run/ so keys made by one run still work after a restart.
 RUN_ENV = $(STACK_ENV); export API_KEY_PEPPER="$${API_KEY_PEPPER:-$$(cat .run/api-key-pepper)}"
 
-.PHONY: help install helm stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env
+.PHONY: help install helm stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env images
 
 # Tests never touch what `make run` uses (database "parley", unprefixed topics): anything
 # that falls back to the environment gets these. Target-specific, so they reach the
@@ -28,6 +28,7 @@ help:
 	@echo "make stack-down   stop the local Kafka and MongoDB-compatible server"
 	@echo "make cli ARGS=\"connections list\"   the operator CLI (parley) against the local stack"
 	@echo "make compose-env   write .env with generated secrets; then docker compose up --build"
+	@echo "make images TAG=x   docker build parley-<service>:x from deploy/docker/*.Dockerfile"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target .cache/uv uv==$(UV_VERSION)
@@ -51,6 +52,17 @@ stack-down:
 # `docker compose up --build`. An existing .env is kept.
 compose-env: install
 	UV=$(UV) bash deploy/docker/secrets.sh
+
+# One image per service, plus cli (parley, topics admin) and sandbox (compose and tests
+# only): parley-<name>:$(TAG), built from the repository root (needs a Docker engine).
+IMAGES := ingest normalizer responder invoicer gateway cli sandbox
+TAG ?= dev
+images:
+	@for name in $(IMAGES); do \
+	  docker build -f deploy/docker/$$name.Dockerfile -t parley-$$name:$(TAG) \
+	    --build-arg VERSION=$(TAG) --build-arg REVISION="$$(git rev-parse HEAD)" \
+	    --build-arg CREATED="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" . ; \
+	done
 
 run: stack-up .run/api-key-pepper
 	@$(RUN_ENV); $(UV) run --frozen python deploy/local/devstack.py run
