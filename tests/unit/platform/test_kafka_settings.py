@@ -345,7 +345,7 @@ def test_sasl_ssl_options_for_aiokafka_and_faust(
     }
     assert isinstance(context, ssl.SSLContext)
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
-    assert kafka_client_options(security)["ssl_context"] is context  # one per process
+    assert kafka_client_options(security)["ssl_context"] is context  # made once
 
     credentials = faust_broker_credentials(security)
     assert isinstance(credentials, faust.SASLCredentials)

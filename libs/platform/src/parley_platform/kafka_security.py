@@ -76,8 +76,9 @@ class KafkaSecurity:
 
     @cached_property
     def ssl_context(self) -> ssl.SSLContext | None:
-        """One context for every client of this process (None without TLS): the CA
-        (the system's when unset) and, for mutual TLS, the client certificate."""
+        """The TLS context (None without TLS), made once and shared by every client
+        given this object: the CA (the system's when unset) and, for mutual TLS, the
+        client certificate and key."""
         if not self.uses_tls:
             return None
         password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else ""
