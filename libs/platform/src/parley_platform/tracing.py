@@ -23,8 +23,11 @@ scrubbed once more on its way to the exporter, whatever set it after the start.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import FrameType
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -205,8 +208,33 @@ def configure_tracing(service: str, exporter: str = "none") -> TracerProvider:
     chosen = _exporter(exporter)
     if chosen is not None:
         provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(chosen)))
+        flush_before_termination(provider)
     trace.set_tracer_provider(provider)
     return provider
+
+
+def flush_before_termination(provider: TracerProvider) -> None:
+    """Exports the last batch when the process is stopped with SIGTERM.
+
+    ``atexit`` does not run for a process killed by a signal, and uvicorn, after its
+    graceful shutdown, raises the SIGTERM it caught again under the handler it found
+    at start: this one, which flushes the spans, then lets the signal end the process
+    as it would have (exit status included). Faust workers exit through ``sys.exit``,
+    where the provider's ``atexit`` shutdown flushes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
+        provider.shutdown()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, flush_then_terminate)
 
 
 @contextmanager
