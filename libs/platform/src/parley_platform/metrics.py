@@ -251,7 +251,8 @@ async def _refresh(refresh: Refresh, within: float) -> None:
         async with asyncio.timeout(within):
             await refresh()
     except Exception as exc:  # a scrape must answer whatever a dependency does
-        log.debug("metrics refresh failed", error=repr(exc))
+        # The class only: an error text may carry an address or a query.
+        log.debug("metrics refresh failed", error=type(exc).__name__)
 
 
 async def scrape(within: float = SCRAPE_REFRESH_TIMEOUT) -> bytes:
