@@ -87,6 +87,7 @@ def test_ingest_takes_the_relays_mail_on_a_published_port(compose: dict[str, Any
     smtp = [p for p in published if p.endswith(":2525")]
     assert smtp, published
     assert not smtp[0].startswith("127.0.0.1:"), "the relays connect from outside"
+    assert ingest["environment"]["INGEST_SMTP_HOST"] == "0.0.0.0"  # noqa: S104 - the relays
     assert "127.0.0.1:8000:8000" in service(compose, "gateway")["ports"]
     # The sandbox relays its demo Amazon mail to ingest's SMTP port, like the real relays.
     assert service(compose, "sandbox")["environment"]["SANDBOX_PARLEY_SMTP_HOST"] == "ingest"
