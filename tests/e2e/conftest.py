@@ -24,7 +24,7 @@ import pytest
 from devstack import SANDBOX_CREDENTIALS, Ports, ServiceGroup, create_api_key
 from pymongo import AsyncMongoClient
 from support.otlp import OtlpReceiver, tracing_env
-from support.secret_scan import Leak, SecretLedger, summary
+from support.secret_scan import Leak, SecretLedger, summary, topic_texts
 
 from parley_platform.crypto import CredentialCipher
 from parley_platform.logging import mask_secrets
@@ -121,7 +121,8 @@ def system(
         yield group
     finally:
         group.stop_all()  # the services flush their last spans as they exit
-    scan_for_secrets(group, otlp_receiver, secret_ledger, problem_leaks)
+    records = topic_texts(kafka_bootstrap, e2e_topics)
+    scan_for_secrets(group, otlp_receiver, records, secret_ledger, problem_leaks)
 
 
 # Parley's processes; the sandbox plays the marketplaces and its log is theirs.
@@ -131,12 +132,14 @@ SCANNED_SERVICES = ("ingest", "normalizer", "responder", "invoicer", "gateway")
 def scan_for_secrets(
     group: ServiceGroup,
     receiver: OtlpReceiver,
+    records: list[tuple[str, str]],
     ledger: SecretLedger,
     problem_leaks: list[Leak],
 ) -> None:
     """Fails the session if any known secret (or an unmasked secret shape) is in a
-    service log, an exported span or a problem response of the run. The scan must
-    have something to look at: every service logged, and the services exported spans."""
+    service log, an exported span, a Kafka record or a problem response of the run.
+    The scan must have something to look at: every service logged, the services
+    exported spans and published records."""
     logs = [group.log_path(name) for name in SCANNED_SERVICES]
     missing = [path.name for path in logs if not path.exists() or not path.stat().st_size]
     assert not missing, f"no log to scan: {missing}"
@@ -145,11 +148,13 @@ def scan_for_secrets(
     exporting = {span.service for span in spans}
     assert {"ingest", "gateway"} <= exporting, f"spans only from {sorted(exporting)}"
     leaks += ledger.scan_spans(spans)
+    assert records, "no Kafka record to scan"
+    leaks += ledger.scan_records(records)
     leaks += problem_leaks
     if leaks:
         pytest.fail(
-            f"secrets leaked ({len(ledger)} secrets checked in {lines} log lines and "
-            f"{len(spans)} spans):\n{summary(leaks)}",
+            f"secrets leaked ({len(ledger)} secrets checked in {lines} log lines, "
+            f"{len(spans)} spans and {len(records)} records):\n{summary(leaks)}",
             pytrace=False,
         )
 
@@ -170,7 +175,7 @@ def harvest(ledger: SecretLedger, problem_leaks: list[Leak] | None = None) -> An
             return
         text = (await response.aread()).decode(errors="replace")
         for token in LINK_TOKEN.findall(text):
-            ledger.add("download-link token", token)
+            ledger.add("download-link token", token, message_content=True)
         for cursor in CURSOR.findall(text):
             if len(cursor) >= 8:
                 ledger.add("cursor", cursor)

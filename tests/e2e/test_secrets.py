@@ -191,7 +191,7 @@ async def test_forged_links_and_cursors_are_refused_without_being_quoted(
 ) -> None:
     forged_link = secrets.token_urlsafe(24) + "." + secrets.token_urlsafe(16)
     forged_cursor = secrets.token_urlsafe(24)
-    secret_ledger.add("download-link token (forged)", forged_link)
+    secret_ledger.add("download-link token (forged)", forged_link, message_content=True)
     secret_ledger.add("cursor (forged)", forged_cursor)
 
     link = await gateway.get(f"/links/{forged_link}")
