@@ -10,15 +10,19 @@ Spans are exported over OTLP/HTTP when ``OTEL_TRACES_EXPORTER=otlp``: the export
 reads the standard variables (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``, timeouts,
 certificates); ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the
-resource. Spans are batched and the batch is flushed when the process exits.
+resource. Spans are batched and the last batch is flushed when the process exits,
+SIGTERM included (:func:`flush_before_termination`).
 
-Spans carry no secrets, by two means that share the log redaction's patterns
-(:func:`~parley_platform.logging.mask_secrets`): the HTTP instrumentation records the
-request URL, whose path or query may hold a download-link token, a cursor or a key,
-so URL attributes are masked as the span starts, before any processor or exporter
-sees them, and query strings dropped; and every span leaving the process (name,
-attributes, events such as a recorded exception and its message, links, status) is
-scrubbed once more on its way to the exporter, whatever set it after the start.
+Spans carry no secrets, by means that share the log redaction's patterns
+(:func:`~parley_platform.logging.mask_secrets`, :func:`scrub_attributes`): the HTTP
+instrumentation records the request URL, whose path or query may hold a download-link
+token, a cursor or a key, so a live span's URL attributes are masked where they are
+set (a processor's ``on_start``, and the instrumentation's request hook, which runs
+after the ASGI middleware set them again: :func:`redact_span`), a routed request keeps
+its route template instead of its raw path and no query string; and every span
+leaving the process (name, attributes, events such as a recorded exception and its
+message, links, status) is scrubbed once more on its way to the exporter, whatever
+set it later.
 """
 
 from __future__ import annotations
