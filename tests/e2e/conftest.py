@@ -7,8 +7,9 @@ Every service exports its spans over OTLP/HTTP to a receiver standing in for a
 collector (:mod:`support.otlp`), and every secret of the run is known: the keys the
 services are started with, the sandbox's marketplace credentials, the API keys, link
 tokens and cursors the tests get. When the services have stopped (their last spans
-flushed), every service log and every span is scanned for each of them: a leak fails
-the session loudly, naming the secret's label and where it was found.
+flushed), every service log, every span and every Kafka record of the run is scanned
+for each of them (and the gateway's problem answers as they come): a leak fails the
+session loudly, naming the secret's label and where it was found, never its value.
 """
 
 from __future__ import annotations
