@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The local stack without Docker: a real Apache Kafka broker (KRaft, jars from Maven
-# Central) and a real MongoDB wire-protocol server (FerretDB v1 on SQLite, built with
-# the Go toolchain; a `mongod` on PATH wins when present).
+# Central) and a real MongoDB wire-protocol server (FerretDB v1, built with the Go
+# toolchain; a `mongod` on PATH wins when present).
+#
+# FerretDB's backend: PARLEY_MONGO_BACKEND=postgresql (the default, the faster one as
+# measured: see the README) or sqlite. postgresql runs a private PostgreSQL cluster
+# (Debian's package, installed with apt-get when absent and the script runs as root)
+# under $RUN/postgres, its log included, reachable only through a unix socket in that
+# directory (trust auth), the socket named after PARLEY_POSTGRES_PORT (default: the
+# MongoDB port + 2000, so a private stack on other ports gets its own). When
+# PostgreSQL cannot be had, the script says so and falls back to sqlite.
 #
 #   stack.sh up      install what is missing, start, wait for health, create topics
 #   stack.sh down    stop what this script started
 #   stack.sh env     print the export lines services and tests need
 #   stack.sh status  say what runs
-#   stack.sh stop kafka|mongo    stop one (the reliability suite's outages)
+#   stack.sh stop kafka|mongo    stop one (the reliability suite's outages; mongo
+#                                stops its PostgreSQL too)
 #   stack.sh start kafka|mongo   start it again on its data
 #
 # KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI set in the environment mean "use that
@@ -22,6 +31,9 @@ RUN="${PARLEY_RUN_DIR:-$ROOT/.run}"
 KAFKA_PORT="${PARLEY_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${PARLEY_KAFKA_CONTROLLER_PORT:-9093}"
 MONGO_PORT="${PARLEY_MONGO_PORT:-27017}"
+MONGO_BACKEND="${PARLEY_MONGO_BACKEND:-postgresql}"
+PG_PORT="${PARLEY_POSTGRES_PORT:-$((MONGO_PORT + 2000))}"
+PG_USER="parley"
 KAFKA_VERSION_STAMP="kafka-3.9.1"
 FERRETDB_VERSION="v1.24.0"
 # The project installs its own uv (make install); a uv on the PATH is never assumed.
@@ -104,13 +116,140 @@ install_ferretdb() {
   (cd "$build" && GOBIN="$CACHE/bin" go install -mod=vendor github.com/FerretDB/FerretDB/cmd/ferretdb)
 }
 
+# ---------------------------------------------------------------- PostgreSQL (FerretDB's backend)
+# PostgreSQL refuses to run as root: as root, the cluster runs as Debian's `postgres`
+# user, in a directory that user can reach.
+as_pg() {
+  if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bindir() {
+  local dir
+  if [[ -n "${PARLEY_POSTGRES_BIN:-}" ]]; then echo "$PARLEY_POSTGRES_BIN"; return; fi
+  # Debian's layout, newest major version first; then whatever the PATH has.
+  while read -r dir; do
+    if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" && -x "$dir/postgres" ]]; then echo "$dir"; return; fi
+  done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
+  if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then
+    dirname "$(command -v pg_ctl)"
+    return
+  fi
+  return 1
+}
+
+install_postgres() {
+  if pg_bindir >/dev/null; then return; fi
+  if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
+    log "PostgreSQL server binaries not found (initdb, pg_ctl); installing needs root and apt-get"
+    return 1
+  fi
+  log "installing Debian's postgresql package (once)…"
+  # Only the binaries: no system-wide cluster is created or started.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/parley.conf
+  export DEBIAN_FRONTEND=noninteractive
+  local apt=(apt-get -y -q -o Dpkg::Options::=--force-confold install --no-install-recommends postgresql)
+  if ! "${apt[@]}" </dev/null >"$RUN/postgres-install.log" 2>&1; then
+    apt-get -q update </dev/null >>"$RUN/postgres-install.log" 2>&1 || true
+    if ! "${apt[@]}" </dev/null >>"$RUN/postgres-install.log" 2>&1; then
+      log "apt-get could not install postgresql; see $RUN/postgres-install.log"
+      return 1
+    fi
+  fi
+  pg_bindir >/dev/null
+}
+
+# The cluster's directory (its unix socket lives in it too). $RUN/postgres unless the
+# `postgres` user cannot reach $RUN (root running in a private home directory) or the
+# socket's path would be too long for a unix socket; then a directory under /var/tmp
+# named after $RUN, linked from $RUN/postgres.
+pg_dir() {
+  local dir="$RUN/postgres"
+  if [[ -L "$dir" ]]; then readlink "$dir"; return; fi
+  if ((${#dir} + 20 > 100)) || { ((EUID == 0)) && ! runuser -u postgres -- test -x "$RUN"; }; then
+    dir="/var/tmp/parley-postgres-$(printf '%s' "$RUN" | cksum | cut -d' ' -f1)"
+    mkdir -p "$dir"
+    ln -sfn "$dir" "$RUN/postgres"
+  fi
+  echo "$dir"
+}
+
+postgres_url() {
+  echo "postgres://$PG_USER@/postgres?host=$(pg_dir)&port=$PG_PORT"
+}
+
+pg_running() {
+  local bin dir
+  bin="$(pg_bindir 2>/dev/null)" || return 1
+  dir="$(pg_dir)"
+  [[ -f "$dir/PG_VERSION" ]] && as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1
+}
+
+start_postgres() {
+  if ((EUID == 0)) && ! id postgres >/dev/null 2>&1 && pg_bindir >/dev/null; then
+    log "running as root, but there is no 'postgres' user to run PostgreSQL as"
+    return 1
+  fi
+  install_postgres || return 1
+  local bin dir
+  bin="$(pg_bindir)"
+  dir="$(pg_dir)"
+  if pg_running; then
+    log "PostgreSQL already running in $dir"
+    return
+  fi
+  mkdir -p "$dir"
+  if ((EUID == 0)); then chown postgres: "$dir"; fi
+  chmod 700 "$dir"
+  if [[ ! -f "$dir/PG_VERSION" ]]; then
+    log "creating a PostgreSQL cluster in $dir"
+    # Trust: initdb's pg_hba.conf lists only the local socket and loopback addresses,
+    # and the server listens on the socket only (in a 0700 directory).
+    as_pg "$bin/initdb" -D "$dir" -U "$PG_USER" --auth=trust --encoding=UTF8 --locale=C \
+      --no-sync >"$RUN/postgres-initdb.log" 2>&1
+    cat >>"$dir/postgresql.conf" <<'EOF'
+# parley (deploy/local/stack.sh): a development server, socket only
+listen_addresses = ''
+synchronous_commit = off
+shared_buffers = 256MB
+work_mem = 16MB
+EOF
+  fi
+  log "starting PostgreSQL $("$bin/postgres" --version | awk '{print $3}') (socket $dir/.s.PGSQL.$PG_PORT)"
+  # Its log stays in the cluster's directory: the only one the server may write to.
+  if ! as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/postgres.log" -w -t 60 \
+    -o "-p $PG_PORT -k '$dir'" start >/dev/null; then
+    log "PostgreSQL did not start; last log lines:"
+    tail -n 30 "$RUN/postgres-initdb.log" "$dir/postgres.log" >&2 || true
+    return 1
+  fi
+  head -n 1 "$dir/postmaster.pid" >"$RUN/postgres.pid"
+}
+
+stop_postgres() {
+  local bin dir
+  rm -f "$RUN/postgres.pid"
+  bin="$(pg_bindir 2>/dev/null)" || return 0
+  [[ -e "$RUN/postgres" ]] || return 0
+  dir="$(pg_dir)"
+  if pg_running; then
+    log "stopping PostgreSQL ($dir)"
+    as_pg "$bin/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null || true
+  fi
+}
+
 start_mongo() {
   if [[ -n "${MONGODB_URI:-}" ]]; then
     log "MongoDB: using MONGODB_URI from the environment"
     return
   fi
   if pid_alive mongo && port_open "$MONGO_PORT"; then
-    log "MongoDB-compatible server already running on 127.0.0.1:$MONGO_PORT"
+    local running
+    running="$(cat "$RUN/mongo.backend" 2>/dev/null || echo sqlite)"
+    log "MongoDB-compatible server already running on 127.0.0.1:$MONGO_PORT ($running)"
+    if [[ "$running" != mongod && "$running" != "$MONGO_BACKEND" ]]; then
+      log "  (PARLEY_MONGO_BACKEND=$MONGO_BACKEND applies after \`make stack-down\`)"
+    fi
     return
   fi
   if port_open "$MONGO_PORT"; then
@@ -122,13 +261,28 @@ start_mongo() {
     log "starting mongod on 127.0.0.1:$MONGO_PORT"
     nohup mongod --bind_ip 127.0.0.1 --port "$MONGO_PORT" --dbpath "$RUN/mongo-data" \
       >"$RUN/mongo.log" 2>&1 &
+    echo "mongod" >"$RUN/mongo.backend"
   else
     install_ferretdb
-    log "starting FerretDB (SQLite backend) on 127.0.0.1:$MONGO_PORT"
-    nohup "$CACHE/bin/ferretdb" --handler=sqlite --sqlite-url="file:$RUN/mongo-data/" \
+    local backend=(--handler=sqlite --sqlite-url="file:$RUN/mongo-data/") name="SQLite"
+    case "$MONGO_BACKEND" in
+      postgresql)
+        if start_postgres; then
+          backend=(--handler=postgresql --postgresql-url="$(postgres_url)") name="PostgreSQL"
+        else
+          log "PostgreSQL is not available: FerretDB falls back to its SQLite backend" \
+            "(slower; see the README). Install Debian's postgresql package, or run as root."
+        fi
+        ;;
+      sqlite) ;;
+      *) log "PARLEY_MONGO_BACKEND must be postgresql or sqlite, not '$MONGO_BACKEND'"; return 2 ;;
+    esac
+    log "starting FerretDB ($name backend) on 127.0.0.1:$MONGO_PORT"
+    nohup "$CACHE/bin/ferretdb" "${backend[@]}" \
       --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr="127.0.0.1:$((MONGO_PORT + 1000))" \
       --state-dir="$RUN/mongo-data" --telemetry=disable \
       --log-level=warn >"$RUN/mongo.log" 2>&1 &
+    echo "${backend[0]#--handler=}" >"$RUN/mongo.backend"
   fi
   echo $! >"$RUN/mongo.pid"
   wait_for_port "$MONGO_PORT" mongo 60
@@ -163,11 +317,12 @@ case "${1:-up}" in
       --kafka "$KAFKA_BOOTSTRAP_SERVERS" --mongo "$MONGODB_URI" --create-topics --timeout 120 \
       --topic-prefix "${KAFKA_TOPIC_PREFIX:-}")
     ;;
-  down) stop_one kafka; stop_one mongo ;;
+  down) stop_one kafka; stop_one mongo; stop_postgres ;;
   env) print_env ;;
   stop)
     case "${2:-}" in
-      kafka | mongo) stop_one "$2" ;;
+      kafka) stop_one kafka ;;
+      mongo) stop_one mongo; stop_postgres ;;
       *) echo "usage: $0 stop kafka|mongo" >&2; exit 2 ;;
     esac
     ;;
@@ -180,9 +335,10 @@ case "${1:-up}" in
     esac
     ;;
   status)
-    for n in kafka mongo; do
+    for n in kafka mongo postgres; do
       if pid_alive "$n"; then echo "$n: running (pid $(cat "$RUN/$n.pid"))"; else echo "$n: stopped"; fi
     done
+    if pid_alive mongo; then echo "mongo backend: $(cat "$RUN/mongo.backend" 2>/dev/null || echo sqlite)"; fi
     ;;
   *) echo "usage: $0 up|down|env|status|stop NAME|start NAME" >&2; exit 2 ;;
 esac
