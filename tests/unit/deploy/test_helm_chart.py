@@ -314,6 +314,22 @@ def test_every_pod_passes_pod_security_restricted_hook_jobs_included(helm: str, 
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_the_namespace_renders_enforcing_pod_security_restricted(helm: str, name: str) -> None:
+    """For GitOps rendering: the namespace carries the labels that make the API server
+    refuse any pod below "restricted", and every pod of the same render meets it."""
+    assert "Namespace" not in {d["kind"] for d in render(helm, VALUE_SETS[name])}
+    docs = render(helm, VALUE_SETS[name], "namespace.create=true")
+    namespace = by_kind(docs, "Namespace")["parley"]
+    labels = namespace["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", mode
+    for version in KUBE_VERSIONS:
+        kubernetes_validate.validate(namespace, version, strict=True)
+    for where, spec in pod_specs(docs):
+        assert_restricted(where, spec)
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_no_pod_gets_a_service_account_token(helm: str, name: str) -> None:
     docs = render(helm, VALUE_SETS[name])
     accounts = by_kind(docs, "ServiceAccount")
