@@ -10,10 +10,12 @@ per document, messages live in their own collection), so it is not used.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from .autoresponders import AUTORESPONDERS
 from .customers import CUSTOMERS
@@ -28,18 +30,27 @@ API_KEYS = "api_keys"  # hashed API keys of the accounts, by their public key id
 # expiry index (TTL where the server has one) is made by the gateway's adapter.
 IDEMPOTENCY_KEYS = "idempotency_keys"
 
+
+def _by_store_listed(field: str | None = None) -> IndexModel:
+    """store_id, then ``field`` if any, then the list order (last message, newest first)."""
+    equal = [("store_id", ASCENDING)] + ([(field, ASCENDING)] if field else [])
+    name = f"store_{field}_last_message" if field else "store_last_message"
+    return IndexModel([*equal, ("last_message_at", DESCENDING), ("_id", DESCENDING)], name=name)
+
+
 _INDEXES: dict[str, list[IndexModel]] = {
     DISCUSSIONS: [
         IndexModel([("key", ASCENDING)], unique=True, name="key_unique"),
-        IndexModel(
-            [("store_id", ASCENDING), ("last_message_at", DESCENDING), ("_id", DESCENDING)],
-            name="store_last_message",
-        ),
-        IndexModel([("store_id", ASCENDING), ("marketplace", ASCENDING)], name="store_marketplace"),
-        IndexModel([("store_id", ASCENDING), ("status", ASCENDING)], name="store_status"),
-        IndexModel([("store_id", ASCENDING), ("read", ASCENDING)], name="store_read"),
-        IndexModel([("store_id", ASCENDING), ("type", ASCENDING)], name="store_type"),
-        IndexModel([("store_id", ASCENDING), ("order_id", ASCENDING)], name="store_order"),
+        # The list (parley_gateway's list_query): equality on the store, then on at most
+        # one filtered field, then the list order, so each page is read from the index in
+        # order (no in-memory sort). since/until ranges and cursors are on the order keys;
+        # the counts ($match + $group by status) use store_status_last_message's prefix.
+        _by_store_listed(),
+        _by_store_listed("marketplace"),
+        _by_store_listed("status"),
+        _by_store_listed("read"),
+        _by_store_listed("type"),
+        _by_store_listed("order_id"),
         # "Contains" filters (case-insensitive regex) cannot seek, but they scan these
         # (multikey) index keys within the caller's stores rather than whole documents.
         IndexModel(
@@ -51,7 +62,6 @@ _INDEXES: dict[str, list[IndexModel]] = {
             name="store_participant_email",
         ),
         IndexModel([("store_id", ASCENDING), ("subject", ASCENDING)], name="store_subject"),
-        # since/until on last_message_at use store_last_message; counts use store_status.
         IndexModel([("store_id", ASCENDING), ("customer_id", ASCENDING)], name="store_customer"),
         # The retention sweeper: what has expired, and whose status changed unseen.
         IndexModel([("expires_at", ASCENDING)], name="expires_at"),
@@ -88,10 +98,21 @@ _INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+# Replaced by the indexes above: dropped where they still exist (each costs every write).
+_OBSOLETE: dict[str, list[str]] = {
+    DISCUSSIONS: ["store_marketplace", "store_status", "store_read", "store_type", "store_order"],
+}
+
+
 async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     """Idempotent; every service that reads or writes a collection calls it at start-up."""
     for collection, indexes in _INDEXES.items():
         await create_missing_indexes(db, collection, indexes)
+    for collection, names in _OBSOLETE.items():
+        existing = set(await db[collection].index_information())
+        for name in sorted(existing.intersection(names)):
+            with contextlib.suppress(OperationFailure):  # another service dropped it first
+                await db[collection].drop_index(name)
 
 
 async def create_missing_indexes(

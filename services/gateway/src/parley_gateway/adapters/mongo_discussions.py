@@ -8,7 +8,7 @@ sync of the same discussion is never overwritten.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -31,8 +31,33 @@ from parley_store import (
     MessageDocument,
 )
 
-# The list order; backed by the store_last_message index of parley_store.
+# The list order. Every list query is served by an index of parley_store whose keys
+# are store_id, at most one other equality field, then exactly these (no SORT stage on
+# MongoDB; tests/unit/gateway/test_mongo_queries.py checks every filter against them).
 LIST_ORDER = [("last_message_at", DESCENDING), ("_id", DESCENDING)]
+# What a list page reads of each discussion: the inbox row (REST DiscussionSummary,
+# GraphQL Discussion), the cursor's fields and the document's required fields.
+LIST_FIELDS = (
+    "key",
+    "store_id",
+    "marketplace",
+    "family",
+    "channel",
+    "thread_id",
+    "subject",
+    "type",
+    "status",
+    "read",
+    "order_id",
+    "participants",
+    "created_at",
+    "last_message_at",
+    "last_message_preview",
+    "message_count",
+    "merchant_ticket_id",
+    "tags",
+)
+LIST_PROJECTION = dict.fromkeys(LIST_FIELDS, 1)
 MESSAGE_ORDER = [("sent_at", ASCENDING), ("_id", ASCENDING)]
 # Regex metacharacters of both PCRE (MongoDB) and RE2 (FerretDB), escaped the way both
 # read them: a search text is always matched literally, never as a pattern a caller
@@ -62,7 +87,7 @@ class MongoDiscussionRepository:
         if query is None:
             return []
         cursor = (
-            self._discussions.find(query, max_time_ms=self._max_time_ms)
+            self._discussions.find(query, LIST_PROJECTION, max_time_ms=self._max_time_ms)
             .sort(LIST_ORDER)
             .limit(limit)
         )
@@ -172,40 +197,61 @@ class MongoDiscussionRepository:
 def list_query(
     scope: Scope, filters: DiscussionFilters, after: Position | None
 ) -> dict[str, Any] | None:
-    """The MongoDB filter of one list page; None when the scope leaves nothing to find."""
+    """The MongoDB filter of one list page; None when the scope leaves nothing to find.
+
+    One flat document: the store, then the other equality fields, each a plain value
+    when there is one (``$in`` only for several), so MongoDB seeks the compound index
+    (store, field, last_message_at, _id) and reads it in list order; FerretDB's
+    PostgreSQL backend pushes such top-level equalities down to SQL (not ``$in``, not
+    ranges, not ``$and``/``$or``), reading only the matching documents. Conditions a
+    key already holds go under ``$and``.
+    """
     stores = scope.narrow(filters.store_ids)
     if stores is not None and not stores:
         return None
-    clauses: list[dict[str, Any]] = []
+    query: dict[str, Any] = {}
     if stores is not None:
-        clauses.append({"store_id": {"$in": sorted(stores)}})
+        query["store_id"] = _one_or_in(stores)
     if filters.marketplaces:
-        clauses.append({"marketplace": {"$in": sorted(filters.marketplaces)}})
+        query["marketplace"] = _one_or_in(filters.marketplaces)
     if filters.statuses:
-        clauses.append({"status": {"$in": sorted(s.value for s in filters.statuses)}})
+        query["status"] = _one_or_in(s.value for s in filters.statuses)
     if filters.read is not None:
-        clauses.append({"read": filters.read})
+        query["read"] = filters.read
     if filters.types:
-        clauses.append({"type": {"$in": sorted(t.value for t in filters.types)}})
+        query["type"] = _one_or_in(t.value for t in filters.types)
     if filters.order_ids:
-        clauses.append({"order_id": {"$in": sorted(filters.order_ids)}})
-    if filters.participant is not None:
-        pattern = _contains(filters.participant)
-        clauses.append({"$or": [{"participants.name": pattern}, {"participants.email": pattern}]})
-    if filters.subject is not None:
-        clauses.append({"subject": _contains(filters.subject)})
+        query["order_id"] = _one_or_in(filters.order_ids)
     if filters.since is not None or filters.until is not None:
         window: dict[str, Any] = {}
         if filters.since is not None:
             window["$gte"] = filters.since
         if filters.until is not None:
             window["$lt"] = filters.until
-        clauses.append({"last_message_at": window})
+        query["last_message_at"] = window
+    if filters.subject is not None:
+        query["subject"] = _contains(filters.subject)
+    more: list[dict[str, Any]] = []
+    if filters.participant is not None:
+        pattern = _contains(filters.participant)
+        more.append({"$or": [{"participants.name": pattern}, {"participants.email": pattern}]})
     if after is not None:
-        clauses.append(_after(after))
-    if not clauses:
-        return {}
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        more.append(_after(after))
+    both: list[dict[str, Any]] = []
+    for clause in more:
+        if query.keys() & clause.keys():
+            both.append(clause)
+        else:
+            query.update(clause)
+    if both:
+        query["$and"] = both
+    return query
+
+
+def _one_or_in(values: Iterable[str]) -> Any:
+    """One value as equality, several as ``$in`` (sorted: the same filter, the same query)."""
+    ordered = sorted(values)
+    return ordered[0] if len(ordered) == 1 else {"$in": ordered}
 
 
 def _after(position: Position) -> dict[str, Any]:
@@ -242,7 +288,7 @@ def _scoped(scope: Scope, query: dict[str, Any]) -> dict[str, Any] | None:
         return query
     if not stores:
         return None
-    return {**query, "store_id": {"$in": sorted(stores)}}
+    return {**query, "store_id": _one_or_in(stores)}
 
 
 def _set_workflow(fields: Mapping[str, Any]) -> dict[str, Any]:
