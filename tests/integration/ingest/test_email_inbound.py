@@ -81,7 +81,7 @@ def server_for(
     deliver_timeout: float = 60.0,
 ) -> InboundSmtpServer:
     service = InboundMailService(
-        MongoInboundAddressBook(mongo_db, repo),
+        MongoInboundAddressBook(repo),
         KafkaSnapshotSink(publisher),
         GridFsFileStore(mongo_db),
         max_attachment_bytes=1024 * 1024,
@@ -260,7 +260,7 @@ async def test_a_port_in_use_leaves_ingest_running_but_not_ready_for_mail(
     publisher: KafkaPublisher,
 ) -> None:
     service = InboundMailService(
-        MongoInboundAddressBook(mongo_db, repo),
+        MongoInboundAddressBook(repo),
         KafkaSnapshotSink(publisher),
         GridFsFileStore(mongo_db),
         max_attachment_bytes=1024,

@@ -85,7 +85,7 @@ async def servers(
 
     async def start(settings: IngestSettings) -> InboundSmtpServer:
         service = InboundMailService(
-            MongoInboundAddressBook(mongo_db, repo),
+            MongoInboundAddressBook(repo),
             KafkaSnapshotSink(publisher),
             GridFsFileStore(mongo_db),
             max_attachment_bytes=1024 * 1024,

@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from parley_platform.crypto import CredentialCipher
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_store import CONNECTIONS
+from parley_store.connections import CONNECTION_KEYS, connection_key_id
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,10 @@ async def test_credentials_round_trip_encrypted(mongo_db: AsyncDatabase[Any]) ->
             "messaging_enabled": True,
             "options": {},
         }
+    )
+    # Ingest writes the (store, marketplace) key document with the connection.
+    await mongo_db[CONNECTION_KEYS].insert_one(
+        {"_id": connection_key_id("s1", "allegro-pl"), "connection_id": "c-allegro"}
     )
     lookup = MongoDestinationLookup(mongo_db, cipher)
 

@@ -3,6 +3,22 @@
 Ingest owns these documents (activation, cursor, lease); the responder only reads
 where to send a reply and with which credentials. Credentials are stored encrypted
 (see parley_platform.crypto) and decrypted in memory right before use.
+
+A connection's ``_id`` is the operator's choice (``parley connections add --id``),
+shown in the API and the CLI. The natural keys the hot paths look a connection up by
+get a small key document each, whose ``_id`` is derived from the key and which names
+the connection, so every lookup is a read by ``_id`` (the one query FerretDB v1 pushes
+down on SQLite, and MongoDB's cheapest):
+
+- ``connection_keys``: ``_id`` :func:`connection_key_id` of (store, marketplace), for
+  the responder's "where does this store's reply go" and ingest's resync requests;
+- ``inbound_addresses``: ``_id`` the email-relay connection's inbound address (as
+  :func:`parley_connectors.email_relay.normalize_address` gives it), for relay mail.
+
+Ingest writes them with the connection and removes them with it. A reader checks the
+connection it reaches still has that key (a connection re-added under another store,
+marketplace or address leaves its old key document behind), so a stale key document
+reads as "none", never as the wrong connection.
 """
 
 from __future__ import annotations
@@ -11,11 +27,21 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CONNECTIONS = "connections"
+CONNECTION_KEYS = "connection_keys"  # _id: connection_key_id(store, marketplace)
+INBOUND_ADDRESSES = "inbound_addresses"  # _id: the normalised inbound address
 MAX_ERROR_MESSAGE_CHARS = 300
+
+
+def connection_key_id(store_id: str, marketplace: str) -> str:
+    """The ``connection_keys`` ``_id`` of (store, marketplace): both parts
+    percent-encoded (``/`` and ``%`` included), then joined by ``/``, so no two keys
+    share an id and the id stays readable (``shop-1/amazon-de``)."""
+    return f"{quote(store_id, safe='')}/{quote(marketplace, safe='')}"
 
 
 class SyncErrorKind(StrEnum):

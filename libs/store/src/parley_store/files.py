@@ -2,6 +2,18 @@
 
 Files are deduplicated by a caller-chosen ``key`` (e.g. connection + marketplace
 attachment id), so a thread synced again never downloads or stores a file twice.
+
+The key is found by ``_id``: ``file_keys`` holds one small document per key whose
+``_id`` *is* the key, naming the GridFS file. A lookup by ``_id`` is the one query a
+MongoDB-compatible server always serves from its primary key (FerretDB v1 pushes down
+nothing else on SQLite; asking GridFS's ``files`` collection for ``metadata.key``
+read and decoded every stored file's document on each attachment of each sync).
+The file ids stay GridFS ObjectIds, so every stored reference keeps working; the key
+is also kept in the file's metadata, for people reading the bucket.
+
+The key document is written after the upload: a reader never finds a key whose file
+is not whole. Two processes storing the same key at once both upload; the first key
+document wins and the loser deletes its own copy, so one file is kept per key.
 """
 
 from __future__ import annotations
@@ -14,8 +26,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 BUCKET = "files"
+FILE_KEYS = "file_keys"  # _id: the caller's key; file_id: the GridFS file (ObjectId)
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,12 @@ class GridFsFileStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
         self._files = db[f"{BUCKET}.files"]
+        self._keys = db[FILE_KEYS]
 
     async def find(self, key: str) -> str | None:
-        doc = await self._files.find_one({"metadata.key": key}, {"_id": 1})
-        return str(doc["_id"]) if doc else None
+        """The file stored under ``key``, if any: one read by ``_id``."""
+        doc = await self._keys.find_one({"_id": key})
+        return str(doc["file_id"]) if doc else None
 
     async def save(
         self, key: str, name: str, content_type: str, content: bytes, **metadata: str
@@ -75,6 +91,13 @@ class GridFsFileStore:
             content,
             metadata={"key": key, "content_type": content_type, **metadata},
         )
+        try:
+            await self._keys.insert_one({"_id": key, "file_id": file_id})
+        except DuplicateKeyError:  # stored by someone else meanwhile: theirs is kept
+            await self._bucket.delete(file_id)
+            winner = await self.find(key)
+            assert winner is not None
+            return winner
         return str(file_id)
 
     async def open(self, file_id: str) -> StoredFile:

@@ -74,7 +74,7 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     inbound_smtp = None
     if settings.ingest_smtp_enabled:
         inbound = InboundMailService(
-            MongoInboundAddressBook(db, connections),
+            MongoInboundAddressBook(connections),
             sink,
             files,
             settings.ingest_max_attachment_bytes,

@@ -113,6 +113,10 @@ class Destination:
     credentials: dict[str, str]
     options: dict[str, str]
     connection_id: str | None = None  # where rotated credentials (OAuth) are saved back
+    # The connection's store and marketplace: with a thread id, the discussion's key
+    # (the email relay reads the thread it answers by it).
+    store_id: str | None = None
+    marketplace: str | None = None
 
 
 class DeliveryQueue(Protocol):

@@ -9,19 +9,31 @@ reads then writes: the lease test caught five winners out of eight.) A lease end
 with its slot, so a crashed instance holds nothing for long; a sync still running at
 the end of its slot stops and leaves the cursor, so the next slot's owner redoes the
 pass (idempotent downstream) instead of two running side by side.
+
+Every per-connection read and write is by ``_id``: the connection's own id, the claim
+``<connection>#<slot>``, and the key documents of :mod:`parley_store.connections`
+((store, marketplace) in ``connection_keys``, an email relay's inbound address in
+``inbound_addresses``), written here with the connection. Claims are never searched
+for: the connection notes its newest claim (``lease_id``), which removing it deletes
+by ``_id``; an older one only ever gated its own slot, gone by. (A claim id is
+unambiguous whatever the connection id holds: the slot after the last ``#`` is
+digits.) Scans remain only where the whole small collection is the answer: the
+scheduler's due list, the needing-attention counts (metrics) and the operators'
+listing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from parley_connectors.email_relay import normalize_address
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
 from parley_store import (
@@ -31,14 +43,32 @@ from parley_store import (
     SyncError,
     create_missing_indexes,
 )
+from parley_store.connections import CONNECTION_KEYS, INBOUND_ADDRESSES, connection_key_id
 
 CLAIMS = "connection_claims"
+INBOUND_ADDRESS_OPTION = "inbound_address"
+
+
+def inbound_address_of(connection: Connection | ConnectionDocument) -> str:
+    """The email-relay connection's inbound address, normalised ('' when none)."""
+    return normalize_address(connection.options.get(INBOUND_ADDRESS_OPTION, ""))
+
+
+async def _drop_key(keys: AsyncCollection[Any], key_id: str, connection_id: str) -> None:
+    """Deletes a key document if it still names this connection (another connection
+    may have taken the key over). Read, then delete by ``_id`` alone: keys change only
+    through operators' commands, never two at once for one key."""
+    doc = await keys.find_one({"_id": key_id})
+    if doc is not None and doc.get("connection_id") == connection_id:
+        await keys.delete_one({"_id": key_id})
 
 
 class MongoConnectionRepository:
     def __init__(self, db: AsyncDatabase[Any], cipher: CredentialCipher) -> None:
         self._col = db[CONNECTIONS]
         self._claims = db[CLAIMS]
+        self._keys = db[CONNECTION_KEYS]
+        self._addresses = db[INBOUND_ADDRESSES]
         self._cipher = cipher
 
     async def ensure_indexes(self) -> None:
@@ -69,6 +99,16 @@ class MongoConnectionRepository:
             "options": connection.options,
         }
         await self._col.replace_one({"_id": connection.id}, doc, upsert=True)
+        # The keys after the connection: a key never names a connection not yet there.
+        # A later add under the same key takes the key over (the newest wins).
+        key_id = connection_key_id(connection.store_id, connection.marketplace)
+        await self._keys.replace_one(
+            {"_id": key_id}, {"_id": key_id, "connection_id": connection.id}, upsert=True
+        )
+        if address := inbound_address_of(connection):
+            await self._addresses.replace_one(
+                {"_id": address}, {"_id": address, "connection_id": connection.id}, upsert=True
+            )
 
     async def get(self, connection_id: str) -> Connection | None:
         doc = await self._col.find_one({"_id": connection_id})
@@ -85,8 +125,28 @@ class MongoConnectionRepository:
         )
 
     async def find_for(self, store_id: str, marketplace: str) -> Connection | None:
-        doc = await self._col.find_one({"store_id": store_id, "marketplace": marketplace})
-        return self._from_doc(doc) if doc else None
+        """The store's connection to the marketplace: its key document, then it."""
+        key = await self._keys.find_one({"_id": connection_key_id(store_id, marketplace)})
+        if key is None:
+            return None
+        doc = await self._col.find_one({"_id": key["connection_id"]})
+        if doc is None or (doc["store_id"], doc["marketplace"]) != (store_id, marketplace):
+            return None  # a stale key (see parley_store.connections)
+        return self._from_doc(doc)
+
+    async def find_by_address(self, address: str) -> Connection | None:
+        """The email-relay connection whose inbound address this is."""
+        normalized = normalize_address(address)
+        if not normalized:
+            return None
+        key = await self._addresses.find_one({"_id": normalized})
+        if key is None:
+            return None
+        doc = await self._col.find_one({"_id": key["connection_id"]})
+        if doc is None:
+            return None
+        connection = self._from_doc(doc)
+        return connection if inbound_address_of(connection) == normalized else None
 
     async def needing_attention(self) -> dict[str, int]:
         """Connections flagged for a person, per family; every family that has a
@@ -126,6 +186,8 @@ class MongoConnectionRepository:
         if doc is None or not due:  # synced by the previous slot's owner meanwhile
             await self._claims.delete_one({"_id": claim_id})
             return None
+        # The newest claim is noted on the connection, so removing it finds it by _id.
+        await self._col.update_one({"_id": connection_id}, {"$set": {"lease_id": claim_id}})
         deadline = datetime.fromtimestamp((slot + 1) * lease_seconds, UTC)
         return replace(self._from_doc(doc), lease_id=claim_id, lease_deadline=deadline)
 
@@ -160,7 +222,9 @@ class MongoConnectionRepository:
         update["$set"] = changes
         await self._col.update_one({"_id": connection.id}, update)
         if connection.lease_id is not None:
-            await self._claims.delete_one({"_id": connection.lease_id, "owner": owner})
+            # By _id alone: a claim id names one slot of one connection, and only the
+            # instance whose insert of it won holds it (claim() deletes its own only).
+            await self._claims.delete_one({"_id": connection.lease_id})
 
     async def request_resync(self, connection_id: str, *, retry_attention: bool = False) -> bool:
         """Due at once; ``retry_attention`` also retries a connection whose credentials
@@ -185,9 +249,18 @@ class MongoConnectionRepository:
         return result.matched_count == 1
 
     async def remove(self, connection_id: str) -> bool:
-        """Deletes the connection and its sync leases; False when there was none."""
+        """Deletes the connection, its newest sync lease and its key documents; False
+        when there was none. (Older claims, of slots gone by, gate nothing any more.)"""
+        doc = await self._col.find_one({"_id": connection_id})
+        if doc is None:
+            return False
         result = await self._col.delete_one({"_id": connection_id})
-        await self._claims.delete_many({"_id": {"$regex": f"^{re.escape(connection_id)}#"}})
+        if doc.get("lease_id"):
+            await self._claims.delete_one({"_id": doc["lease_id"]})
+        known = ConnectionDocument.model_validate(doc)
+        await _drop_key(self._keys, connection_key_id(known.store_id, known.marketplace), known.id)
+        if address := inbound_address_of(known):
+            await _drop_key(self._addresses, address, known.id)
         return result.deleted_count == 1
 
     async def describe(self, connection_id: str) -> ConnectionDocument | None:

@@ -1,33 +1,22 @@
 """MongoDB lookup of an email-relay connection by its inbound address.
 
 The address lives in the connection's ``options.inbound_address`` (written by
-``add-connection --family email_relay``), in lower case. Connections are one document
-per store and marketplace, a small collection, so the lookup needs no index of its own.
+``add-connection --family email_relay``), in lower case. Each relay mail asks which
+connection its recipient address belongs to, so the address has a key document of
+its own whose ``_id`` is the address (``inbound_addresses``, written with the
+connection, see :mod:`parley_store.connections`): the lookup is two reads by ``_id``,
+never a scan of the connections for a nested option.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
-
-from parley_connectors.email_relay import normalize_address
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.domain.connections import Connection
-from parley_store import CONNECTIONS
-
-INBOUND_ADDRESS_OPTION = "inbound_address"
 
 
 class MongoInboundAddressBook:
-    def __init__(self, db: AsyncDatabase[Any], connections: MongoConnectionRepository) -> None:
-        self._col = db[CONNECTIONS]
+    def __init__(self, connections: MongoConnectionRepository) -> None:
         self._connections = connections
 
     async def connection_for(self, address: str) -> Connection | None:
-        doc = await self._col.find_one(
-            {f"options.{INBOUND_ADDRESS_OPTION}": normalize_address(address)}, {"_id": 1}
-        )
-        if doc is None:
-            return None
-        return await self._connections.get(str(doc["_id"]))
+        return await self._connections.find_by_address(address)
