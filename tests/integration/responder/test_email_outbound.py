@@ -219,7 +219,14 @@ async def test_a_pre_sale_thread_keeps_its_root_first_in_references(
     replies = EmailRelayReplies(
         mongo_db, SmtpSender(SmtpRelaySettings(host="127.0.0.1", port=port, starttls=False))
     )
-    destination = Destination("email_relay", "mailto:x", {}, dict(connection.options))
+    destination = Destination(
+        "email_relay",
+        "mailto:x",
+        {},
+        dict(connection.options),
+        store_id=connection.store_id,
+        marketplace=connection.marketplace,
+    )
 
     first = await replies.send(
         destination,

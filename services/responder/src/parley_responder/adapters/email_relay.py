@@ -10,11 +10,13 @@ payload, which the normalizer does not keep. The last inbound message gives the 
 relay address and name (its sender) and ``In-Reply-To`` (its marketplace message id,
 i.e. the mail's Message-ID); every known message id of the discussion, oldest first,
 behind the root carried by the thread id, gives ``References``; the discussion's
-subject gives ``Re: <subject>``. The connection (found by its ``inbound_address``
-option) says which store and marketplace the thread belongs to, and the reply is sent
-*from* that inbound address (or the connection's ``from_address`` option): the
-merchant approves it as a sender at the marketplace (Amazon rejects mail to buyers
-from addresses that are not the registered or an approved one).
+subject gives ``Re: <subject>``. The destination (the connection) says which store
+and marketplace the thread belongs to, so the discussion is read by its ``_id`` and
+its messages by theirs (:mod:`.mongo_threads`: the newest :data:`KNOWN_IDS_LIMIT`),
+and the reply is sent *from* the connection's inbound address (or its
+``from_address`` option): the merchant approves it as a sender at the marketplace
+(Amazon rejects mail to buyers from addresses that are not the registered or an
+approved one).
 
 At most once, and where SMTP makes that weaker: SMTP offers no way to ask later
 whether a message went out, so :meth:`EmailRelayReplies.shop_replies` answers None.
@@ -39,7 +41,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_connectors.email_relay import (
@@ -51,10 +52,10 @@ from parley_connectors.email_relay import (
 )
 from parley_connectors.errors import BadRequest, NotFound
 from parley_connectors.files import OutgoingFile
+from parley_responder.adapters.mongo_threads import MongoThreadReader, chronological
 from parley_responder.domain.reconcile import ShopReply
 from parley_responder.ports import Destination
 from parley_schemas import DiscussionKey, ParticipantRole
-from parley_store import CONNECTIONS, DISCUSSIONS, MESSAGES
 
 KNOWN_IDS_LIMIT = 200
 
@@ -77,9 +78,7 @@ class ReplyContext:
 
 class EmailRelayReplies:
     def __init__(self, db: AsyncDatabase[Any], sender: MailSender) -> None:
-        self._connections = db[CONNECTIONS]
-        self._discussions = db[DISCUSSIONS]
-        self._messages = db[MESSAGES]
+        self._threads = MongoThreadReader(db)
         self._sender = sender
 
     async def send(
@@ -130,30 +129,22 @@ class EmailRelayReplies:
         inbound = normalize_address(destination.options.get("inbound_address", ""))
         if not inbound:
             raise BadRequest("the email-relay connection has no inbound address")
-        connection = await self._connections.find_one(
-            {"options.inbound_address": inbound}, {"store_id": 1, "marketplace": 1}
-        )
-        if connection is None:
-            raise NotFound(f"no connection has the inbound address {inbound}")
+        if destination.store_id is None or destination.marketplace is None:
+            raise BadRequest("the email-relay destination names no store and marketplace")
         key = DiscussionKey(
-            store_id=connection["store_id"],
-            marketplace=connection["marketplace"],
+            store_id=destination.store_id,
+            marketplace=destination.marketplace,
             thread_id=thread_id,
         )
-        discussion = await self._discussions.find_one(
-            {"_id": key.discussion_id}, {"subject": 1, "order_id": 1}
-        )
+        discussion = await self._threads.discussion(key.discussion_id)
         if discussion is None:
             raise NotFound(f"no discussion for thread {thread_id}")
-        cursor = (
-            self._messages.find(
-                {"discussion_id": key.discussion_id},
-                {"marketplace_message_id": 1, "direction": 1, "sender": 1, "sent_at": 1},
-            )
-            .sort([("sent_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(KNOWN_IDS_LIMIT)
+        messages = await self._threads.messages(
+            discussion,
+            {"marketplace_message_id": 1, "direction": 1, "sender": 1, "sent_at": 1},
+            newest=KNOWN_IDS_LIMIT,
         )
-        newest_first = [doc async for doc in cursor]
+        newest_first = chronological(messages)[::-1][:KNOWN_IDS_LIMIT]
         last_inbound = next(
             (
                 doc

@@ -3,35 +3,39 @@
 The discussions and messages are the normalizer's (read-only here); the outbox
 record is the reply path's own (``deliveries``). The copy log (``autoresponse_copies``)
 is keyed by the autoresponse's command id, so it holds one entry per autoresponse.
+Every read is by ``_id``: a thread's messages through :mod:`.mongo_threads`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from parley_responder.adapters.mongo_threads import MongoThreadReader, chronological
 from parley_responder.ports import Delivery
 from parley_schemas import utcnow
-from parley_store import DELIVERIES, DISCUSSIONS, MESSAGES, DiscussionDocument, MessageDocument
+from parley_store import DELIVERIES, DiscussionDocument, MessageDocument
 
 AUTORESPONSE_COPIES = "autoresponse_copies"
 
 
 class MongoConversationReader:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
-        self._discussions = db[DISCUSSIONS]
-        self._messages = db[MESSAGES]
+        self._threads = MongoThreadReader(db)
         self._deliveries = db[DELIVERIES]
 
     async def discussion(self, discussion_id: str) -> DiscussionDocument | None:
-        doc = await self._discussions.find_one({"_id": discussion_id})
+        doc = await self._threads.discussion(discussion_id)
         return DiscussionDocument.model_validate(doc) if doc else None
 
     async def messages(self, discussion_id: str) -> list[MessageDocument]:
-        cursor = self._messages.find({"discussion_id": discussion_id}).sort("sent_at", ASCENDING)
-        return [MessageDocument.model_validate(doc) async for doc in cursor]
+        """Oldest first."""
+        discussion = await self._threads.discussion(discussion_id)
+        if discussion is None:
+            return []
+        docs = chronological(await self._threads.messages(discussion))
+        return [MessageDocument.model_validate(doc) for doc in docs]
 
     async def delivery(self, command_id: str) -> Delivery | None:
         doc = await self._deliveries.find_one({"_id": command_id})

@@ -22,18 +22,28 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from parley_responder.adapters.mongo_usage import record_sent
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
 from parley_responder.ports import Delivery, PreparedReply
 from parley_schemas import ReplyCommand, utcnow
 from parley_store import DELIVERIES
 
 DELIVERY_QUEUE = "delivery_queue"  # the responder's own: accepted, not yet settled
+PREPARED_REPLIES = "prepared_replies"  # _id: prepared_round_id(); the first version kept
+
+
+def prepared_round_id(command_id: str, retry: int) -> str:
+    """The ``_id`` of a command's prepared reply for one merchant retry round: the
+    round number first (digits, no ``:``), so no two (command, round) pairs share one."""
+    return f"{retry}:{command_id}"
 
 
 class MongoDeliveryStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._col = db[DELIVERIES]
+        self._prepared = db[PREPARED_REPLIES]
 
     async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
         before = await self._col.find_one_and_update(
@@ -87,6 +97,12 @@ class MongoDeliveryStore:
         )
 
     async def mark_sent(self, command_id: str, marketplace_message_id: str | None) -> Delivery:
+        # Its native files count in the conversation's usage first: a crash in between
+        # counts a reply whose record is not sent yet (it was: the marketplace took it).
+        doc = await self._col.find_one({"_id": command_id}, {"discussion_id": 1, "prepared": 1})
+        native = int(((doc or {}).get("prepared") or {}).get("native_bytes") or 0)
+        if doc is not None and native and doc.get("discussion_id"):
+            await record_sent(self._col.database, str(doc["discussion_id"]), command_id, native)
         return await self._final(
             command_id,
             {
@@ -105,17 +121,25 @@ class MongoDeliveryStore:
         )
 
     async def save_prepared(self, command_id: str, prepared: PreparedReply) -> PreparedReply:
-        # Conditional, so two workers preparing at once keep one version: the first.
-        await self._col.update_one(
-            {
-                "_id": command_id,
-                "$or": [{"prepared": None}, {"prepared.retry": {"$lt": prepared.retry}}],
-            },
-            {"$set": {"prepared": _prepared_doc(prepared)}},
-        )
-        doc = await self._col.find_one({"_id": command_id}, {"prepared": 1})
-        kept = _prepared(doc.get("prepared") if doc else None)
-        return kept or prepared
+        # Two workers preparing one round at once keep one version, the first: the
+        # round's document in ``prepared_replies`` (``_id`` "<retry>:<command id>")
+        # is inserted once, on MongoDB and FerretDB alike, and by ``_id`` (a guarded
+        # update of the delivery would scan every delivery on FerretDB/SQLite).
+        # A later round's version is never replaced by an older round's (a stale worker).
+        record = await self._col.find_one({"_id": command_id}, {"prepared": 1})
+        current = _prepared(record.get("prepared") if record else None)
+        if current is not None and current.retry > prepared.retry:
+            return current
+        round_id = prepared_round_id(command_id, prepared.retry)
+        try:
+            await self._prepared.insert_one({"_id": round_id, "prepared": _prepared_doc(prepared)})
+            kept = prepared
+        except DuplicateKeyError:
+            doc = await self._prepared.find_one({"_id": round_id})
+            kept = _prepared(doc.get("prepared") if doc else None) or prepared
+        # The record shows the round's version (the gateway and a resumed reply read it).
+        await self._col.update_one({"_id": command_id}, {"$set": {"prepared": _prepared_doc(kept)}})
+        return kept
 
     async def mark_retrying(
         self,
