@@ -1,9 +1,9 @@
 """Email-relay replies: the responder, over real SMTP into the sandbox's sink.
 
 The conversation is built the way production builds it: relay mails parsed by the
-connector, turned into snapshots by ingest's mapping and stored by the normalizer's
-MongoDB adapter in the real MongoDB-compatible server; delivery results go to the
-real Kafka broker. The sink (aiosmtpd) keeps what the responder submitted, so the
+connector, turned into snapshots by ingest's mapping and stored as the normalizer
+stores them (support.stored_threads) in the real MongoDB-compatible server; delivery
+results go to the real Kafka broker. The sink (aiosmtpd) keeps what the responder submitted, so the
 threading headers can be checked on the mail itself.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import TopicProbe, session_topic_prefix
+from support.stored_threads import store_snapshot
 
 from parley_connectors.email_relay import (
     SmtpRelaySettings,
@@ -29,7 +30,6 @@ from parley_connectors.email_relay import (
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.connectors.email_relay import snapshot_of
 from parley_ingest.domain.connections import Connection
-from parley_normalizer.adapters.mongo_store import MongoDiscussionStore
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_responder.adapters.email_relay import EmailRelayReplies
@@ -132,14 +132,12 @@ async def conversation(
             references=[ids[0]],
         ),
     ]
-    store_ = MongoDiscussionStore(db)
     thread_id = ""
     for raw in mails:
         mail = parse_inbound(raw)
         snapshot = snapshot_of(connection, mail, [], now)
         thread_id = snapshot.thread_id
-        await store_.upsert_discussion(snapshot)
-        await store_.add_synced_messages(snapshot)
+        await store_snapshot(db, snapshot)
     return connection, thread_id, ids
 
 
@@ -245,7 +243,7 @@ async def test_a_pre_sale_thread_keeps_its_root_first_in_references(
         references=ids,
     )
     snapshot = snapshot_of(connection, parse_inbound(later), [], datetime.now(UTC))
-    await MongoDiscussionStore(mongo_db).add_synced_messages(snapshot)
+    await store_snapshot(mongo_db, snapshot)
     again = await replies.send(
         destination,
         thread_id,

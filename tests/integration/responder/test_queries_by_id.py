@@ -1,7 +1,7 @@
 """The responder's hot paths read and write each record by ``_id``, on the real server.
 
 A reply and an autoresponse go out through the email relay (real SMTP into the
-sandbox's sink) on a conversation the normalizer's own adapter stored; every command
+sandbox's sink) on a conversation stored as the normalizer stores it; every command
 the responder sends to the MongoDB-compatible server is recorded
 (``pymongo.monitoring``) and each filter must be exactly ``{_id: value}``, the one
 FerretDB v1 pushes down on SQLite and MongoDB's cheapest. Allowed, and why: the
@@ -9,9 +9,8 @@ delivery queue's guarded writes (``_id`` plus the lease's ``$or`` or the merchan
 retry round): they make a lease and "remove only this round" atomic on MongoDB, and
 the queue holds only the replies not settled yet.
 
-The discussion carries ``message_ids`` (its messages' ids), which the responder reads
-its thread by (parley_responder.adapters.mongo_threads); the set-up writes it the way
-the normalizer keeps it.
+The discussion carries ``message_ids`` (its messages' ids, kept by the normalizer),
+which the responder reads its thread by (parley_responder.adapters.mongo_threads).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from support.query_log import Query, QueryLog, monitored
+from support.stored_threads import store_snapshot
 
 from parley_connectors.email_relay import (
     SmtpRelaySettings,
@@ -35,7 +35,6 @@ from parley_connectors.email_relay import (
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.connectors.email_relay import snapshot_of
 from parley_ingest.domain.connections import Connection
-from parley_normalizer.adapters.mongo_store import MongoDiscussionStore
 from parley_platform.crypto import CredentialCipher
 from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.mongo_autoresponder import (
@@ -48,7 +47,6 @@ from parley_responder.adapters.mongo_deliveries import (
     MongoDeliveryStore,
 )
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
-from parley_responder.adapters.mongo_threads import MESSAGE_IDS
 from parley_responder.adapters.mongo_usage import MongoConversationUsage
 from parley_responder.autoresponder import Autoresponder
 from parley_responder.domain.attachments import ReplyFile
@@ -64,7 +62,7 @@ from parley_schemas import (
     ParticipantRole,
     ReplyCommand,
 )
-from parley_store import DISCUSSIONS, MESSAGES
+from parley_store import DISCUSSIONS
 from parley_store.autoresponder_store import MongoAutoresponderStore
 from parley_store.autoresponders import AutoresponderChange, AutoresponderKey, apply_change
 
@@ -155,14 +153,8 @@ async def conversation(
         relay_mail(address, f"{uuid.uuid4().hex}@email.amazonses.com", "Wo ist es?", now)
     )
     snapshot = snapshot_of(connection, mail, [], now)
-    normalizer = MongoDiscussionStore(db)
-    await normalizer.upsert_discussion(snapshot)
-    (message,) = await normalizer.add_synced_messages(snapshot)
-    key = snapshot.key
-    # The thread's message ids on the discussion, as the normalizer keeps them.
-    ids = [doc["_id"] async for doc in db[MESSAGES].find({"discussion_id": key.discussion_id})]
-    await db[DISCUSSIONS].update_one({"_id": key.discussion_id}, {"$set": {MESSAGE_IDS: ids}})
-    return connection, key, message.id
+    (message_id,) = await store_snapshot(db, snapshot)
+    return connection, snapshot.key, message_id
 
 
 def responder(db: AsyncDatabase[Any], cipher: CredentialCipher, port: int) -> Responder:
