@@ -4,7 +4,8 @@ The crash is simulated in-process on the real database: the normalizer writes a
 snapshot, then its publish fails (the broker went away), so the discussion's events
 stay pending and its pending mark stays. Nothing is sent for that discussion again.
 A real normalizer worker process, whose timer sweeps every second, must publish the
-events to the real broker and clear the mark.
+events to the real broker, record them as published on the discussion
+(``unpublished_events``, ``created_event_published``) and clear the mark.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from parley_schemas import (
     RawMessage,
     RawThreadSnapshot,
 )
-from parley_store import MESSAGES, ensure_indexes
+from parley_store import DISCUSSIONS, ensure_indexes
 
 pytestmark = pytest.mark.integration
 
@@ -97,10 +98,10 @@ async def test_events_left_pending_by_a_crash_are_published_by_the_sweeper(
     crashed = Normalizer(MongoDiscussionStore(mongo_db), BrokerGone())
     with pytest.raises(ConnectionError):
         await crashed.on_snapshot(snap)
-    pending = await mongo_db[MESSAGES].count_documents(
-        {"discussion_id": discussion_id, "event_pending": True}
-    )
-    assert pending == 2, "the crash left both messages' events pending"
+    left = await mongo_db[DISCUSSIONS].find_one({"_id": discussion_id})
+    assert left is not None
+    assert len(left["unpublished_events"]) == 2, "the crash left both messages' events pending"
+    assert left["created_event_published"] is False
     assert await mongo_db[PENDING_EVENTS].find_one({"_id": discussion_id}) is not None
 
     def ours(record: Any) -> bool:
@@ -118,10 +119,13 @@ async def test_events_left_pending_by_a_crash_are_published_by_the_sweeper(
     assert types.count(MESSAGE_RECEIVED.name) == 2
 
     async def settled() -> bool:
-        left = await mongo_db[MESSAGES].count_documents(
-            {"discussion_id": discussion_id, "event_pending": True}
-        )
+        doc = await mongo_db[DISCUSSIONS].find_one({"_id": discussion_id})
         mark = await mongo_db[PENDING_EVENTS].find_one({"_id": discussion_id})
-        return left == 0 and mark is None
+        return (
+            doc is not None
+            and doc["unpublished_events"] == []
+            and doc["created_event_published"] is True
+            and mark is None
+        )
 
     await eventually(settled)

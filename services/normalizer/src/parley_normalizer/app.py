@@ -1,15 +1,17 @@
 """The normalizer's Faust app: one agent over raw snapshots, delivery results and
-order alerts, and a timer that enforces retention.
+order alerts, taken in batches, and timers that enforce retention and publish events
+a crash left pending.
 
 The three topics are keyed by discussion and have the same partition count, so Faust
-co-partitions them: one worker sees every record of a discussion, one at a time,
-which rules out races between a snapshot and a delivery result of the same thread.
+co-partitions them: one worker sees every record of a discussion, one batch at a
+time and in order within it, which rules out races between a snapshot and a delivery
+result of the same thread.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -19,11 +21,12 @@ from parley_platform.logging import get_logger
 from parley_platform.metrics import add_metrics_page
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
-from parley_platform.streams import LazyResource, consume_envelopes, create_app
+from parley_platform.streams import LazyResource, create_app
 from parley_platform.tracing import failed, job_span
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
 
 from . import retention
+from .batches import consume_batches
 from .bootstrap import Runtime, bootstrap
 from .config import NormalizerSettings
 
@@ -51,11 +54,14 @@ runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
 
 @app.agent(source)
 async def normalize(stream: faust.StreamT[Any]) -> None:
+    """Batches of at most NORMALIZER_BATCH_MAX records, waiting at most
+    NORMALIZER_BATCH_WAIT_MS for them; acknowledged once stored (see .batches)."""
     rt = await runtime.get()
-    await consume_envelopes(
-        stream.events(),
+    concrete = cast(faust.Stream[Any], stream)  # StreamT does not declare take_events
+    await consume_batches(
+        concrete.take_events(settings.normalizer_batch_max, within=settings.batch_wait_seconds),
         sources,
-        rt.normalizer.handle,
+        rt.normalizer,
         rt.publisher,
         stage="normalizer",
     )

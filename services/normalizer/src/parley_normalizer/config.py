@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from parley_platform.settings import ServiceSettings
@@ -32,3 +34,26 @@ class NormalizerSettings(ServiceSettings):
         description="How old a pending mark must be before the sweeper takes it over "
         "(longer than a record takes to process, so it never races the stream)",
     )
+    normalizer_batch_max: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Most records the normalizer takes into one batch (one set of bulk writes)",
+    )
+    normalizer_batch_wait_ms: float = Field(
+        default=100.0,
+        ge=0,
+        le=60_000,
+        description="Longest the normalizer waits for a batch to fill before processing "
+        "what it has: the latency a lone record pays at most",
+    )
+    normalizer_by_id_reads: Literal["each", "in"] = Field(
+        default="each",
+        description="How a batch's documents are read by _id: one concurrent find_one per "
+        "id ('each', pushed down by FerretDB) or one $in query ('in', one round trip, but "
+        "a collection scan on FerretDB)",
+    )
+
+    @property
+    def batch_wait_seconds(self) -> float:
+        return self.normalizer_batch_wait_ms / 1000.0

@@ -1,17 +1,33 @@
-"""The normalizer's service layer: one handler per record type, thin by design.
+"""The normalizer's service layer: applies a batch of records, stores it, publishes.
 
-Each handler is idempotent: it can run again on the same record after a crash
-and ends in the same state, publishing whatever events are still pending.
+A batch (see :mod:`parley_normalizer.batches`) is processed in a fixed number of
+round trips whatever its size, every one by ``_id`` (see domain.state for why):
 
-Before its writes a handler marks the discussion as having events pending, and
-clears the mark once they are published. A crash (or a broker outage) in between
-leaves the mark; :meth:`Normalizer.sweep_pending`, run by a timer, publishes what such
-marks point at, so an event never waits for the discussion's next record.
+1. mark its discussions as having events pending (for the sweeper, should we crash
+   between the writes and the publish);
+2. read its discussions, and the outbound messages its delivery results update;
+3. apply each record, in order, to its discussion's :class:`~.domain.state.Draft`
+   (pure: a record that fails here is reported for itself, the others go on);
+4. write customers, messages, then discussions (the commit point);
+5. publish every event not yet on Kafka, discussion by discussion in order, and
+   record them as published; remove the marks.
+
+Every step is idempotent: a batch processed again after a crash (its offsets were
+not committed) ends in the same state and publishes whatever is still pending. An
+error in steps 1, 2, 4 or 5 fails the whole batch (the caller retries it, or falls
+back to one record at a time); only step 3 fails single records.
+
+:meth:`Normalizer.sweep_pending`, run by a timer, publishes what a crash left
+marked, so an event never waits for the discussion's next record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,27 +38,56 @@ from parley_schemas import (
     ORDER_ALERT,
     THREAD_SNAPSHOT,
     DeliveryResult,
-    Direction,
     DiscussionKey,
     Envelope,
     OrderAlert,
-    Participant,
     RawThreadSnapshot,
     utcnow,
 )
-from parley_store import DiscussionDocument
+from parley_store import MessageDocument, outbound_message_id
 
 from . import events
-from .domain import alerts, threads
-from .domain.retention import RetentionPolicies, review
-from .ports import DiscussionStore, EventSink
+from .domain import alerts
+from .domain.retention import RetentionPolicies
+from .domain.state import Draft, NoSuchDiscussion, event_entry
+from .ports import DiscussionStore, EventSink, Published
 
 log = get_logger(__name__)
+
+Record = RawThreadSnapshot | DeliveryResult | OrderAlert
+Scope = Callable[[], AbstractContextManager[Any]]
 
 
 class UnknownDiscussion(Unprocessable):
     """A delivery result for a discussion the normalizer never built: replies are only
     accepted for stored discussions, so waiting will not make it appear."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Per record, in order: None when it was stored, else why it was not."""
+
+    errors: list[Exception | None]
+    discussions: int
+    new_messages: int
+
+
+def record_of(envelope: Envelope[Any]) -> Record:
+    if envelope.type in (THREAD_SNAPSHOT.name, DELIVERY_RESULT.name, ORDER_ALERT.name):
+        data: Record = envelope.data
+        return data
+    # The codec already refuses types foreign to the topic.
+    raise ValueError(f"normalizer does not handle {envelope.type}")
+
+
+def discussion_of(record: Record) -> str:
+    if isinstance(record, RawThreadSnapshot):
+        return DiscussionKey(
+            store_id=record.store_id, marketplace=record.marketplace, thread_id=record.thread_id
+        ).discussion_id
+    if isinstance(record, DeliveryResult):
+        return record.discussion_id
+    return record.key.discussion_id
 
 
 class Normalizer:
@@ -58,106 +103,171 @@ class Normalizer:
         self._retention = retention or RetentionPolicies()
         self._clock = clock
 
+    # ------------------------------------------------------- one record at a time
+
     async def handle(self, envelope: Envelope[Any]) -> None:
-        if envelope.type == THREAD_SNAPSHOT.name:
-            await self.on_snapshot(envelope.data)
-        elif envelope.type == DELIVERY_RESULT.name:
-            await self.on_delivery(envelope.data)
-        elif envelope.type == ORDER_ALERT.name:
-            await self.on_alert(envelope.data)
-        else:  # the codec already refuses types foreign to the topic
-            raise ValueError(f"normalizer does not handle {envelope.type}")
+        """One record as a batch of one; raises what failed it."""
+        await self._one(record_of(envelope))
 
     async def on_snapshot(self, snapshot: RawThreadSnapshot) -> None:
-        discussion_id = DiscussionKey(
-            store_id=snapshot.store_id,
-            marketplace=snapshot.marketplace,
-            thread_id=snapshot.thread_id,
-        ).discussion_id
-        marked = await self._mark(discussion_id)
-        created = await self._store.upsert_discussion(snapshot)
-        inserted = await self._store.add_messages(discussion_id, snapshot.messages)
-        if not created and any(m.direction is Direction.INBOUND for m in inserted):
-            await self._store.mark_unread(discussion_id)
-        await self._settle(discussion_id, threads.customer(snapshot))
-        log.info(
-            "snapshot normalized",
-            discussion_id=discussion_id,
-            created=created,
-            new_messages=len(inserted),
-        )
-        await self.publish_pending(discussion_id, marked)
+        await self._one(snapshot)
 
     async def on_delivery(self, result: DeliveryResult) -> None:
-        if await self._store.get_discussion(result.discussion_id) is None:
-            raise UnknownDiscussion(f"no discussion {result.discussion_id} for {result.command_id}")
-        marked = await self._mark(result.discussion_id)
-        await self._store.record_delivery(result)
-        await self._settle(result.discussion_id, customer=None)
-        log.info(
-            "delivery recorded",
-            discussion_id=result.discussion_id,
-            command_id=result.command_id,
-            state=result.state.value,
-        )
-        await self.publish_pending(result.discussion_id, marked)
+        await self._one(result)
 
     async def on_alert(self, alert: OrderAlert) -> None:
         """Opens the alert's draft discussion once; a replay finds it and adds nothing."""
-        opened = alerts.alert_discussion(alert)
-        marked = await self._mark(opened.discussion_id)
-        created = await self._store.open_discussion(opened)
-        inserted = await self._store.add_messages(opened.discussion_id, opened.messages)
-        await self._settle(opened.discussion_id, alert.buyer)
-        log.info(
-            "alert opened" if created else "alert already open",
-            discussion_id=opened.discussion_id,
-            kind=alert.kind.value,
-            new_messages=len(inserted),
-        )
-        await self.publish_pending(opened.discussion_id, marked)
+        await self._one(alert)
 
-    async def _settle(self, discussion_id: str, customer: Participant | None) -> None:
-        """What follows any write to a discussion: summary, customer link, retention."""
-        discussion = await self._store.refresh_summary(discussion_id)
-        if discussion is None:
-            return
+    async def _one(self, record: Record) -> None:
+        (error,) = (await self.process([record])).errors
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ batches
+
+    async def handle_batch(
+        self, envelopes: Sequence[Envelope[Any]], scopes: Sequence[Scope] | None = None
+    ) -> BatchResult:
+        """Records of any of the three types; see :meth:`process`."""
+        records: list[Record | None] = []
+        early: dict[int, Exception] = {}
+        for i, envelope in enumerate(envelopes):
+            try:
+                records.append(record_of(envelope))
+            except ValueError as exc:
+                records.append(None)
+                early[i] = exc
+        valid = [(i, r) for i, r in enumerate(records) if r is not None]
+        result = await self.process(
+            [r for _, r in valid], [scopes[i] for i, _ in valid] if scopes else None
+        )
+        errors: list[Exception | None] = [early.get(i) for i in range(len(envelopes))]
+        for (i, _), error in zip(valid, result.errors, strict=True):
+            errors[i] = error
+        return BatchResult(errors, result.discussions, result.new_messages)
+
+    async def process(
+        self, records: Sequence[Record], scopes: Sequence[Scope] | None = None
+    ) -> BatchResult:
+        """Stores a batch and publishes its events (see the module's docstring).
+
+        ``scopes`` (one per record) are entered while a discussion's events are
+        published, the last record's of that discussion: its trace context then goes
+        with the events. Raises when the batch as a whole could not be stored or
+        published; records that could not be applied are in the result.
+        """
+        errors: list[Exception | None] = [None] * len(records)
+        if not records:
+            return BatchResult(errors, 0, 0)
         now = self._clock()
-        if customer is not None:
-            await self._link_customer(discussion, customer, now)
-        retention = review(discussion, self._retention, now)
-        if not retention.same_as(discussion):
-            await self._store.set_retention(discussion_id, retention)
-
-    async def _link_customer(
-        self, discussion: DiscussionDocument, person: Participant, now: datetime
-    ) -> None:
-        """F8: the first identified buyer becomes the discussion's customer, for good."""
-        if discussion.customer_id is not None or not (person.marketplace_id or "").strip():
-            return
-        customer_id = await self._store.ensure_customer(
-            discussion.store_id, discussion.marketplace, person, now
+        ids = [discussion_of(r) for r in records]
+        unique = list(dict.fromkeys(ids))
+        # The mark must precede the writes, not the reads: one round trip for all three.
+        _, stored, outbound = await asyncio.gather(
+            self._store.mark_pending(unique, now),
+            self._store.load_discussions(unique),
+            self._store.load_messages(
+                [
+                    outbound_message_id(r.discussion_id, r.command_id)
+                    for r in records
+                    if isinstance(r, DeliveryResult)
+                ]
+            ),
         )
-        await self._store.link_customer(discussion.id, customer_id)
+        drafts = {did: Draft.of(did, stored.get(did)) for did in unique}
+        scope_of: dict[str, Scope] = {}
+        for i, (record, did) in enumerate(zip(records, ids, strict=True)):
+            before = drafts[did].copy()
+            try:
+                self._apply(drafts[did], record, outbound, now)
+            except NoSuchDiscussion as exc:
+                errors[i] = UnknownDiscussion(str(exc))
+                drafts[did] = before
+            except Exception as exc:  # a bug or poison record: this record only
+                errors[i] = exc
+                drafts[did] = before
+            if scopes is not None:
+                scope_of[did] = scopes[i]
+        for draft in drafts.values():
+            draft.finish(self._retention, now)
+        await self._store.write([d for d in drafts.values() if d.touched])
+        published = await asyncio.gather(
+            *(
+                self._publish(draft, scope_of.get(did))
+                for did, draft in drafts.items()
+                if draft.exists
+            )
+        )
+        await asyncio.gather(
+            self._store.settle_events([p for p in published if p.created or p.entries]),
+            self._store.clear_pending(unique),
+        )
+        return BatchResult(
+            errors,
+            discussions=len(unique),
+            new_messages=sum(d.new_messages for d in drafts.values()),
+        )
 
-    async def _mark(self, discussion_id: str) -> datetime:
-        marked = self._clock()
-        await self._store.mark_pending(discussion_id, marked)
-        return marked
+    def _apply(
+        self, draft: Draft, record: Record, outbound: dict[str, dict[str, Any]], now: datetime
+    ) -> None:
+        if isinstance(record, RawThreadSnapshot):
+            added = draft.apply_snapshot(record, now)
+            log.debug(
+                "snapshot normalized", discussion_id=draft.discussion_id, new_messages=len(added)
+            )
+        elif isinstance(record, DeliveryResult):
+            stored = outbound.get(outbound_message_id(record.discussion_id, record.command_id))
+            changed = draft.apply_delivery(record, stored)
+            log.debug(
+                "delivery recorded",
+                discussion_id=record.discussion_id,
+                command_id=record.command_id,
+                state=record.state.value,
+                changed=changed,
+            )
+        else:
+            opened = draft.apply_alert(alerts.alert_discussion(record), record.buyer, now)
+            log.debug(
+                "alert opened" if opened else "alert already open",
+                discussion_id=draft.discussion_id,
+                kind=record.kind.value,
+            )
 
-    async def publish_pending(self, discussion_id: str, marked: datetime | None = None) -> None:
-        """Publishes every event not yet on Kafka for this discussion, oldest first, then
-        clears the pending mark made at ``marked`` (if the discussion was marked)."""
-        discussion = await self._store.get_discussion(discussion_id)
-        if discussion is not None:
+    async def _publish(self, draft: Draft, scope: Scope | None = None) -> Published:
+        """Publishes the discussion's events not yet on Kafka, oldest first."""
+        with scope() if scope is not None else contextlib.nullcontext():
+            discussion = draft.discussion()
+            created = False
             if not discussion.created_event_published:
                 await self._sink.emit(events.discussion_created(discussion))
-                await self._store.mark_created_published(discussion_id)
-            for message in await self._store.unpublished_messages(discussion_id):
+                created = True
+            pending = draft.pending_messages()
+            docs = {mid: draft.messages[mid] for mid, _ in pending if mid in draft.messages}
+            missing = [mid for mid, _ in pending if mid not in docs]
+            if missing:  # left by an earlier pass: read back by _id
+                docs.update(await self._store.load_messages(missing))
+            messages = sorted(
+                (MessageDocument.model_validate(doc) for doc in docs.values()),
+                key=lambda m: (m.sent_at, m.id),
+            )
+            for message in messages:
                 await self._sink.emit(events.message_event(discussion, message))
-                await self._store.mark_published(message.id, message.event_version)
-        if marked is not None:
-            await self._store.clear_pending(discussion_id, marked)
+        return Published(
+            draft.discussion_id, created, [event_entry(mid, version) for mid, version in pending]
+        )
+
+    # ------------------------------------------------------------------ sweeper
+
+    async def publish_pending(self, discussion_id: str) -> None:
+        """Publishes every event not yet on Kafka for this discussion, oldest first."""
+        stored = await self._store.load_discussions([discussion_id])
+        if discussion_id not in stored:
+            return
+        published = await self._publish(Draft.of(discussion_id, stored[discussion_id]))
+        if published.created or published.entries:
+            await self._store.settle_events([published])
 
     async def sweep_pending(self, older_than: datetime, limit: int = 100) -> int:
         """Publishes the events of discussions marked pending before ``older_than``.
@@ -174,7 +284,8 @@ class Normalizer:
             claimed = self._clock()
             if not await self._store.claim_pending(discussion_id, marked, claimed):
                 continue  # renewed by a new record, or another sweeper has it
-            await self.publish_pending(discussion_id, claimed)
+            await self.publish_pending(discussion_id)
+            await self._store.release_pending(discussion_id, claimed)
             swept += 1
         if swept:
             log.info("pending events swept", discussions=swept)

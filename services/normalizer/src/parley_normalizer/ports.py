@@ -3,61 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from parley_schemas import DeliveryResult, Envelope, Participant, RawMessage, RawThreadSnapshot
-from parley_store import DiscussionDocument, DiscussionStatus, MessageDocument
+from parley_schemas import Envelope
+from parley_store import DiscussionDocument, DiscussionStatus
 
-from .domain.alerts import AlertDiscussion
 from .domain.retention import Retention
+from .domain.state import Draft
+
+
+@dataclass(frozen=True)
+class Published:
+    """What went out for one discussion: its created event (if it did) and the
+    ``unpublished_events`` entries that were announced."""
+
+    discussion_id: str
+    created: bool
+    entries: list[str]
 
 
 class DiscussionStore(Protocol):
-    async def upsert_discussion(self, snapshot: RawThreadSnapshot) -> bool:
-        """Writes the synced fields; returns True when the discussion is new."""
+    """Every call reads or writes documents by ``_id`` only (see domain.state for why),
+    many at once: one call per batch, not per record."""
 
-    async def open_discussion(self, opened: AlertDiscussion) -> bool:
-        """Creates a draft discussion unless it exists; True when it is new."""
+    async def load_discussions(self, discussion_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored discussions among these ids (absent ones are left out), with the
+        normalizer's bookkeeping fields filled in (see domain.state)."""
+        ...
 
-    async def get_discussion(self, discussion_id: str) -> DiscussionDocument | None: ...
+    async def load_messages(self, message_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored messages among these ids."""
+        ...
 
-    async def add_messages(
-        self, discussion_id: str, messages: Sequence[RawMessage]
-    ) -> list[MessageDocument]:
-        """Inserts the messages not seen before; returns those inserted."""
+    async def write(self, drafts: Sequence[Draft]) -> None:
+        """Customers, then messages, then each discussion (the commit point: its
+        bookkeeping names only messages already stored)."""
 
-    async def mark_unread(self, discussion_id: str) -> None: ...
+    async def settle_events(self, published: Sequence[Published]) -> None:
+        """Records that these events are on Kafka."""
 
-    async def record_delivery(self, result: DeliveryResult) -> MessageDocument | None:
-        """Upserts the outbound message of a reply; None when the state is stale."""
+    # A per-discussion mark that events may be pending, made before a batch's writes
+    # and removed once its events are out: what a crash leaves, the sweeper finds by age.
+    async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None: ...
 
-    async def refresh_summary(self, discussion_id: str) -> DiscussionDocument | None:
-        """Recomputes last message time, preview and count from the messages; returns
-        the discussion as it is now (None if it does not exist)."""
+    async def clear_pending(self, discussion_ids: Sequence[str]) -> None: ...
 
-    async def ensure_customer(
-        self, store_id: str, marketplace: str, person: Participant, now: datetime
-    ) -> str:
-        """Creates the customer unless known; returns its id either way."""
-
-    async def link_customer(self, discussion_id: str, customer_id: str) -> bool:
-        """Links the discussion unless it already has a customer; True when linked."""
-
-    async def set_retention(self, discussion_id: str, retention: Retention) -> None: ...
-
-    async def unpublished_messages(self, discussion_id: str) -> list[MessageDocument]: ...
-
-    async def mark_published(self, message_id: str, version: int) -> None: ...
-
-    async def mark_created_published(self, discussion_id: str) -> None: ...
-
-    # A per-discussion mark that events may be pending, made before a record's writes
-    # and cleared once they are out: what a crash leaves, the sweeper finds by age.
-    async def mark_pending(self, discussion_id: str, at: datetime) -> None: ...
-
-    async def clear_pending(self, discussion_id: str, marked: datetime) -> None:
-        """Removes the mark made at ``marked``; a mark renewed since stays."""
+    async def release_pending(self, discussion_id: str, marked: datetime) -> None:
+        """Removes the mark made at ``marked``; a mark renewed since stays (sweeper)."""
 
     async def stale_pending(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
         """Up to ``limit`` marks (discussion id, when) last renewed before ``before``."""

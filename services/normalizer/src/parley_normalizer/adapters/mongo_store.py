@@ -1,65 +1,58 @@
 """MongoDB adapter of :class:`~parley_normalizer.ports.DiscussionStore`.
 
-Writes only the fields sync owns (see parley_store), with field-level updates:
-``$setOnInsert`` for the workflow defaults of a new discussion, ``$set`` for the
-synced fields. Message ids are deterministic, so re-processing a snapshot inserts
-nothing twice. ``event_version`` counts the changes consumers must hear about and
-``event_pending`` stays true until that version is on Kafka, so an event lost to a
-crash is published on the next pass instead of being skipped.
+Every read and write on the record path names one document by ``_id`` (the one shape
+FerretDB v1 pushes down, and MongoDB's cheapest), many per round trip: a batch's
+discussions are read once, and its customers, messages and discussions are each
+written with one unordered ``bulk_write``. Ids come from natural keys (discussion
+from its key, message from discussion + marketplace message id or command id,
+customer from store + marketplace + customer id), so a write repeated after a crash
+lands on the same document: ``$setOnInsert`` for what is created once, ``$set`` of
+the normalizer's own fields (see parley_store for field ownership: the gateway's
+workflow fields are written on insert only, and ``read`` when a buyer writes).
 
-Customers (F8) have deterministic ids, so creating one is an upsert that two workers
-may race on without duplicating it; linking a discussion to its customer only fills
-an empty ``customer_id``, so a discussion's customer is never reassigned. That
-conditional update is not atomic on FerretDB, which is fine: one discussion's records
-are processed one at a time.
+Reading many documents by ``_id``: ``{_id: {$in: [...]}}`` is one round trip, but
+FerretDB answers it by scanning the collection; one ``find_one`` per id is pushed
+down, and concurrent ones overlap. :class:`MongoDiscussionStore` takes either
+(``by_id_reads``), chosen by measurement (see the normalizer's settings).
+
+Discussions stored before this bookkeeping existed (no ``message_ids``) are migrated
+when first read: one query of their messages by ``discussion_id``, once per such
+discussion, since the batch's write stores the result.
 
 Pending events are also marked per discussion in a small collection of their own
 (``pending_events``, ``_id`` the discussion id, ``touched`` when last marked), written
-before the record's writes and removed once its events are out. A crash between the
+before a batch's writes and removed once its events are out. A crash between the
 write and the publish leaves the mark, and the sweeper finds it by ``touched`` (an
 indexed range on MongoDB; on FerretDB a scan of a collection that holds only the
-discussions in flight), instead of scanning every message for ``event_pending``.
+discussions in flight), off the record path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from parley_normalizer.domain.alerts import AlertDiscussion
 from parley_normalizer.domain.retention import Retention
-from parley_normalizer.domain.threads import direction, preview, synced_fields
-from parley_schemas import (
-    DeliveryResult,
-    DeliveryState,
-    Direction,
-    DiscussionKey,
-    Participant,
-    ParticipantRole,
-    RawMessage,
-    RawThreadSnapshot,
+from parley_normalizer.domain.state import (
+    FOLDED_IDS,
+    MESSAGE_IDS,
+    UNPUBLISHED,
+    Draft,
+    event_entry,
 )
-from parley_store import (
-    CUSTOMERS,
-    DISCUSSIONS,
-    MESSAGES,
-    DiscussionDocument,
-    DiscussionStatus,
-    MessageDocument,
-    customer_id_for,
-    inbound_message_id,
-    outbound_message_id,
-)
+from parley_normalizer.ports import Published
+from parley_store import CUSTOMERS, DISCUSSIONS, MESSAGES, inbound_message_id
 
-_STATE_RANK = {DeliveryState.QUEUED: 0, DeliveryState.FAILED: 1, DeliveryState.SENT: 2}
 PENDING_EVENTS = "pending_events"
+BY_ID_READS = ("each", "in")
 
 
 def _millis(at: datetime) -> datetime:
@@ -72,25 +65,12 @@ async def ensure_pending_index(db: AsyncDatabase[Any]) -> None:
     await db[PENDING_EVENTS].create_index([("touched", ASCENDING)], name="touched")
 
 
-def _new_discussion(created_at: datetime, tags: Sequence[str] = ()) -> dict[str, Any]:
-    """What a discussion starts with besides its synced fields: the workflow defaults."""
-    return {
-        "created_at": created_at,
-        "message_count": 0,
-        "status": DiscussionStatus.NEW.value,
-        "read": False,
-        "merchant_ticket_id": None,
-        "tags": list(tags),
-        "customer_id": None,
-        "created_event_published": False,
-    }
-
-
 async def write_retention(
     discussions: AsyncCollection[Any], discussion_id: str, retention: Retention
 ) -> None:
     """Stores a retention review, unless the status moved on meanwhile (then the next
-    write or sweep reviews it again with the new status)."""
+    write or sweep reviews it again with the new status). The retention sweeper's
+    write, off the record path (the status condition is not an ``_id`` filter)."""
     await discussions.update_one(
         {"_id": discussion_id, "status": retention.status.value},
         {
@@ -104,19 +84,137 @@ async def write_retention(
 
 
 class MongoDiscussionStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    """``by_id_reads``: ``"each"`` reads a batch's documents with one concurrent
+    ``find_one`` per id, ``"in"`` with one ``$in`` query (see the module's docstring)."""
+
+    def __init__(self, db: AsyncDatabase[Any], by_id_reads: str = "each") -> None:
+        if by_id_reads not in BY_ID_READS:
+            raise ValueError(f"by_id_reads must be one of {BY_ID_READS}, not {by_id_reads!r}")
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
         self._customers = db[CUSTOMERS]
         self._pending = db[PENDING_EVENTS]
+        self._by_id_reads = by_id_reads
 
-    async def mark_pending(self, discussion_id: str, at: datetime) -> None:
-        await self._pending.update_one(
-            {"_id": discussion_id}, {"$set": {"touched": _millis(at)}}, upsert=True
+    async def _read_many(
+        self, collection: AsyncCollection[Any], ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        if len(unique) == 1 or self._by_id_reads == "each":
+            found = await asyncio.gather(*(collection.find_one({"_id": i}) for i in unique))
+            return {str(doc["_id"]): doc for doc in found if doc is not None}
+        return {str(doc["_id"]): doc async for doc in collection.find({"_id": {"$in": unique}})}
+
+    async def load_discussions(self, discussion_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        docs = await self._read_many(self._discussions, discussion_ids)
+        for doc in docs.values():
+            if MESSAGE_IDS not in doc:
+                await self._migrate(doc)
+        return docs
+
+    async def _migrate(self, doc: dict[str, Any]) -> None:
+        """Fills in the bookkeeping of a discussion stored before it existed, from its
+        messages (one query by ``discussion_id``, once: the batch's write stores it)."""
+        discussion_id = str(doc["_id"])
+        ids: list[str] = []
+        folded: list[str] = []
+        unpublished: list[str] = []
+        cursor = self._messages.find(
+            {"discussion_id": discussion_id},
+            {"event_pending": 1, "event_version": 1, "command_id": 1, "marketplace_message_id": 1},
+        )
+        async for message in cursor:
+            message_id = str(message["_id"])
+            ids.append(message_id)
+            if message.get("event_pending"):
+                unpublished.append(event_entry(message_id, int(message.get("event_version") or 0)))
+            if message.get("command_id") and message.get("marketplace_message_id"):
+                # One of our replies that came back from the marketplace.
+                folded.append(inbound_message_id(discussion_id, message["marketplace_message_id"]))
+        doc[MESSAGE_IDS] = ids
+        doc[FOLDED_IDS] = folded
+        doc[UNPUBLISHED] = unpublished
+
+    async def _ensure_customer(self, customer_id: str, doc: dict[str, Any]) -> None:
+        # Another worker may create this very customer at the same moment: same id, so
+        # the loser's insert fails as a duplicate and the customer exists either way.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._customers.update_one(
+                {"_id": customer_id}, {"$setOnInsert": doc}, upsert=True
+            )
+
+    async def load_messages(self, message_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return await self._read_many(self._messages, message_ids)
+
+    async def write(self, drafts: Sequence[Draft]) -> None:
+        customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
+        # One update each (concurrent), not a bulk: only when a discussion is linked
+        # (once), and the duplicate key of a race with another worker must be told
+        # apart per customer (FerretDB's answer to a bulk with one is not one pymongo
+        # can read).
+        await asyncio.gather(*(self._ensure_customer(cid, doc) for cid, doc in customers.items()))
+        messages: list[Any] = []
+        for draft in drafts:
+            for message_id, doc in draft.messages.items():
+                if message_id in draft.replaced:
+                    body = {k: v for k, v in doc.items() if k != "_id"}
+                    messages.append(ReplaceOne({"_id": message_id}, body, upsert=True))
+                else:
+                    messages.append(
+                        UpdateOne({"_id": message_id}, {"$setOnInsert": doc}, upsert=True)
+                    )
+            messages.extend(DeleteOne({"_id": message_id}) for message_id in draft.deleted)
+        if messages:
+            await _bulk(self._messages, messages)
+        discussions = []
+        for draft in drafts:
+            update: dict[str, Any] = {}
+            if draft.changes:
+                update["$set"] = draft.changes
+            if draft.on_insert:
+                update["$setOnInsert"] = draft.on_insert
+            if update:
+                discussions.append(
+                    UpdateOne({"_id": draft.discussion_id}, update, upsert=bool(draft.on_insert))
+                )
+        if discussions:
+            await _bulk(self._discussions, discussions)
+
+    async def settle_events(self, published: Sequence[Published]) -> None:
+        updates = []
+        for done in published:
+            update: dict[str, Any] = {}
+            if done.created:
+                update["$set"] = {"created_event_published": True}
+            if done.entries:
+                # Only the versions announced: a newer version of a message stays pending.
+                update["$pullAll"] = {UNPUBLISHED: list(done.entries)}
+            if update:
+                updates.append(UpdateOne({"_id": done.discussion_id}, update))
+        if updates:
+            await _bulk(self._discussions, updates)
+
+    async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None:
+        touched = _millis(at)
+        await _bulk(
+            self._pending,
+            [
+                UpdateOne({"_id": i}, {"$set": {"touched": touched}}, upsert=True)
+                for i in dict.fromkeys(discussion_ids)
+            ],
         )
 
-    async def clear_pending(self, discussion_id: str, marked: datetime) -> None:
-        # Only the mark this pass made: one renewed since belongs to a later record.
+    async def clear_pending(self, discussion_ids: Sequence[str]) -> None:
+        # By _id alone (pushed down): one discussion's records are processed by one
+        # worker at a time, so no later mark of the stream is removed here; a sweeper
+        # that claimed the mark meanwhile republishes at most events consumers drop
+        # (same ids).
+        await _bulk(self._pending, [DeleteOne({"_id": i}) for i in dict.fromkeys(discussion_ids)])
+
+    async def release_pending(self, discussion_id: str, marked: datetime) -> None:
+        # Only the mark this sweep claimed: one renewed since belongs to a later record.
         await self._pending.delete_one({"_id": discussion_id, "touched": _millis(marked)})
 
     async def stale_pending(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
@@ -130,219 +228,8 @@ class MongoDiscussionStore:
         )
         return result.modified_count == 1
 
-    async def upsert_discussion(self, snapshot: RawThreadSnapshot) -> bool:
-        key = DiscussionKey(
-            store_id=snapshot.store_id,
-            marketplace=snapshot.marketplace,
-            thread_id=snapshot.thread_id,
-        )
-        synced = synced_fields(snapshot)
-        result = await self._discussions.update_one(
-            {"_id": key.discussion_id},
-            {
-                "$set": synced.fields,
-                "$setOnInsert": {
-                    "key": str(key),
-                    "store_id": snapshot.store_id,
-                    "marketplace": snapshot.marketplace,
-                    "thread_id": snapshot.thread_id,
-                    **_new_discussion(synced.created_at),
-                },
-            },
-            upsert=True,
-        )
-        return result.upserted_id is not None
 
-    async def open_discussion(self, opened: AlertDiscussion) -> bool:
-        # Everything on insert only: a replayed alert changes nothing, and what people
-        # did with the draft since (tags, status) stays theirs.
-        result = await self._discussions.update_one(
-            {"_id": opened.discussion_id},
-            {"$setOnInsert": {**opened.fields, **_new_discussion(opened.created_at, opened.tags)}},
-            upsert=True,
-        )
-        return result.upserted_id is not None
-
-    async def get_discussion(self, discussion_id: str) -> DiscussionDocument | None:
-        doc = await self._discussions.find_one({"_id": discussion_id})
-        return DiscussionDocument.model_validate(doc) if doc else None
-
-    async def add_synced_messages(self, snapshot: RawThreadSnapshot) -> list[MessageDocument]:
-        return await self.add_messages(snapshot.key.discussion_id, snapshot.messages)
-
-    async def add_messages(
-        self, discussion_id: str, messages: Sequence[RawMessage]
-    ) -> list[MessageDocument]:
-        ids = [m.marketplace_message_id for m in messages]
-        if not ids:
-            return []
-        # A reply sent through Parley comes back in the next sync under its marketplace
-        # id: it is already recorded (with its command id), so it is not inserted again.
-        known = {
-            doc["marketplace_message_id"]
-            async for doc in self._messages.find(
-                {"discussion_id": discussion_id, "marketplace_message_id": {"$in": ids}},
-                {"marketplace_message_id": 1},
-            )
-        }
-        docs: dict[str, dict[str, Any]] = {}
-        for message in messages:
-            if message.marketplace_message_id in known:
-                continue
-            message_id = inbound_message_id(discussion_id, message.marketplace_message_id)
-            docs[message_id] = {
-                "_id": message_id,
-                "discussion_id": discussion_id,
-                "direction": direction(message).value,
-                "sender": message.sender.model_dump(mode="json"),
-                "recipients": [r.value for r in message.recipients],
-                "body": message.body,
-                "sent_at": message.sent_at,
-                "attachments": [a.model_dump(mode="json") for a in message.attachments],
-                "marketplace_message_id": message.marketplace_message_id,
-                "command_id": None,
-                "delivery": None,
-                "event_version": 1,
-                "event_pending": True,
-            }
-        if not docs:
-            return []
-        result = await self._messages.bulk_write(
-            [
-                UpdateOne({"_id": mid}, {"$setOnInsert": doc}, upsert=True)
-                for mid, doc in docs.items()
-            ],
-            ordered=False,
-        )
-        inserted = [docs[str(_id)] for _id in (result.upserted_ids or {}).values()]
-        return [MessageDocument.model_validate(doc) for doc in inserted]
-
-    async def mark_unread(self, discussion_id: str) -> None:
-        await self._discussions.update_one({"_id": discussion_id}, {"$set": {"read": False}})
-
-    async def record_delivery(self, result: DeliveryResult) -> MessageDocument | None:
-        message_id = outbound_message_id(result.discussion_id, result.command_id)
-        existing = await self._messages.find_one({"_id": message_id})
-        if existing and existing.get("delivery"):
-            current = DeliveryState(existing["delivery"]["state"])
-            # A merchant retry (higher ``retry``) starts over from queued, failure included;
-            # within one round, states only move forward.
-            current_rank = (int(existing["delivery"].get("retry") or 0), _STATE_RANK[current])
-            if current_rank > (result.retry, _STATE_RANK[result.state]):
-                return None
-            if (
-                current_rank == (result.retry, _STATE_RANK[result.state])
-                and existing["delivery"].get("attempts") == result.attempts
-            ):
-                return MessageDocument.model_validate(existing)
-        if result.marketplace_message_id:
-            # The next sync may have brought our reply back first: fold that copy in.
-            await self._messages.delete_one(
-                {
-                    "discussion_id": result.discussion_id,
-                    "marketplace_message_id": result.marketplace_message_id,
-                    "command_id": None,
-                }
-            )
-        delivery = {
-            "state": result.state.value,
-            "error": result.error,
-            "unconfirmed": result.unconfirmed,
-            "attempts": result.attempts,
-            "next_attempt_at": result.next_attempt_at,
-            "updated_at": result.occurred_at,
-            "retry": result.retry,
-        }
-        update: dict[str, Any] = {
-            # The body as sent (download links appended) and the reply's files.
-            "$set": {
-                "delivery": delivery,
-                "event_pending": True,
-                "body": result.body,
-                "attachments": [a.model_dump(mode="json") for a in result.attachments],
-            },
-            "$inc": {"event_version": 1},
-            "$setOnInsert": {
-                "discussion_id": result.discussion_id,
-                "direction": Direction.OUTBOUND.value,
-                "sender": Participant(role=ParticipantRole.MERCHANT).model_dump(mode="json"),
-                "recipients": [r.value for r in result.recipients],
-                "sent_at": result.occurred_at,
-                "command_id": result.command_id,
-            },
-        }
-        if result.marketplace_message_id:
-            update["$set"]["marketplace_message_id"] = result.marketplace_message_id
-        if result.state is DeliveryState.SENT:
-            update["$set"]["sent_at"] = result.occurred_at
-            del update["$setOnInsert"]["sent_at"]
-        await self._messages.update_one({"_id": message_id}, update, upsert=True)
-        doc = await self._messages.find_one({"_id": message_id})
-        return MessageDocument.model_validate(doc) if doc else None
-
-    async def refresh_summary(self, discussion_id: str) -> DiscussionDocument | None:
-        latest = await self._messages.find_one(
-            {"discussion_id": discussion_id}, sort=[("sent_at", DESCENDING)]
-        )
-        count = await self._messages.count_documents({"discussion_id": discussion_id})
-        fields: dict[str, Any] = {"message_count": count}
-        if latest:
-            fields["last_message_at"] = latest["sent_at"]
-            fields["last_message_preview"] = preview(latest["body"])
-        doc = await self._discussions.find_one_and_update(
-            {"_id": discussion_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
-        )
-        return DiscussionDocument.model_validate(doc) if doc else None
-
-    async def ensure_customer(
-        self, store_id: str, marketplace: str, person: Participant, now: datetime
-    ) -> str:
-        marketplace_customer_id = (person.marketplace_id or "").strip()
-        if not marketplace_customer_id:
-            raise ValueError("a customer needs the marketplace's customer id")
-        customer_id = customer_id_for(store_id, marketplace, marketplace_customer_id)
-        # Another worker may create this very customer at the same moment: same id, so
-        # the loser's insert fails as a duplicate and the customer exists either way.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._customers.update_one(
-                {"_id": customer_id},
-                {
-                    "$setOnInsert": {
-                        "store_id": store_id,
-                        "marketplace": marketplace,
-                        "marketplace_customer_id": marketplace_customer_id,
-                        "name": person.name,
-                        "email": person.email,
-                        "created_at": now,
-                    }
-                },
-                upsert=True,
-            )
-        return customer_id
-
-    async def link_customer(self, discussion_id: str, customer_id: str) -> bool:
-        result = await self._discussions.update_one(
-            {"_id": discussion_id, "customer_id": None}, {"$set": {"customer_id": customer_id}}
-        )
-        return result.modified_count > 0
-
-    async def set_retention(self, discussion_id: str, retention: Retention) -> None:
-        await write_retention(self._discussions, discussion_id, retention)
-
-    async def unpublished_messages(self, discussion_id: str) -> list[MessageDocument]:
-        cursor = self._messages.find({"discussion_id": discussion_id, "event_pending": True}).sort(
-            "sent_at", ASCENDING
-        )
-        return [MessageDocument.model_validate(doc) async for doc in cursor]
-
-    async def mark_published(self, message_id: str, version: int) -> None:
-        # Only if nothing changed meanwhile: a newer version stays pending.
-        await self._messages.update_one(
-            {"_id": message_id, "event_version": version},
-            {"$set": {"event_pending": False}},
-        )
-
-    async def mark_created_published(self, discussion_id: str) -> None:
-        await self._discussions.update_one(
-            {"_id": discussion_id}, {"$set": {"created_event_published": True}}
-        )
+async def _bulk(collection: AsyncCollection[Any], operations: Sequence[Any]) -> None:
+    """Unordered: every operation names its own document, so none waits on another."""
+    if operations:
+        await collection.bulk_write(list(operations), ordered=False)
