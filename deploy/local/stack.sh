@@ -279,7 +279,10 @@ start_mongo() {
       *) log "PARLEY_MONGO_BACKEND must be postgresql or sqlite, not '$MONGO_BACKEND'"; return 2 ;;
     esac
     log "starting FerretDB ($name backend) on 127.0.0.1:$MONGO_PORT"
-    nohup "$CACHE/bin/ferretdb" "${backend[@]}" \
+    # FerretDB v1 decodes every document a query matches (sorts and most filters run in
+    # Go), so a list page is mostly garbage: collecting less often (GOGC=400, the heap
+    # stays small) made such pages about 30% faster, measured on 2 cores.
+    GOGC="${PARLEY_FERRETDB_GOGC:-400}" nohup "$CACHE/bin/ferretdb" "${backend[@]}" \
       --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr="127.0.0.1:$((MONGO_PORT + 1000))" \
       --state-dir="$RUN/mongo-data" --telemetry=disable \
       --log-level=warn >"$RUN/mongo.log" 2>&1 &
