@@ -8,8 +8,6 @@ FerretDB v1 pushes down on SQLite, and MongoDB's cheapest. Allowed, and why:
 
 - the scheduler's due list (one query per tick, not per connection: the small
   ``connections`` collection is the answer);
-- GridFS's own check, before an upload, that its bucket has indexes (``find`` of any
-  one file, ``limit 1``);
 - the refresh lock's guarded deletes (``_id`` plus ``expires_at``/``owner``): they
   make "delete only a stale claim" and "only my own claim" atomic on MongoDB, and the
   collection holds only the claims of refreshes in flight.
@@ -65,8 +63,6 @@ class MemorySink:
 def allowed(query: Query) -> bool:
     if query.command == "find" and query.collection == "connections":
         return "messaging_enabled" in (query.filter or {})  # the due list, once per tick
-    if query.command == "find" and query.collection in ("files.files", "files.chunks"):
-        return query.filter == {} and query.limit == 1  # GridFS's index check
     if query.command == "delete" and query.collection == REFRESH_LOCKS:
         return query.by_id_with_guards({"expires_at", "owner"})
     return False

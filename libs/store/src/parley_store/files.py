@@ -14,22 +14,35 @@ is also kept in the file's metadata, for people reading the bucket.
 The key document is written after the upload: a reader never finds a key whose file
 is not whole. Two processes storing the same key at once both upload; the first key
 document wins and the loser deletes its own copy, so one file is kept per key.
+
+The content too is read by ``_id``. The bucket keeps GridFS's layout (``files`` and
+``chunks``, so any GridFS tool reads it), but each chunk's ``_id`` is derived from the
+file id and the chunk number (:func:`chunk_id`) instead of being random: a reader
+fetches chunk after chunk by ``_id``, where GridFS's own reader asks ``chunks`` for
+``files_id`` sorted by ``n`` (on FerretDB v1, a scan of every stored file's bytes for
+each attachment a reply sends or a buyer downloads). Files written by plain GridFS
+are still read its way. Uploading ourselves also skips GridFS's per-upload look at
+whether the bucket has its indexes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from bson import ObjectId
+from bson import Binary, ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket, NoFile
+from gridfs.errors import CorruptGridFile
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 BUCKET = "files"
 FILE_KEYS = "file_keys"  # _id: the caller's key; file_id: the GridFS file (ObjectId)
+CHUNK_SIZE = 255 * 1024  # GridFS's default
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class GridFsFileStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
         self._files = db[f"{BUCKET}.files"]
+        self._chunks = db[f"{BUCKET}.chunks"]
         self._keys = db[FILE_KEYS]
 
     async def find(self, key: str) -> str | None:
@@ -86,31 +100,91 @@ class GridFsFileStore:
         existing = await self.find(key)
         if existing is not None:
             return existing
-        file_id = await self._bucket.upload_from_stream(
-            name,
-            content,
-            metadata={"key": key, "content_type": content_type, **metadata},
+        file_id = await self._upload(
+            name, content, {"key": key, "content_type": content_type, **metadata}
         )
         try:
             await self._keys.insert_one({"_id": key, "file_id": file_id})
         except DuplicateKeyError:  # stored by someone else meanwhile: theirs is kept
-            await self._bucket.delete(file_id)
+            await self._delete(file_id, len(content))
             winner = await self.find(key)
             assert winner is not None
             return winner
         return str(file_id)
 
-    async def open(self, file_id: str) -> StoredFile:
+    async def _upload(self, name: str, content: bytes, metadata: dict[str, str]) -> ObjectId:
+        """The GridFS layout, chunks first (a file document never names missing
+        chunks), each chunk under its :func:`chunk_id`."""
+        file_id = ObjectId()
+        chunks = [
+            {
+                "_id": chunk_id(file_id, n),
+                "files_id": file_id,
+                "n": n,
+                "data": Binary(content[start : start + CHUNK_SIZE]),
+            }
+            for n, start in enumerate(range(0, len(content), CHUNK_SIZE))
+        ]
+        if chunks:
+            await self._chunks.insert_many(chunks, ordered=True)
+        await self._files.insert_one(
+            {
+                "_id": file_id,
+                "length": len(content),
+                "chunkSize": CHUNK_SIZE,
+                "uploadDate": _now_millis(),
+                "filename": name,
+                "metadata": metadata,
+            }
+        )
+        return file_id
+
+    async def _delete(self, file_id: ObjectId, length: int) -> None:
+        await self._files.delete_one({"_id": file_id})
+        for n in range(_chunk_count(length, CHUNK_SIZE)):
+            await self._chunks.delete_one({"_id": chunk_id(file_id, n)})
+
+    async def _file(self, file_id: str) -> tuple[ObjectId, dict[str, Any]]:
         try:
             oid = ObjectId(file_id)
-            stream = await self._bucket.open_download_stream(oid)
-        except (InvalidId, NoFile) as exc:
+        except InvalidId as exc:
             raise FileNotStored(file_id) from exc
-        content = await stream.read()
-        meta = stream.metadata or {}
+        doc = await self._files.find_one({"_id": oid})
+        if doc is None:
+            raise FileNotStored(file_id)
+        return oid, doc
+
+    async def _chunks_of(self, oid: ObjectId, doc: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The file's chunks in order, each read by its ``_id``; a file stored by plain
+        GridFS (random chunk ids) is read the GridFS way, by ``files_id``."""
+        length = int(doc.get("length", 0))
+        size = int(doc.get("chunkSize") or CHUNK_SIZE)
+        count = _chunk_count(length, size)
+        for n in range(count):
+            chunk = await self._chunks.find_one({"_id": chunk_id(oid, n)})
+            if chunk is None and n == 0:
+                stream = await self._bucket.open_download_stream(oid)
+                try:
+                    while data := await stream.readchunk():
+                        yield data
+                finally:
+                    await stream.close()
+                return
+            expected = size if n < count - 1 else length - size * (count - 1)
+            if chunk is None or len(chunk["data"]) != expected:
+                raise CorruptGridFile(f"chunk {n} of file {oid} is missing or truncated")
+            yield bytes(chunk["data"])
+
+    async def open(self, file_id: str) -> StoredFile:
+        try:
+            oid, doc = await self._file(file_id)
+            content = b"".join([data async for data in self._chunks_of(oid, doc)])
+        except NoFile as exc:
+            raise FileNotStored(file_id) from exc
+        meta = doc.get("metadata") or {}
         return StoredFile(
             file_id=file_id,
-            name=stream.filename or file_id,
+            name=str(doc.get("filename") or file_id),
             content_type=str(meta.get("content_type", "application/octet-stream")),
             size=len(content),
             content=content,
@@ -121,25 +195,14 @@ class GridFsFileStore:
 
         Raises FileNotStored before anything is read, so a caller can still answer 404.
         """
-        try:
-            stream = await self._bucket.open_download_stream(ObjectId(file_id))
-        except (InvalidId, NoFile) as exc:
-            raise FileNotStored(file_id) from exc
-        meta = stream.metadata or {}
-
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                while chunk := await stream.readchunk():
-                    yield chunk
-            finally:
-                await stream.close()
-
+        oid, doc = await self._file(file_id)
+        meta = doc.get("metadata") or {}
         return FileDownload(
             file_id=file_id,
-            name=stream.filename or file_id,
+            name=str(doc.get("filename") or file_id),
             content_type=str(meta.get("content_type", "application/octet-stream")),
-            size=int(stream.length),
-            chunks=chunks(),
+            size=int(doc.get("length", 0)),
+            chunks=self._chunks_of(oid, doc),
         )
 
     async def describe(self, file_id: str) -> FileInfo | None:
@@ -159,3 +222,20 @@ class GridFsFileStore:
             size=int(doc.get("length", 0)),
             store_id=meta.get("store_id"),
         )
+
+
+def chunk_id(file_id: ObjectId, n: int) -> ObjectId:
+    """Chunk ``n`` of a file: 12 bytes of SHA-256 over the file id and ``n``, so a
+    reader derives every chunk's ``_id`` from the file document (deterministic; a
+    collision between two chunks is as likely as one of two random 96-bit ids)."""
+    return ObjectId(hashlib.sha256(file_id.binary + n.to_bytes(8, "big")).digest()[:12])
+
+
+def _chunk_count(length: int, size: int) -> int:
+    return -(-length // size) if length else 0
+
+
+def _now_millis() -> datetime:
+    """GridFS's uploadDate, at the millisecond precision the server keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
