@@ -108,5 +108,10 @@ test-e2e: stack-up
 test-reliability: stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra -s tests/reliability
 
+# The benchmark suite P1-P6 (bench/__main__.py): each figure against a baseline of the same
+# run, results in bench/results/. Its own database and topics, like the tests'.
+# BENCH_ARGS="--quick" for a smoke check, "--only P1,P3", sizes: python -m bench --help.
+bench: export MONGODB_DATABASE := parley_bench
+bench: export KAFKA_TOPIC_PREFIX := bench.
 bench: stack-up
-	@$(STACK_ENV); $(UV) run --frozen python bench/bench_normalizer.py
+	@$(STACK_ENV); $(UV) run --frozen python -m bench $(BENCH_ARGS)
