@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tqdm import tqdm  # noqa: E402
+from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.harness import Context, is_ferretdb, server_kind  # noqa: E402
@@ -41,7 +41,7 @@ PHASES = ("P1", "P2", "P3", "P4", "P5", "P6")
 
 FULL = {
     "p1_stored": [0, 10_000, 100_000],
-    "p1_records": 2000,
+    "p1_records": 1000,
     "p1_messages": 5,
     "p1_timeout_s": 1800.0,
     "p2_samples": 20,

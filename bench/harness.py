@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
-from devstack import Ports, ServiceGroup  # noqa: E402
+from devstack import Ports, ServiceGroup  # type: ignore[import-not-found]  # noqa: E402
 
 from bench.stats import parse_vmrss  # noqa: E402
 from parley_platform.topics_admin import delete_topics, ensure_topics  # noqa: E402

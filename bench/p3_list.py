@@ -142,6 +142,73 @@ def stages(plan: Mapping[str, Any]) -> list[str]:
     return out
 
 
+SLOW_S = 2.0  # slower than this per request: fewer samples, so the phase still ends
+
+
+async def measure_filter(
+    http: httpx.AsyncClient,
+    db: Any,
+    label: str,
+    name: str,
+    params: Mapping[str, str],
+    samples: int,
+    limit: int,
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """p50/p99 of the first page and of page 10, gateway vs raw query, for one filter."""
+    query_params = {**params, "limit": str(limit)}
+    # Walk to page 10 once: its cursor is then asked for repeatedly.
+    cursor = None
+    page10 = None
+    for _ in range(9):
+        answer = await http.get(
+            "/discussions", params=query_params | ({"cursor": cursor} if cursor else {})
+        )
+        answer.raise_for_status()
+        cursor = answer.json().get("next_cursor")
+        if not cursor:
+            break
+    else:
+        page10 = cursor
+    figures = []
+    for page, start in (("first page", None), ("page 10", page10)):
+        if page == "page 10" and start is None:
+            notes.append(f"{label} {name}: fewer than 10 pages of {limit}")
+            continue
+        extra = {"cursor": start} if start else {}
+        api: list[float] = []
+        raw: list[float] = []
+        query, order = baseline_query(params, start)
+        for n in range(samples):
+            t = time.perf_counter()
+            answer = await http.get("/discussions", params=query_params | extra)
+            api.append(time.perf_counter() - t)
+            answer.raise_for_status()
+            t = time.perf_counter()
+            if query is not None:
+                list(db.discussions.find(query).sort(order).limit(limit + 1))
+            raw.append(time.perf_counter() - t)
+            if n >= 2 and sum(api) / len(api) > SLOW_S:
+                notes.append(f"{label} {name}, {page}: {len(api)} samples only (slow)")
+                break
+        a, b = summary(api), summary(raw)
+        for stat in ("p50", "p99"):
+            first_p99 = page == "first page" and stat == "p99"
+            figures.append(
+                figure(
+                    f"{name}, {page} {stat}",
+                    a[stat],
+                    b[stat],
+                    "s",
+                    group=label,
+                    samples=len(api),
+                    target_max=0.3 if first_p99 else None,
+                    target_of="value",
+                )
+            )
+    return figures
+
+
 async def run(
     ctx: Context,
     sizes: list[int],
@@ -161,7 +228,7 @@ async def run(
     figures: list[dict[str, Any]] = []
     notes: list[str] = []
     plans: dict[str, Any] = {}
-    sync = MongoClient(ctx.mongo_uri, tz_aware=True)
+    sync: MongoClient[Any] = MongoClient(ctx.mongo_uri, tz_aware=True)
     db = sync[ctx.database]
     try:
         progress("P3: starting the gateway")
@@ -182,58 +249,21 @@ async def run(
                 existing = size
                 for name, params in FILTERS.items():
                     progress(f"P3 {label}: {name}")
-                    query_params = {**params, "limit": str(limit)}
-                    # Walk to page 10 once: its cursor is then asked for repeatedly.
-                    cursor = None
-                    page10 = None
-                    for _ in range(9):
-                        answer = await http.get(
-                            "/discussions",
-                            params=query_params | ({"cursor": cursor} if cursor else {}),
+                    try:
+                        figures += await measure_filter(
+                            http, db, label, name, params, samples, limit, notes
                         )
-                        answer.raise_for_status()
-                        cursor = answer.json().get("next_cursor")
-                        if not cursor:
-                            break
-                    else:
-                        page10 = cursor
-                    for page, start in (("first page", None), ("page 10", page10)):
-                        if page == "page 10" and start is None:
-                            notes.append(f"{label} {name}: fewer than 10 pages of {limit}")
-                            continue
-                        extra = {"cursor": start} if start else {}
-                        api: list[float] = []
-                        raw: list[float] = []
-                        query, order = baseline_query(params, start)
-                        for _ in range(samples):
-                            t = time.perf_counter()
-                            answer = await http.get("/discussions", params=query_params | extra)
-                            api.append(time.perf_counter() - t)
-                            answer.raise_for_status()
-                            t = time.perf_counter()
-                            if query is not None:
-                                list(db.discussions.find(query).sort(order).limit(limit + 1))
-                            raw.append(time.perf_counter() - t)
-                        a, b = summary(api), summary(raw)
-                        for stat in ("p50", "p99"):
-                            figures.append(
-                                figure(
-                                    f"{name}, {page} {stat}",
-                                    a[stat],
-                                    b[stat],
-                                    "s",
-                                    group=label,
-                                    samples=samples,
-                                    **(
-                                        {"target_max": 0.3, "target_of": "value"}
-                                        if page == "first page" and stat == "p99"
-                                        else {}
-                                    ),
-                                )
-                            )
-                        if explain and query is not None and size == max(sizes):
-                            plan = explain_plan(db, query, order, limit + 1)
-                            names = stages(plan)
+                    except (httpx.HTTPError, OSError) as exc:
+                        # One filter the gateway cannot serve (its maxTimeMS, say) is a
+                        # finding, not the end of the phase.
+                        notes.append(f"{label} {name}: failed: {type(exc).__name__}: {exc}")
+                        continue
+                    if explain and size == max(sizes):
+                        for page, cursor in (("first page", None),):
+                            query, order = baseline_query(params, cursor)
+                            if query is None:
+                                continue
+                            names = stages(explain_plan(db, query, order, limit + 1))
                             plans[f"{name}, {page}"] = names
                             print(f"P3 plan {name}, {page}: {' <- '.join(names)}")
                             if "SORT" in names:

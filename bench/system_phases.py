@@ -322,14 +322,20 @@ async def freshness(system: System, samples: int) -> dict[str, Any]:
             system.activate(family, store, f"bench{run}", marketplace)
     system.progress("P2: baseline (one Kafka hop + upsert)")
     base = summary(await floor(system.ctx, 1, samples))
-    figures, notes, raw = [], [], {}
+    figures: list[dict[str, Any]] = []
+    notes: list[str] = []
+    raw: dict[str, list[float]] = {}
     for family, (store, write) in fams.items():
-        latencies = []
+        latencies: list[float] = []
         for n in range(samples):
             system.progress(f"P2 {family}: {n + 1}/{samples}")
             token = new_token()
             await write(system, token)
-            seen = await poll(lambda s=store, t=token: listed(system, s, t), f"{family} {token}")
+
+            async def visible(s: str = store, t: str = token) -> bool:
+                return await listed(system, s, t)
+
+            seen = await poll(visible, f"{family} {token}")
             fetched = await system.fetched_at(token)
             latencies.append(seen - fetched.timestamp())
         stats = summary(latencies)
