@@ -5,7 +5,11 @@ PyMongo bulk upserts: the least work any normalizer must do on this server. The
 result is reported as a ratio (normalizer time / baseline time), so it compares
 across machines; absolute seconds are printed for context only.
 
-    make bench            # or: uv run python bench/bench_normalizer.py --threads 200
+    uv run python bench/bench_normalizer.py --threads 200
+
+A quick in-process check (the handler and its store, no Kafka, no service process).
+The suite's P1 (``make bench``, bench/p1_normalizer.py) measures the same thing through
+Kafka with the real normalizer process and messages already stored.
 """
 
 from __future__ import annotations
