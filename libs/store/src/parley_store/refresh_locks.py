@@ -7,6 +7,12 @@ one insert of an ``_id`` can succeed, on MongoDB and on FerretDB alike (a condit
 update is not atomic on FerretDB v1). The claim carries an expiry: a holder that
 crashed mid-refresh blocks the others for that long at most, then its claim is
 deleted by the next one who asks. Release deletes only the holder's own claim.
+
+Every access is by the ``_id`` (the connection id). The two deletes also carry a guard
+(``expires_at`` past, or ``owner`` mine), which makes "only a stale claim" and "only my
+claim" atomic on MongoDB; FerretDB v1/SQLite pushes down only a filter that is exactly
+``{_id: value}``, so there the guard costs a read of this collection, which holds only
+the claims of refreshes in flight (a handful of documents).
 """
 
 from __future__ import annotations

@@ -12,7 +12,15 @@ merchant retry round it is in (``retry``, raised by the gateway from ``failed``)
 :class:`MongoDeliveryQueue` keeps the replies accepted and not yet settled in a small
 collection of its own, keyed by command id: the responder commits a command's Kafka
 offset once it is there, and resumes what it holds after a restart (one read of the
-whole, small collection at start; every other access is by ``_id``).
+whole, small collection at start, and the backlog gauge at a metrics scrape; every
+other access is by ``_id``). Its lease (``claim``) and ``remove`` add a guard to the
+``_id`` (the lease's owner or expiry, the merchant retry round), atomic on MongoDB; on
+FerretDB v1/SQLite, which pushes down only an exact ``{_id: value}``, the guard costs
+a read of the queue, which holds only replies not settled yet.
+
+Every record of the outbox is read and written by ``_id``: the delivery by command id,
+its prepared reply per round in ``prepared_replies`` (``<retry>:<command id>``), what it
+sent natively in the conversation's ``conversation_usage`` (see :mod:`.mongo_usage`).
 """
 
 from __future__ import annotations
