@@ -13,6 +13,7 @@ from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher, CredentialsUnreadable
 from parley_store import CONNECTIONS
+from parley_store.connections import CONNECTION_KEYS, INBOUND_ADDRESSES
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,59 @@ async def test_due_ids_skip_disabled_flagged_and_future_connections(
     await repo.add(connection("flagged", health=ConnectionHealth.NEEDS_ATTENTION))
     assert await repo.due_ids(NOW, limit=10) == ["due"]
     assert sorted(await repo.due_ids(NOW + timedelta(minutes=6), limit=10)) == ["due", "later"]
+
+
+async def test_store_and_marketplace_find_the_connection_through_its_key_document(
+    repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
+) -> None:
+    await repo.add(connection())
+    found = await repo.find_for("s1", "carrefour")
+    assert found is not None and found.id == "c1"
+    assert await repo.find_for("s1", "darty") is None
+    # Re-added under another marketplace: the old key reads as none, the new one finds it.
+    await repo.add(connection(marketplace="darty"))
+    assert await repo.find_for("s1", "carrefour") is None
+    moved = await repo.find_for("s1", "darty")
+    assert moved is not None and moved.id == "c1"
+    # A later connection of the same store and marketplace takes the key over.
+    await repo.add(connection("c2", marketplace="darty"))
+    latest = await repo.find_for("s1", "darty")
+    assert latest is not None and latest.id == "c2"
+    assert await repo.remove("c1")
+    kept = await repo.find_for("s1", "darty")
+    assert kept is not None and kept.id == "c2", "removing c1 leaves c2's key alone"
+    assert await repo.remove("c2")
+    assert await repo.find_for("s1", "darty") is None
+    assert await mongo_db[CONNECTION_KEYS].count_documents({}) == 1  # carrefour's, stale
+
+
+async def test_an_inbound_address_finds_its_connection_whatever_its_case(
+    repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
+) -> None:
+    relay = connection(
+        "relay",
+        family="email_relay",
+        marketplace="amazon-de",
+        options={"inbound_address": "Shop-1@Inbound.Parley.Test"},
+    )
+    await repo.add(relay)
+    for address in ("shop-1@inbound.parley.test", " SHOP-1@INBOUND.PARLEY.TEST "):
+        found = await repo.find_by_address(address)
+        assert found is not None and found.id == "relay"
+    assert await repo.find_by_address("other@inbound.parley.test") is None
+    assert await repo.find_by_address("") is None
+    assert await repo.remove("relay")
+    assert await repo.find_by_address("shop-1@inbound.parley.test") is None
+    assert await mongo_db[INBOUND_ADDRESSES].count_documents({}) == 0
+
+
+async def test_removing_a_connection_ends_its_newest_lease(
+    repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
+) -> None:
+    await repo.add(connection())
+    claimed = await repo.claim("c1", "me", NOW, 60)
+    assert claimed is not None and claimed.lease_id is not None
+    assert await repo.remove("c1")
+    assert await mongo_db["connection_claims"].find_one({"_id": claimed.lease_id}) is None
+    await repo.add(connection())
+    assert await repo.claim("c1", "again", NOW, 60) is not None, "re-added: claimable at once"
