@@ -10,6 +10,7 @@ topics ``bench.<run>.``-prefixed, deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import sys
@@ -47,6 +48,7 @@ class Context:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     log_dir: Path = ROOT / ".run" / "bench" / "logs"
     prefixes: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)  # single topics (create_topic)
     groups: list[ServiceGroup] = field(default_factory=list)
 
     @classmethod
@@ -96,15 +98,28 @@ class Context:
             ports=Ports.free(),
             log_dir=self.log_dir / tag,
         )
+        if not self.groups:
+            atexit.register(self.stop_processes)  # also after Ctrl-C or a crash
         self.groups.append(group)
         return group
 
-    async def cleanup(self) -> None:
+    def stop_processes(self) -> None:
         for group in self.groups:
             group.stop_all()
+
+    async def cleanup(self) -> None:
+        self.stop_processes()
         for prefix in self.prefixes:
             with contextlib.suppress(Exception):
                 await delete_topics(self.bootstrap, prefix)
+        if self.topics:
+            with contextlib.suppress(Exception):
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+                await admin.start()
+                try:
+                    await admin.delete_topics(self.topics)
+                finally:
+                    await admin.close()
         await self.fresh_database()
 
 
@@ -113,6 +128,8 @@ async def create_topics(ctx: Context, prefix: str) -> None:
 
 
 async def create_topic(ctx: Context, name: str, partitions: int) -> None:
+    """One topic of this run (deleted at the end)."""
+    ctx.topics.append(name)
     admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap)
     await admin.start()
     try:

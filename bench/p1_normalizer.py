@@ -374,7 +374,6 @@ async def run(
         progress(f"P1 {name}: baseline")
         base_topic = f"bench.{ctx.run_id}.p1-{name}.baseline"
         await create_topic(ctx, base_topic, MARKETPLACE_RAW.partitions)
-        ctx.prefixes.append(f"bench.{ctx.run_id}.p1-{name}.baseline")
         baseline = await run_baseline(ctx, base_topic, recs)
         timeout = min(max(120.0, 40 * baseline), longest_wait_s)
         result = await run_normalizer(ctx, name, snaps, recs, timeout, progress)

@@ -254,7 +254,6 @@ async def floor(ctx: Context, hops: int, samples: int) -> list[float]:
     topics = [f"bench.{ctx.run_id}.floor{hops}.{i}" for i in range(hops)]
     for topic in topics:
         await create_topic(ctx, topic, 1)
-        ctx.prefixes.append(topic)
     consumers = [new_consumer(ctx, t, group=f"{t}-g") for t in topics]
     client = ctx.mongo()
     coll = client[ctx.database]["bench_floor"]
