@@ -42,7 +42,11 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
     publisher = KafkaPublisher.from_settings(settings, "normalizer")
     await publisher.start()
     retention = RetentionPolicies.with_default_days(settings.retention_default_days)
-    store = MongoDiscussionStore(db, by_id_reads=settings.normalizer_by_id_reads)
+    store = MongoDiscussionStore(
+        db,
+        by_id_reads=settings.normalizer_by_id_reads,
+        write_chunk=settings.normalizer_write_chunk,
+    )
     normalizer = Normalizer(store, KafkaEventSink(publisher), retention)
     return Runtime(
         normalizer=normalizer, publisher=publisher, mongo=client, db=db, retention=retention

@@ -54,6 +54,15 @@ class NormalizerSettings(ServiceSettings):
         "a collection scan on FerretDB)",
     )
 
+    normalizer_write_chunk: int = Field(
+        default=32,
+        ge=1,
+        le=100_000,
+        description="Writes per bulk command. 32 is safe on FerretDB v1 (SQLite), which "
+        "hangs on an update command of ~100 statements matching stored documents; on "
+        "MongoDB a larger value (e.g. 1000) saves round trips",
+    )
+
     @property
     def batch_wait_seconds(self) -> float:
         return self.normalizer_batch_wait_ms / 1000.0

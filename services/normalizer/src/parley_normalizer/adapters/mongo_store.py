@@ -53,6 +53,9 @@ from parley_store import CUSTOMERS, DISCUSSIONS, MESSAGES, inbound_message_id
 
 PENDING_EVENTS = "pending_events"
 BY_ID_READS = ("each", "in")
+# Safe on FerretDB v1 (see _bulk); on MongoDB, larger chunks save round trips.
+DEFAULT_WRITE_CHUNK = 32
+DEFAULT_READ_CONCURRENCY = 32
 
 
 def _millis(at: datetime) -> datetime:
@@ -87,9 +90,19 @@ class MongoDiscussionStore:
     """``by_id_reads``: ``"each"`` reads a batch's documents with one concurrent
     ``find_one`` per id, ``"in"`` with one ``$in`` query (see the module's docstring)."""
 
-    def __init__(self, db: AsyncDatabase[Any], by_id_reads: str = "each") -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Any],
+        by_id_reads: str = "each",
+        write_chunk: int = DEFAULT_WRITE_CHUNK,
+        read_concurrency: int = DEFAULT_READ_CONCURRENCY,
+    ) -> None:
         if by_id_reads not in BY_ID_READS:
             raise ValueError(f"by_id_reads must be one of {BY_ID_READS}, not {by_id_reads!r}")
+        if write_chunk < 1 or read_concurrency < 1:
+            raise ValueError("write_chunk and read_concurrency must be positive")
+        self._chunk = write_chunk
+        self._reads = asyncio.Semaphore(read_concurrency)
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
         self._customers = db[CUSTOMERS]
@@ -103,9 +116,13 @@ class MongoDiscussionStore:
         if not unique:
             return {}
         if len(unique) == 1 or self._by_id_reads == "each":
-            found = await asyncio.gather(*(collection.find_one({"_id": i}) for i in unique))
+            found = await asyncio.gather(*(self._find_one(collection, i) for i in unique))
             return {str(doc["_id"]): doc for doc in found if doc is not None}
         return {str(doc["_id"]): doc async for doc in collection.find({"_id": {"$in": unique}})}
+
+    async def _find_one(self, collection: AsyncCollection[Any], _id: str) -> Any:
+        async with self._reads:  # a bounded share of the server's connections
+            return await collection.find_one({"_id": _id})
 
     async def load_discussions(self, discussion_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         docs = await self._read_many(self._discussions, discussion_ids)
@@ -167,7 +184,7 @@ class MongoDiscussionStore:
                     )
             messages.extend(DeleteOne({"_id": message_id}) for message_id in draft.deleted)
         if messages:
-            await _bulk(self._messages, messages)
+            await _bulk(self._messages, messages, self._chunk)
         discussions = []
         for draft in drafts:
             update: dict[str, Any] = {}
@@ -180,7 +197,7 @@ class MongoDiscussionStore:
                     UpdateOne({"_id": draft.discussion_id}, update, upsert=bool(draft.on_insert))
                 )
         if discussions:
-            await _bulk(self._discussions, discussions)
+            await _bulk(self._discussions, discussions, self._chunk)
 
     async def settle_events(self, published: Sequence[Published]) -> None:
         updates = []
@@ -194,7 +211,7 @@ class MongoDiscussionStore:
             if update:
                 updates.append(UpdateOne({"_id": done.discussion_id}, update))
         if updates:
-            await _bulk(self._discussions, updates)
+            await _bulk(self._discussions, updates, self._chunk)
 
     async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None:
         touched = _millis(at)
@@ -204,6 +221,7 @@ class MongoDiscussionStore:
                 UpdateOne({"_id": i}, {"$set": {"touched": touched}}, upsert=True)
                 for i in dict.fromkeys(discussion_ids)
             ],
+            self._chunk,
         )
 
     async def clear_pending(self, discussion_ids: Sequence[str]) -> None:
@@ -211,7 +229,11 @@ class MongoDiscussionStore:
         # worker at a time, so no later mark of the stream is removed here; a sweeper
         # that claimed the mark meanwhile republishes at most events consumers drop
         # (same ids).
-        await _bulk(self._pending, [DeleteOne({"_id": i}) for i in dict.fromkeys(discussion_ids)])
+        await _bulk(
+            self._pending,
+            [DeleteOne({"_id": i}) for i in dict.fromkeys(discussion_ids)],
+            self._chunk,
+        )
 
     async def release_pending(self, discussion_id: str, marked: datetime) -> None:
         # Only the mark this sweep claimed: one renewed since belongs to a later record.
@@ -229,7 +251,15 @@ class MongoDiscussionStore:
         return result.modified_count == 1
 
 
-async def _bulk(collection: AsyncCollection[Any], operations: Sequence[Any]) -> None:
-    """Unordered: every operation names its own document, so none waits on another."""
-    if operations:
-        await collection.bulk_write(list(operations), ordered=False)
+async def _bulk(collection: AsyncCollection[Any], operations: Sequence[Any], chunk: int) -> None:
+    """Unordered: every operation names its own document, so none waits on another.
+
+    Sent ``chunk`` operations per command, one command at a time: FerretDB v1.24
+    (SQLite) keeps one connection of its per-database pool (100) open for every
+    statement of an update command that matches a document until the whole command
+    ends, so one command of ~100 updates of existing documents, or a few concurrent
+    ones, wait for a connection forever and hang that database for every client.
+    """
+    ops = list(operations)
+    for start in range(0, len(ops), chunk):
+        await collection.bulk_write(ops[start : start + chunk], ordered=False)
