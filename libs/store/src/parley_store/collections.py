@@ -69,16 +69,10 @@ _INDEXES: dict[str, list[IndexModel]] = {
             [("status", ASCENDING), ("retention_status", ASCENDING)], name="retention_review"
         ),
     ],
+    # A discussion's messages in order (gateway, responder). The normalizer reads and
+    # writes messages by _id only (ids derived from natural keys), so it needs none.
     MESSAGES: [
         IndexModel([("discussion_id", ASCENDING), ("sent_at", ASCENDING)], name="discussion_time"),
-        IndexModel(
-            [("discussion_id", ASCENDING), ("marketplace_message_id", ASCENDING)],
-            name="discussion_marketplace_message",
-        ),
-        IndexModel([("command_id", ASCENDING)], name="command"),
-        IndexModel(
-            [("discussion_id", ASCENDING), ("event_pending", ASCENDING)], name="event_pending"
-        ),
     ],
     DELIVERIES: [IndexModel([("state", ASCENDING)], name="state")],
     API_KEYS: [IndexModel([("account_id", ASCENDING)], name="account")],
@@ -101,6 +95,9 @@ _INDEXES: dict[str, list[IndexModel]] = {
 # Replaced by the indexes above: dropped where they still exist (each costs every write).
 _OBSOLETE: dict[str, list[str]] = {
     DISCUSSIONS: ["store_marketplace", "store_status", "store_read", "store_type", "store_order"],
+    # The normalizer's old per-record lookups (de-duplication by marketplace id, pending
+    # events by discussion): it now keeps that state on the discussion, read by _id.
+    MESSAGES: ["discussion_marketplace_message", "command", "event_pending"],
 }
 
 
