@@ -1,8 +1,8 @@
 """In-memory fakes of the normalizer's own ports (parley_normalizer.ports).
 
-The store applies a draft the way the MongoDB adapter's updates do (``$setOnInsert``
-for new documents only, ``$set`` of the changed fields, ``$pullAll`` of published
-entries), counts its round trips, and can be told to fail a step: enough to prove
+The store applies a draft the way the MongoDB adapter's updates do (pending marks
+added to, ``$setOnInsert`` for new documents only, ``$set`` of the changed fields),
+counts its round trips, and can be told to fail a step: enough to prove
 the batch logic — idempotence, crash points, per-record failures — without a server.
 """
 
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from parley_normalizer.domain.state import FOLDED_IDS, MESSAGE_IDS, UNPUBLISHED, Draft
-from parley_normalizer.ports import Published
+from parley_normalizer.domain.state import FOLDED_IDS, MESSAGE_IDS, Draft
 from parley_schemas import Envelope
 
 
@@ -23,7 +22,8 @@ class FakeStore:
         self.discussions: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.customers: dict[str, dict[str, Any]] = {}
-        self.pending: dict[str, datetime] = {}
+        self.pending: dict[str, datetime] = {}  # pending marks: touched
+        self.pending_events: dict[str, list[str]] = {}  # pending marks: entries
         self.round_trips: list[str] = []
         # Raised by write() once, after the messages are stored and before the
         # discussions are: the crash point between the two.
@@ -36,7 +36,7 @@ class FakeStore:
         for i in discussion_ids:
             if i in self.discussions:
                 doc = copy.deepcopy(self.discussions[i])
-                for name in (MESSAGE_IDS, FOLDED_IDS, UNPUBLISHED):
+                for name in (MESSAGE_IDS, FOLDED_IDS):
                     doc.setdefault(name, [])
                 found[i] = doc
         return found
@@ -45,11 +45,20 @@ class FakeStore:
         self.round_trips.append("load_messages")
         return {i: copy.deepcopy(self.messages[i]) for i in message_ids if i in self.messages}
 
-    async def write(self, drafts: Sequence[Draft]) -> None:
+    async def load_pending(self, discussion_ids: Sequence[str]) -> dict[str, list[str]]:
+        self.round_trips.append("load_pending")
+        return {i: list(self.pending_events[i]) for i in discussion_ids if i in self.pending}
+
+    async def write(self, drafts: Sequence[Draft], marked_at: datetime) -> None:
         self.round_trips.append("write")
         for draft in drafts:
             if draft.discussion_id in self.poisoned:
                 raise ValueError(f"cannot store {draft.discussion_id}")
+        for draft in drafts:
+            if entries := draft.pending_entries():
+                self.pending[draft.discussion_id] = marked_at
+                known = self.pending_events.setdefault(draft.discussion_id, [])
+                known.extend(e for e in entries if e not in known)
         for draft in drafts:
             for cid, doc in draft.customers.items():
                 self.customers.setdefault(cid, {"_id": cid, **doc})
@@ -64,6 +73,8 @@ class FakeStore:
             crash, self.crash_before_discussions = self.crash_before_discussions, None
             raise crash
         for draft in drafts:
+            if not draft.touched:
+                continue
             stored = self.discussions.get(draft.discussion_id)
             if stored is None:
                 if not draft.on_insert:
@@ -74,27 +85,16 @@ class FakeStore:
                 }
             stored.update(copy.deepcopy(draft.changes))
 
-    async def settle_events(self, published: Sequence[Published]) -> None:
-        self.round_trips.append("settle_events")
-        for done in published:
-            doc = self.discussions[done.discussion_id]
-            if done.created:
-                doc["created_event_published"] = True
-            doc[UNPUBLISHED] = [e for e in doc.get(UNPUBLISHED, []) if e not in done.entries]
-
-    async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None:
-        self.round_trips.append("mark_pending")
-        for i in discussion_ids:
-            self.pending[i] = at
-
     async def clear_pending(self, discussion_ids: Sequence[str]) -> None:
         self.round_trips.append("clear_pending")
         for i in discussion_ids:
             self.pending.pop(i, None)
+            self.pending_events.pop(i, None)
 
     async def release_pending(self, discussion_id: str, marked: datetime) -> None:
         if self.pending.get(discussion_id) == marked:
             del self.pending[discussion_id]
+            self.pending_events.pop(discussion_id, None)
 
     async def stale_pending(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
         return [(i, at) for i, at in self.pending.items() if at < before][:limit]

@@ -3,19 +3,19 @@
 A batch (see :mod:`parley_normalizer.batches`) is processed in a fixed number of
 round trips whatever its size, every one by ``_id`` (see domain.state for why):
 
-1. mark its discussions as having events pending (for the sweeper, should we crash
-   between the writes and the publish);
-2. read its discussions, and the outbound messages its delivery results update;
-3. apply each record, in order, to its discussion's :class:`~.domain.state.Draft`
+1. read its discussions, their pending marks (events a crash left unpublished) and
+   the outbound messages its delivery results update;
+2. apply each record, in order, to its discussion's :class:`~.domain.state.Draft`
    (pure: a record that fails here is reported for itself, the others go on);
-4. write customers, messages, then discussions (the commit point);
-5. publish every event not yet on Kafka, discussion by discussion in order, and
-   record them as published; remove the marks.
+3. write the pending marks (the events to publish), customers, messages, then the
+   discussions (the commit point);
+4. publish every event not yet on Kafka, discussion by discussion in order, then
+   remove the marks.
 
 Every step is idempotent: a batch processed again after a crash (its offsets were
 not committed) ends in the same state and publishes whatever is still pending. An
-error in steps 1, 2, 4 or 5 fails the whole batch (the caller retries it, or falls
-back to one record at a time); only step 3 fails single records.
+error in steps 1, 3 or 4 fails the whole batch (the caller retries it, or falls
+back to one record at a time); only step 2 fails single records.
 
 :meth:`Normalizer.sweep_pending`, run by a timer, publishes what a crash left
 marked, so an event never waits for the discussion's next record.
@@ -49,8 +49,8 @@ from parley_store import MessageDocument, outbound_message_id
 from . import events
 from .domain import alerts
 from .domain.retention import RetentionPolicies
-from .domain.state import Draft, NoSuchDiscussion, event_entry
-from .ports import DiscussionStore, EventSink, Published
+from .domain.state import Draft, NoSuchDiscussion
+from .ports import DiscussionStore, EventSink
 
 log = get_logger(__name__)
 
@@ -163,10 +163,9 @@ class Normalizer:
         now = self._clock()
         ids = [discussion_of(r) for r in records]
         unique = list(dict.fromkeys(ids))
-        # The mark must precede the writes, not the reads: one round trip for all three.
-        _, stored, outbound = await asyncio.gather(
-            self._store.mark_pending(unique, now),
+        stored, pending, outbound = await asyncio.gather(
             self._store.load_discussions(unique),
+            self._store.load_pending(unique),
             self._store.load_messages(
                 [
                     outbound_message_id(r.discussion_id, r.command_id)
@@ -175,7 +174,7 @@ class Normalizer:
                 ]
             ),
         )
-        drafts = {did: Draft.of(did, stored.get(did)) for did in unique}
+        drafts = {did: Draft.of(did, stored.get(did), pending.get(did, ())) for did in unique}
         scope_of: dict[str, Scope] = {}
         for i, (record, did) in enumerate(zip(records, ids, strict=True)):
             before = drafts[did].copy()
@@ -191,18 +190,10 @@ class Normalizer:
                 scope_of[did] = scopes[i]
         for draft in drafts.values():
             draft.finish(self._retention, now)
-        await self._store.write([d for d in drafts.values() if d.touched])
-        published = await asyncio.gather(
-            *(
-                self._publish(draft, scope_of.get(did))
-                for did, draft in drafts.items()
-                if draft.exists
-            )
-        )
-        await asyncio.gather(
-            self._store.settle_events([p for p in published if p.created or p.entries]),
-            self._store.clear_pending(unique),
-        )
+        await self._store.write(list(drafts.values()), now)
+        due = [d for d in drafts.values() if d.exists and d.pending_entries()]
+        await asyncio.gather(*(self._publish(d, scope_of.get(d.discussion_id)) for d in due))
+        await self._store.clear_pending([d.discussion_id for d in due])
         return BatchResult(
             errors,
             discussions=len(unique),
@@ -235,14 +226,12 @@ class Normalizer:
                 kind=record.kind.value,
             )
 
-    async def _publish(self, draft: Draft, scope: Scope | None = None) -> Published:
+    async def _publish(self, draft: Draft, scope: Scope | None = None) -> None:
         """Publishes the discussion's events not yet on Kafka, oldest first."""
         with scope() if scope is not None else contextlib.nullcontext():
             discussion = draft.discussion()
-            created = False
-            if not discussion.created_event_published:
+            if draft.created_pending:
                 await self._sink.emit(events.discussion_created(discussion))
-                created = True
             pending = draft.pending_messages()
             docs = {mid: draft.messages[mid] for mid, _ in pending if mid in draft.messages}
             missing = [mid for mid, _ in pending if mid not in docs]
@@ -254,20 +243,18 @@ class Normalizer:
             )
             for message in messages:
                 await self._sink.emit(events.message_event(discussion, message))
-        return Published(
-            draft.discussion_id, created, [event_entry(mid, version) for mid, version in pending]
-        )
 
     # ------------------------------------------------------------------ sweeper
 
     async def publish_pending(self, discussion_id: str) -> None:
         """Publishes every event not yet on Kafka for this discussion, oldest first."""
-        stored = await self._store.load_discussions([discussion_id])
-        if discussion_id not in stored:
-            return
-        published = await self._publish(Draft.of(discussion_id, stored[discussion_id]))
-        if published.created or published.entries:
-            await self._store.settle_events([published])
+        stored, pending = await asyncio.gather(
+            self._store.load_discussions([discussion_id]),
+            self._store.load_pending([discussion_id]),
+        )
+        if discussion_id in stored:
+            draft = Draft.of(discussion_id, stored[discussion_id], pending.get(discussion_id, ()))
+            await self._publish(draft)
 
     async def sweep_pending(self, older_than: datetime, limit: int = 100) -> int:
         """Publishes the events of discussions marked pending before ``older_than``.

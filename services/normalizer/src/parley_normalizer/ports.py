@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,16 +11,6 @@ from parley_store import DiscussionDocument, DiscussionStatus
 
 from .domain.retention import Retention
 from .domain.state import Draft
-
-
-@dataclass(frozen=True)
-class Published:
-    """What went out for one discussion: its created event (if it did) and the
-    ``unpublished_events`` entries that were announced."""
-
-    discussion_id: str
-    created: bool
-    entries: list[str]
 
 
 class DiscussionStore(Protocol):
@@ -37,17 +26,17 @@ class DiscussionStore(Protocol):
         """The stored messages among these ids."""
         ...
 
-    async def write(self, drafts: Sequence[Draft]) -> None:
-        """Customers, then messages, then each discussion (the commit point: its
-        bookkeeping names only messages already stored)."""
+    async def load_pending(self, discussion_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The entries of these discussions' pending marks (events not yet on Kafka)."""
+        ...
 
-    async def settle_events(self, published: Sequence[Published]) -> None:
-        """Records that these events are on Kafka."""
+    async def write(self, drafts: Sequence[Draft], marked_at: datetime) -> None:
+        """Pending marks (each draft's events to publish, ``touched`` = ``marked_at``),
+        customers, messages, then each discussion: the commit point, whose bookkeeping
+        names only messages already stored and events already in its mark."""
 
-    # A per-discussion mark that events may be pending, made before a batch's writes
-    # and removed once its events are out: what a crash leaves, the sweeper finds by age.
-    async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None: ...
-
+    # A per-discussion mark of the events to publish, written before a batch's writes
+    # and removed once they are out: what a crash leaves, the sweeper finds by age.
     async def clear_pending(self, discussion_ids: Sequence[str]) -> None: ...
 
     async def release_pending(self, discussion_id: str, marked: datetime) -> None:

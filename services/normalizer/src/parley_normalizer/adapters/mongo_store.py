@@ -19,12 +19,13 @@ Discussions stored before this bookkeeping existed (no ``message_ids``) are migr
 when first read: one query of their messages by ``discussion_id``, once per such
 discussion, since the batch's write stores the result.
 
-Pending events are also marked per discussion in a small collection of their own
-(``pending_events``, ``_id`` the discussion id, ``touched`` when last marked), written
-before a batch's writes and removed once its events are out. A crash between the
-write and the publish leaves the mark, and the sweeper finds it by ``touched`` (an
-indexed range on MongoDB; on FerretDB a scan of a collection that holds only the
-discussions in flight), off the record path.
+The events a batch must publish are its discussions' pending marks, in a small
+collection of their own (``pending_events``: ``_id`` the discussion id, ``events``
+the entries, ``touched`` when last marked), written before the discussions and
+removed once the events are out. A crash in between leaves the mark: the batch run
+again reads it by ``_id``, and the sweeper finds a mark whose batch was committed
+anyway by ``touched`` (an indexed range on MongoDB; on FerretDB a scan of a
+collection that holds only the discussions in flight), off the record path.
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ from pymongo.errors import DuplicateKeyError
 from parley_normalizer.domain.retention import Retention
 from parley_normalizer.domain.state import (
     FOLDED_IDS,
+    LEGACY_PENDING,
     MESSAGE_IDS,
-    UNPUBLISHED,
     Draft,
     event_entry,
 )
-from parley_normalizer.ports import Published
 from parley_store import CUSTOMERS, DISCUSSIONS, MESSAGES, inbound_message_id
 
 PENDING_EVENTS = "pending_events"
@@ -152,7 +152,7 @@ class MongoDiscussionStore:
                 folded.append(inbound_message_id(discussion_id, message["marketplace_message_id"]))
         doc[MESSAGE_IDS] = ids
         doc[FOLDED_IDS] = folded
-        doc[UNPUBLISHED] = unpublished
+        doc[LEGACY_PENDING] = unpublished
 
     async def _ensure_customer(self, customer_id: str, doc: dict[str, Any]) -> None:
         # Another worker may create this very customer at the same moment: same id, so
@@ -165,7 +165,24 @@ class MongoDiscussionStore:
     async def load_messages(self, message_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return await self._read_many(self._messages, message_ids)
 
-    async def write(self, drafts: Sequence[Draft]) -> None:
+    async def load_pending(self, discussion_ids: Sequence[str]) -> dict[str, list[str]]:
+        marks = await self._read_many(self._pending, discussion_ids)
+        return {i: list(mark.get("events") or []) for i, mark in marks.items()}
+
+    async def write(self, drafts: Sequence[Draft], marked_at: datetime) -> None:
+        touched = _millis(marked_at)
+        marks = [
+            UpdateOne(
+                {"_id": d.discussion_id},
+                # Added to, never replaced: a batch run again after a crash finds no new
+                # message, and the entries of the first run must stay until published.
+                {"$set": {"touched": touched}, "$addToSet": {"events": {"$each": entries}}},
+                upsert=True,
+            )
+            for d in drafts
+            if (entries := d.pending_entries())
+        ]
+        await _bulk(self._pending, marks, self._chunk)
         customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
         # One update each (concurrent), not a bulk: only when a discussion is linked
         # (once), and the duplicate key of a race with another worker must be told
@@ -187,6 +204,8 @@ class MongoDiscussionStore:
             await _bulk(self._messages, messages, self._chunk)
         discussions = []
         for draft in drafts:
+            if not draft.touched:
+                continue
             update: dict[str, Any] = {}
             if draft.changes:
                 update["$set"] = draft.changes
@@ -199,36 +218,11 @@ class MongoDiscussionStore:
         if discussions:
             await _bulk(self._discussions, discussions, self._chunk)
 
-    async def settle_events(self, published: Sequence[Published]) -> None:
-        updates = []
-        for done in published:
-            update: dict[str, Any] = {}
-            if done.created:
-                update["$set"] = {"created_event_published": True}
-            if done.entries:
-                # Only the versions announced: a newer version of a message stays pending.
-                update["$pullAll"] = {UNPUBLISHED: list(done.entries)}
-            if update:
-                updates.append(UpdateOne({"_id": done.discussion_id}, update))
-        if updates:
-            await _bulk(self._discussions, updates, self._chunk)
-
-    async def mark_pending(self, discussion_ids: Sequence[str], at: datetime) -> None:
-        touched = _millis(at)
-        await _bulk(
-            self._pending,
-            [
-                UpdateOne({"_id": i}, {"$set": {"touched": touched}}, upsert=True)
-                for i in dict.fromkeys(discussion_ids)
-            ],
-            self._chunk,
-        )
-
     async def clear_pending(self, discussion_ids: Sequence[str]) -> None:
-        # By _id alone (pushed down): one discussion's records are processed by one
-        # worker at a time, so no later mark of the stream is removed here; a sweeper
-        # that claimed the mark meanwhile republishes at most events consumers drop
-        # (same ids).
+        # By _id alone (pushed down), once the mark's events are out: one discussion's
+        # records are processed by one worker at a time, so no later mark of the stream
+        # is removed here; a sweeper that claimed the mark meanwhile republishes at most
+        # events consumers drop (same ids).
         await _bulk(
             self._pending,
             [DeleteOne({"_id": i}) for i in dict.fromkeys(discussion_ids)],

@@ -10,9 +10,13 @@ discussion document therefore carries, next to the summary the inbox shows:
 - ``message_ids``: the ids of its stored messages (``message_count`` is their number);
 - ``folded_message_ids``: ids a synced copy of one of our replies would get, so the
   next sync does not store the reply twice (it is stored under its command id);
-- ``unpublished_events``: ``"<message id>:<event version>"`` not yet on Kafka;
 - ``last_message_id``: which message the summary (``last_message_at``/``_preview``)
   shows, so an update of that message refreshes it.
+
+The events a batch must publish (``"created"``, ``"<message id>:<event version>"``)
+are not kept on the discussion but in its pending mark (see the adapter), written
+before the discussion and removed once they are out: no second write of the
+discussion per batch, and what a crash left unpublished is read back by ``_id``.
 
 Every decision is a pure function of the stored discussion (read by ``_id``) and the
 record, applied to a :class:`Draft`; the adapter writes the draft by ``_id``. The
@@ -55,7 +59,10 @@ from .retention import RetentionPolicies, review
 
 MESSAGE_IDS = "message_ids"
 FOLDED_IDS = "folded_message_ids"
-UNPUBLISHED = "unpublished_events"
+CREATED = "created"  # the pending-events entry of a discussion's created event
+# Set by the adapter on a discussion stored before the bookkeeping existed: the
+# entries its messages' old ``event_pending`` flags stood for (never written back).
+LEGACY_PENDING = "_legacy_pending_events"
 LAST_MESSAGE_ID = "last_message_id"
 
 # Workflow fields (the gateway's) are only ever written when the discussion is created.
@@ -91,6 +98,7 @@ class Draft:
     message_ids: dict[str, None]  # ordered set
     folded: dict[str, None]
     unpublished: dict[str, int]  # message id -> version to announce
+    created_pending: bool = False  # the discussion's created event is still to announce
     changes: dict[str, Any] = field(default_factory=dict)  # $set of the discussion
     on_insert: dict[str, Any] = field(default_factory=dict)  # $setOnInsert
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # written, by id
@@ -100,15 +108,21 @@ class Draft:
     new_messages: int = 0
 
     @classmethod
-    def of(cls, discussion_id: str, stored: dict[str, Any] | None) -> Draft:
+    def of(
+        cls, discussion_id: str, stored: dict[str, Any] | None, pending: Sequence[str] = ()
+    ) -> Draft:
+        """``pending``: the entries of its pending mark (events a crash left unpublished)."""
         doc = dict(stored or {"_id": discussion_id})
+        entries = [*pending, *doc.pop(LEGACY_PENDING, [])]
         return cls(
             discussion_id=discussion_id,
             existed=stored is not None,
             doc=doc,
             message_ids=dict.fromkeys(doc.get(MESSAGE_IDS) or []),
             folded=dict.fromkeys(doc.get(FOLDED_IDS) or []),
-            unpublished=dict(parse_entry(e) for e in doc.get(UNPUBLISHED) or []),
+            unpublished=dict(parse_entry(e) for e in entries if e != CREATED),
+            created_pending=CREATED in entries
+            or (stored is not None and stored.get("created_event_published") is False),
         )
 
     @property
@@ -135,7 +149,10 @@ class Draft:
     def _create(self, fields: dict[str, Any], created_at: datetime, tags: Sequence[str]) -> None:
         """The first record of a new discussion: identity, defaults and workflow fields."""
         self._set({**fields, "created_at": created_at, "customer_id": None, "message_count": 0})
-        self._set({"created_event_published": False})
+        # True from the start: the created event is in the pending mark written before
+        # this discussion, which is what guarantees it goes out.
+        self._set({"created_event_published": True})
+        self.created_pending = True
         workflow = {**_WORKFLOW_DEFAULTS, "tags": list(tags)}
         self.on_insert.update(workflow)
         self.doc.update(workflow)
@@ -295,7 +312,7 @@ class Draft:
                 "event_version": 0,
             }
         )
-        doc.pop("event_pending", None)  # tracked on the discussion (``unpublished_events``)
+        doc.pop("event_pending", None)  # tracked by the pending mark now
         doc.update(
             {
                 "delivery": {
@@ -328,13 +345,13 @@ class Draft:
 
     def finish(self, policies: RetentionPolicies, now: datetime) -> None:
         """Bookkeeping and retention once every record of the batch is applied."""
+        self.legacy_created_flag()
         if not self.touched:
             return
         self._set(
             {
                 MESSAGE_IDS: list(self.message_ids),
                 FOLDED_IDS: list(self.folded),
-                UNPUBLISHED: [event_entry(m, v) for m, v in self.unpublished.items()],
                 "message_count": len(self.message_ids),
             }
         )
@@ -356,6 +373,17 @@ class Draft:
     def pending_messages(self) -> list[tuple[str, int]]:
         """(message id, version) of the events still to publish."""
         return list(self.unpublished.items())
+
+    def pending_entries(self) -> list[str]:
+        """Everything still to publish, as its pending mark stores it."""
+        created = [CREATED] if self.created_pending else []
+        return created + [event_entry(m, v) for m, v in self.unpublished.items()]
+
+    def legacy_created_flag(self) -> None:
+        """A discussion stored with ``created_event_published: false`` (before the
+        pending mark carried it): the batch's write sets it, the mark covers it."""
+        if self.existed and self.doc.get("created_event_published") is False:
+            self._set({"created_event_published": True})
 
 
 def message_document(doc: dict[str, Any]) -> MessageDocument:
