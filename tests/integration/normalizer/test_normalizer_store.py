@@ -228,3 +228,33 @@ async def test_a_parked_reply_shows_its_attempts_and_next_attempt_then_the_final
     await normalizer.on_delivery(failed)
     out = await shown()
     assert (out.state, out.attempts, out.next_attempt_at) == ("failed", 5, None)
+
+
+async def test_a_discussion_stored_before_the_bookkeeping_is_migrated_on_its_next_record(
+    normalizer: Normalizer, mongo_db: AsyncDatabase[Any]
+) -> None:
+    """As the per-record normalizer left it: no message_ids, our reply already synced
+    back under its marketplace id; the next snapshot adds only what is new."""
+    store = store_id()
+    await normalizer.on_snapshot(snapshot(store, message("m1", 0)))
+    did = snapshot(store).key.discussion_id
+    await normalizer.on_delivery(delivery(store, did, DeliveryState.SENT, mid="mk-7"))
+    await mongo_db[DISCUSSIONS].update_one(
+        {"_id": did},
+        {"$unset": {"message_ids": "", "folded_message_ids": "", "last_message_id": ""}},
+    )
+
+    await normalizer.on_snapshot(
+        snapshot(
+            store,
+            message("m1", 0),
+            message("mk-7", 31, sender=SHOP, body="Wysyłamy jutro."),
+            message("m3", 40, body="Dziękuję"),
+        )
+    )
+
+    doc = await mongo_db[DISCUSSIONS].find_one({"_id": did})
+    assert doc is not None
+    stored = await mongo_db[MESSAGES].count_documents({"discussion_id": did})
+    assert stored == 3 == doc["message_count"] == len(doc["message_ids"])
+    assert doc["last_message_preview"] == "Dziękuję"

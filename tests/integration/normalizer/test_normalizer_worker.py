@@ -1,9 +1,10 @@
 """The normalizer as a real Faust worker process on the real broker and database.
 
-Proves the stream side: records are consumed from Kafka, bad ones go to the dead-letter
-topic while the stream goes on, and a worker killed without warning loses and
-duplicates nothing when it comes back; order alerts are consumed too, and the
-retention timer deletes what has expired.
+Proves the stream side: records are consumed from Kafka in batches, bad ones go to the
+dead-letter topic while the rest of their batch is stored, and a worker killed without
+warning (mid-batch: it is acknowledged only once stored) loses and duplicates nothing
+when it comes back; order alerts are consumed too, and the retention timer deletes
+what has expired.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from support.waiting import eventually
 from parley_platform.kafka import KafkaPublisher
 from parley_schemas import (
     DEAD_LETTERS,
+    DELIVERY_RESULT,
+    DELIVERY_RESULTS,
     MARKETPLACE_RAW,
     ORDER_ALERT,
     ORDER_ALERTS,
     THREAD_SNAPSHOT,
+    DeliveryResult,
+    DeliveryState,
     Envelope,
     OrderAlert,
     OrderAlertKind,
@@ -218,3 +223,50 @@ async def test_alerts_open_drafts_and_the_timer_deletes_expired_discussions(
 async def _message_count(db: AsyncDatabase[Any], store: str) -> int:
     ids = await db[DISCUSSIONS].distinct("_id", {"store_id": store})
     return await db[MESSAGES].count_documents({"discussion_id": {"$in": ids}})
+
+
+async def test_one_bad_record_in_a_batch_is_dead_lettered_and_the_rest_is_stored(
+    worker: ServiceGroup,
+    publisher: KafkaPublisher,
+    mongo_db: AsyncDatabase[Any],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:
+    store = f"store-{uuid.uuid4().hex[:8]}"
+    orphan = DeliveryResult(
+        command_id=f"cmd-{uuid.uuid4().hex[:8]}",
+        discussion_id=f"missing-{uuid.uuid4().hex[:8]}",
+        store_id=store,
+        marketplace="decathlon",
+        thread_id="nowhere",
+        state=DeliveryState.SENT,
+        body="?",
+        recipients=[ParticipantRole.CUSTOMER],
+        attempts=1,
+        occurred_at=datetime(2026, 7, 1, tzinfo=UTC),
+    )
+    async with TopicProbe(kafka_bootstrap, DEAD_LETTERS, topic_prefix) as dead:
+        # Published back to back: the worker takes them in one or a few batches.
+        for i in range(20):
+            await publisher.publish(MARKETPLACE_RAW, snapshot(store, f"t{i}", 2))
+        await publisher.publish(
+            DELIVERY_RESULTS,
+            Envelope[DeliveryResult](
+                source="/test", type=DELIVERY_RESULT.name, subject="x", data=orphan
+            ),
+        )
+        for i in range(20, 40):
+            await publisher.publish(MARKETPLACE_RAW, snapshot(store, f"t{i}", 2))
+        (letter,) = await dead.wait_for(
+            lambda r: orphan.command_id.encode() in (r.value or b""), timeout=60
+        )
+    assert "unprocessable" in letter.envelope().data.reason
+
+    async def stored() -> bool:
+        discussions = await mongo_db[DISCUSSIONS].count_documents({"store_id": store})
+        return discussions == 40 and await _message_count(mongo_db, store) == 80
+
+    await eventually(stored, timeout=60)
+    async for doc in mongo_db[DISCUSSIONS].find({"store_id": store}):
+        assert doc["message_count"] == len(doc["message_ids"]) == 2
+        assert doc["last_message_preview"] == "Mensaje 1"
