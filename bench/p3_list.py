@@ -145,6 +145,52 @@ def stages(plan: Mapping[str, Any]) -> list[str]:
 SLOW_S = 2.0  # slower than this per request: fewer samples, so the phase still ends
 
 
+async def measure_page(
+    http: httpx.AsyncClient,
+    db: Any,
+    label: str,
+    name: str,
+    page: str,
+    params: Mapping[str, str],
+    query_params: Mapping[str, str],
+    cursor: str | None,
+    samples: int,
+    limit: int,
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    extra = {"cursor": cursor} if cursor else {}
+    api: list[float] = []
+    raw: list[float] = []
+    query, order = baseline_query(params, cursor)
+    for n in range(samples):
+        t = time.perf_counter()
+        answer = await http.get("/discussions", params={**query_params, **extra})
+        api.append(time.perf_counter() - t)
+        answer.raise_for_status()
+        t = time.perf_counter()
+        if query is not None:
+            list(db.discussions.find(query).sort(order).limit(limit + 1))
+        raw.append(time.perf_counter() - t)
+        if n >= 2 and sum(api) / len(api) > SLOW_S:
+            notes.append(f"{label} {name}, {page}: {len(api)} samples only (slow)")
+            break
+    a, b = summary(api), summary(raw)
+    first_p99 = page == "first page"
+    return [
+        figure(
+            f"{name}, {page} {stat}",
+            a[stat],
+            b[stat],
+            "s",
+            group=label,
+            samples=len(api),
+            target_max=0.3 if first_p99 and stat == "p99" else None,
+            target_of="value",
+        )
+        for stat in ("p50", "p99")
+    ]
+
+
 async def measure_filter(
     http: httpx.AsyncClient,
     db: Any,
@@ -157,56 +203,34 @@ async def measure_filter(
 ) -> list[dict[str, Any]]:
     """p50/p99 of the first page and of page 10, gateway vs raw query, for one filter."""
     query_params = {**params, "limit": str(limit)}
-    # Walk to page 10 once: its cursor is then asked for repeatedly.
-    cursor = None
-    page10 = None
-    for _ in range(9):
-        answer = await http.get(
-            "/discussions", params=query_params | ({"cursor": cursor} if cursor else {})
-        )
-        answer.raise_for_status()
-        cursor = answer.json().get("next_cursor")
-        if not cursor:
-            break
-    else:
-        page10 = cursor
-    figures = []
-    for page, start in (("first page", None), ("page 10", page10)):
-        if page == "page 10" and start is None:
-            notes.append(f"{label} {name}: fewer than 10 pages of {limit}")
-            continue
-        extra = {"cursor": start} if start else {}
-        api: list[float] = []
-        raw: list[float] = []
-        query, order = baseline_query(params, start)
-        for n in range(samples):
-            t = time.perf_counter()
-            answer = await http.get("/discussions", params=query_params | extra)
-            api.append(time.perf_counter() - t)
-            answer.raise_for_status()
-            t = time.perf_counter()
-            if query is not None:
-                list(db.discussions.find(query).sort(order).limit(limit + 1))
-            raw.append(time.perf_counter() - t)
-            if n >= 2 and sum(api) / len(api) > SLOW_S:
-                notes.append(f"{label} {name}, {page}: {len(api)} samples only (slow)")
-                break
-        a, b = summary(api), summary(raw)
-        for stat in ("p50", "p99"):
-            first_p99 = page == "first page" and stat == "p99"
-            figures.append(
-                figure(
-                    f"{name}, {page} {stat}",
-                    a[stat],
-                    b[stat],
-                    "s",
-                    group=label,
-                    samples=len(api),
-                    target_max=0.3 if first_p99 else None,
-                    target_of="value",
-                )
+    figures = await measure_page(
+        http, db, label, name, "first page", params, query_params, None, samples, limit, notes
+    )
+    try:
+        # Walk to page 10 once: its cursor is then asked for repeatedly.
+        cursor = None
+        for _ in range(9):
+            answer = await http.get(
+                "/discussions", params=query_params | ({"cursor": cursor} if cursor else {})
             )
+            answer.raise_for_status()
+            cursor = answer.json().get("next_cursor")
+            if not cursor:
+                notes.append(f"{label} {name}: fewer than 10 pages of {limit}")
+                return figures
+        figures += await measure_page(
+            http, db, label, name, "page 10", params, query_params, cursor, samples, limit, notes
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        notes.append(f"{label} {name}, page 10: the gateway failed ({failure(exc)})")
     return figures
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, without the request's URL (it may hold a cursor)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
 
 
 async def run(
@@ -255,8 +279,8 @@ async def run(
                         )
                     except (httpx.HTTPError, OSError) as exc:
                         # One filter the gateway cannot serve (its maxTimeMS, say) is a
-                        # finding, not the end of the phase.
-                        notes.append(f"{label} {name}: failed: {type(exc).__name__}: {exc}")
+                        # finding, not the end of the phase. No URL: it holds a cursor.
+                        notes.append(f"{label} {name}: the gateway failed ({failure(exc)})")
                         continue
                     if explain and size == max(sizes):
                         for page, cursor in (("first page", None),):
