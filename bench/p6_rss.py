@@ -59,7 +59,7 @@ async def run(pids: dict[str, int], settle_s: float, rss_after_p1: int | None) -
     return {
         "title": "resident memory per service",
         "measures": f"VmRSS of each service process {settle_s:.0f} s after all are healthy "
-        "(idle, the sandbox's seeded demo connections only), and the normalizer's right "
+        "(idle: no connection activated yet), and the normalizer's right "
         "after P1's largest level",
         "baseline": "a bare Python interpreter (idle rows); the idle normalizer (after P1)",
         "figures": figures,
