@@ -174,7 +174,7 @@ class Normalizer:
                 ]
             ),
         )
-        drafts = {did: Draft.of(did, stored.get(did), pending.get(did, ())) for did in unique}
+        drafts = {did: Draft.of(did, stored.get(did), pending.get(did)) for did in unique}
         scope_of: dict[str, Scope] = {}
         for i, (record, did) in enumerate(zip(records, ids, strict=True)):
             before = drafts[did].copy()
@@ -253,7 +253,7 @@ class Normalizer:
             self._store.load_pending([discussion_id]),
         )
         if discussion_id in stored:
-            draft = Draft.of(discussion_id, stored[discussion_id], pending.get(discussion_id, ()))
+            draft = Draft.of(discussion_id, stored[discussion_id], pending.get(discussion_id))
             await self._publish(draft)
 
     async def sweep_pending(self, older_than: datetime, limit: int = 100) -> int:

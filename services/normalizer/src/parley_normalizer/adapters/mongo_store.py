@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DeleteOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley_normalizer.domain.retention import Retention
 from parley_normalizer.domain.state import (
@@ -56,6 +56,7 @@ BY_ID_READS = ("each", "in")
 # Safe on FerretDB v1 (see _bulk); on MongoDB, larger chunks save round trips.
 DEFAULT_WRITE_CHUNK = 32
 DEFAULT_READ_CONCURRENCY = 32
+_DUPLICATE_KEY = 11000
 
 
 def _millis(at: datetime) -> datetime:
@@ -171,52 +172,83 @@ class MongoDiscussionStore:
 
     async def write(self, drafts: Sequence[Draft], marked_at: datetime) -> None:
         touched = _millis(marked_at)
-        marks = [
-            UpdateOne(
-                {"_id": d.discussion_id},
-                # Added to, never replaced: a batch run again after a crash finds no new
-                # message, and the entries of the first run must stay until published.
-                {"$set": {"touched": touched}, "$addToSet": {"events": {"$each": entries}}},
+        marks = [(d, entries) for d in drafts if (entries := d.pending_entries())]
+
+        def add_to_mark(doc: dict[str, Any]) -> UpdateOne:
+            # Added to, never replaced: a batch run again after a crash finds no new
+            # message, and the entries of the first run must stay until published.
+            return UpdateOne(
+                {"_id": doc["_id"]},
+                {"$set": {"touched": touched}, "$addToSet": {"events": {"$each": doc["events"]}}},
                 upsert=True,
             )
-            for d in drafts
-            if (entries := d.pending_entries())
-        ]
-        await _bulk(self._pending, marks, self._chunk)
+
+        await _insert_new(
+            self._pending,
+            [
+                {"_id": d.discussion_id, "touched": touched, "events": entries}
+                for d, entries in marks
+                if not d.marked
+            ],
+            add_to_mark,
+            self._chunk,
+        )
+        await _bulk(
+            self._pending,
+            [
+                add_to_mark({"_id": d.discussion_id, "events": entries})
+                for d, entries in marks
+                if d.marked
+            ],
+            self._chunk,
+        )
         customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
         # One update each (concurrent), not a bulk: only when a discussion is linked
         # (once), and the duplicate key of a race with another worker must be told
-        # apart per customer (FerretDB's answer to a bulk with one is not one pymongo
-        # can read).
+        # apart per customer.
         await asyncio.gather(*(self._ensure_customer(cid, doc) for cid, doc in customers.items()))
-        messages: list[Any] = []
-        for draft in drafts:
-            for message_id, doc in draft.messages.items():
-                if message_id in draft.replaced:
-                    body = {k: v for k, v in doc.items() if k != "_id"}
-                    messages.append(ReplaceOne({"_id": message_id}, body, upsert=True))
-                else:
-                    messages.append(
-                        UpdateOne({"_id": message_id}, {"$setOnInsert": doc}, upsert=True)
-                    )
-            messages.extend(DeleteOne({"_id": message_id}) for message_id in draft.deleted)
-        if messages:
-            await _bulk(self._messages, messages, self._chunk)
-        discussions = []
-        for draft in drafts:
-            if not draft.touched:
-                continue
-            update: dict[str, Any] = {}
-            if draft.changes:
-                update["$set"] = draft.changes
+        # New messages are inserted (a message already stored, by a batch that crashed
+        # before its discussion, is the same document: its duplicate key is ignored);
+        # a reply's message is rewritten whole.
+        await _insert_new(
+            self._messages,
+            [doc for d in drafts for mid, doc in d.messages.items() if mid not in d.replaced],
+            lambda doc: None,
+            self._chunk,
+        )
+        changed: list[Any] = [
+            ReplaceOne({"_id": mid}, {k: v for k, v in doc.items() if k != "_id"}, upsert=True)
+            for d in drafts
+            for mid, doc in d.messages.items()
+            if mid in d.replaced
+        ]
+        changed.extend(DeleteOne({"_id": mid}) for d in drafts for mid in d.deleted)
+        await _bulk(self._messages, changed, self._chunk)
+        by_id = {d.discussion_id: d for d in drafts if d.touched}
+
+        def update_of(draft: Draft) -> UpdateOne:
+            update: dict[str, Any] = {"$set": draft.changes}
             if draft.on_insert:
                 update["$setOnInsert"] = draft.on_insert
-            if update:
-                discussions.append(
-                    UpdateOne({"_id": draft.discussion_id}, update, upsert=bool(draft.on_insert))
-                )
-        if discussions:
-            await _bulk(self._discussions, discussions, self._chunk)
+            return UpdateOne({"_id": draft.discussion_id}, update, upsert=bool(draft.on_insert))
+
+        # A new discussion is inserted whole; should it exist after all (a worker that
+        # lost the partition still finishing its batch), the insert becomes an update.
+        await _insert_new(
+            self._discussions,
+            [
+                {**d.on_insert, **d.changes, "_id": d.discussion_id}
+                for d in by_id.values()
+                if not d.existed
+            ],
+            lambda doc: update_of(by_id[str(doc["_id"])]),
+            self._chunk,
+        )
+        await _bulk(
+            self._discussions,
+            [update_of(d) for d in by_id.values() if d.existed and d.changes],
+            self._chunk,
+        )
 
     async def clear_pending(self, discussion_ids: Sequence[str]) -> None:
         # By _id alone (pushed down), once the mark's events are out: one discussion's
@@ -243,6 +275,30 @@ class MongoDiscussionStore:
             {"$set": {"touched": _millis(at)}},
         )
         return result.modified_count == 1
+
+
+async def _insert_new(
+    collection: AsyncCollection[Any],
+    docs: list[dict[str, Any]],
+    instead: Callable[[dict[str, Any]], UpdateOne | None],
+    chunk: int,
+) -> None:
+    """Inserts documents believed new, in one unordered command: an insert is far
+    cheaper than an upsert on FerretDB (no read first; all rows in one transaction),
+    and holds no connection (see :func:`_bulk`). A document that exists after all
+    (duplicate key) gets ``instead(doc)``, if any."""
+    if not docs:
+        return
+    try:
+        await collection.bulk_write([InsertOne(doc) for doc in docs], ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if exc.details.get("writeConcernErrors") or any(
+            e.get("code") != _DUPLICATE_KEY for e in errors
+        ):
+            raise
+        retry = [op for e in errors if (op := instead(docs[int(e["index"])])) is not None]
+        await _bulk(collection, retry, chunk)
 
 
 async def _bulk(collection: AsyncCollection[Any], operations: Sequence[Any], chunk: int) -> None:

@@ -99,6 +99,7 @@ class Draft:
     folded: dict[str, None]
     unpublished: dict[str, int]  # message id -> version to announce
     created_pending: bool = False  # the discussion's created event is still to announce
+    marked: bool = False  # its pending mark existed when the batch read it
     changes: dict[str, Any] = field(default_factory=dict)  # $set of the discussion
     on_insert: dict[str, Any] = field(default_factory=dict)  # $setOnInsert
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # written, by id
@@ -109,11 +110,15 @@ class Draft:
 
     @classmethod
     def of(
-        cls, discussion_id: str, stored: dict[str, Any] | None, pending: Sequence[str] = ()
+        cls,
+        discussion_id: str,
+        stored: dict[str, Any] | None,
+        pending: Sequence[str] | None = None,
     ) -> Draft:
-        """``pending``: the entries of its pending mark (events a crash left unpublished)."""
+        """``pending``: the entries of its pending mark (events a crash left unpublished),
+        None when it has none."""
         doc = dict(stored or {"_id": discussion_id})
-        entries = [*pending, *doc.pop(LEGACY_PENDING, [])]
+        entries = [*(pending or ()), *doc.pop(LEGACY_PENDING, [])]
         return cls(
             discussion_id=discussion_id,
             existed=stored is not None,
@@ -123,6 +128,7 @@ class Draft:
             unpublished=dict(parse_entry(e) for e in entries if e != CREATED),
             created_pending=CREATED in entries
             or (stored is not None and stored.get("created_event_published") is False),
+            marked=pending is not None,
         )
 
     @property
