@@ -6,9 +6,11 @@ discussions are read once, and its customers, messages and discussions are each
 written with one unordered ``bulk_write``. Ids come from natural keys (discussion
 from its key, message from discussion + marketplace message id or command id,
 customer from store + marketplace + customer id), so a write repeated after a crash
-lands on the same document: ``$setOnInsert`` for what is created once, ``$set`` of
-the normalizer's own fields (see parley_store for field ownership: the gateway's
-workflow fields are written on insert only, and ``read`` when a buyer writes).
+lands on the same document. What the batch's read did not find is inserted (far
+cheaper than an upsert on FerretDB; a duplicate key means it exists after all, and
+the insert is ignored or becomes the update); what it found gets ``$set`` of the
+normalizer's own fields (see parley_store for field ownership: the gateway's
+workflow fields are written on creation only, and ``read`` when a buyer writes).
 
 Reading many documents by ``_id``: ``{_id: {$in: [...]}}`` is one round trip, but
 FerretDB answers it by scanning the collection; one ``find_one`` per id is pushed
