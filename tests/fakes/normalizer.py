@@ -25,6 +25,7 @@ class FakeStore:
         self.pending: dict[str, datetime] = {}  # pending marks: touched
         self.pending_events: dict[str, list[str]] = {}  # pending marks: entries
         self.round_trips: list[str] = []
+        self.written: list[str] = []  # discussion ids, each time one is written
         # Raised by write() once, after the messages are stored and before the
         # discussions are: the crash point between the two.
         self.crash_before_discussions: BaseException | None = None
@@ -75,6 +76,7 @@ class FakeStore:
         for draft in drafts:
             if not draft.touched:
                 continue
+            self.written.append(draft.discussion_id)
             stored = self.discussions.get(draft.discussion_id)
             if stored is None:
                 if not draft.on_insert:

@@ -116,8 +116,10 @@ async def test_a_batch_stores_each_discussion_once_and_a_replay_changes_and_emit
 
     emitted = len(sink.events)
     stored = {k: dict(v) for k, v in store.discussions.items()}
+    store.written.clear()
     assert (await n.process(batch)).errors == [None] * 4
     assert len(sink.events) == emitted, "a replay publishes nothing"
+    assert store.written == [], "and writes no discussion"
     assert store.discussions == stored
     assert len(store.messages) == 7
 

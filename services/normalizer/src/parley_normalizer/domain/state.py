@@ -100,6 +100,7 @@ class Draft:
     unpublished: dict[str, int]  # message id -> version to announce
     created_pending: bool = False  # the discussion's created event is still to announce
     marked: bool = False  # its pending mark existed when the batch read it
+    migrated: bool = False  # bookkeeping rebuilt from its messages: to be stored
     changes: dict[str, Any] = field(default_factory=dict)  # $set of the discussion
     on_insert: dict[str, Any] = field(default_factory=dict)  # $setOnInsert
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # written, by id
@@ -118,6 +119,7 @@ class Draft:
         """``pending``: the entries of its pending mark (events a crash left unpublished),
         None when it has none."""
         doc = dict(stored or {"_id": discussion_id})
+        migrated = LEGACY_PENDING in doc
         entries = [*(pending or ()), *doc.pop(LEGACY_PENDING, [])]
         return cls(
             discussion_id=discussion_id,
@@ -129,6 +131,7 @@ class Draft:
             created_pending=CREATED in entries
             or (stored is not None and stored.get("created_event_published") is False),
             marked=pending is not None,
+            migrated=migrated,
         )
 
     @property
@@ -145,8 +148,10 @@ class Draft:
         return copy.deepcopy(self)
 
     def _set(self, fields: dict[str, Any]) -> None:
-        self.doc.update(fields)
         for name, value in fields.items():
+            if self.existed and name in self.doc and _same(self.doc[name], value):
+                continue  # a replay writes nothing: no write of an unchanged discussion
+            self.doc[name] = value
             # A field set on creation in this very batch stays in the insert-only part:
             # one update may not name a field in both.
             target = self.on_insert if name in self.on_insert else self.changes
@@ -352,6 +357,9 @@ class Draft:
     def finish(self, policies: RetentionPolicies, now: datetime) -> None:
         """Bookkeeping and retention once every record of the batch is applied."""
         self.legacy_created_flag()
+        if self.migrated:
+            self.changes[MESSAGE_IDS] = list(self.message_ids)
+            self.changes[FOLDED_IDS] = list(self.folded)
         if not self.touched:
             return
         self._set(
@@ -394,6 +402,13 @@ class Draft:
 
 def message_document(doc: dict[str, Any]) -> MessageDocument:
     return MessageDocument.model_validate(doc)
+
+
+def _same(stored: Any, value: Any) -> bool:
+    """Equal as stored: BSON dates hold milliseconds."""
+    if isinstance(stored, datetime) and isinstance(value, datetime):
+        return _ms(stored) == _ms(value)
+    return bool(stored == value)
 
 
 def _ms(moment: datetime) -> datetime:
