@@ -62,7 +62,9 @@ def document() -> dict[str, Any]:
             "title": "Parley conversation events and commands",
             "version": "1.0.0",
             "description": (
-                "Every record is a CloudEvents 1.0 envelope in structured mode; "
+                "Every record is a CloudEvents 1.0 envelope in structured mode (binary "
+                "mode is refused); extension attributes (lower-case a-z0-9 names, string, "
+                "integer or boolean values) are allowed and kept; "
                 "a breaking change gets a new record type and topic version."
             ),
         },

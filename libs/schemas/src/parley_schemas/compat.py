@@ -4,6 +4,18 @@ A consumer coded against the old schema breaks when a field it reads disappears 
 changes type, when a field becomes required that old producers never sent, or when an
 enum gains or loses a value (it cannot parse the new one / relies on the old one).
 Such a change needs a new record type and topic version instead.
+
+Two rules concern the CloudEvents envelope itself:
+
+- ``id``, ``specversion`` and ``time`` becoming required at the envelope's root is
+  not a break: every envelope a Parley producer has ever written carried them
+  (pydantic serialises defaults and default factories); the schemas published before
+  simply did not declare it. Requiring them describes records that already exist.
+- Allowing extension attributes (``additionalProperties`` from ``false`` to a schema)
+  is compatible: the CloudEvents spec requires consumers to tolerate extensions they
+  do not know. Taking that back — forbidding them, or narrowing the types their values
+  may have — breaks every producer and consumer that adds one (the SDK's Kafka binding
+  adds ``partitionkey``), so it is reported.
 """
 
 from __future__ import annotations
@@ -11,6 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 Schema = dict[str, Any]
+
+# Envelope attributes every Parley record always carried: requiring them breaks no one.
+ALWAYS_SENT = frozenset({"$.id", "$.specversion", "$.time"})
 
 
 def _resolve(node: Schema, root: Schema) -> Schema:
@@ -72,6 +87,23 @@ def _compare(
         _compare(old_prop, new_props[name], old_root, new_root, f"{path}.{name}", out)
     newly_required = set(new.get("required", [])) - set(old.get("required", []))
     for name in sorted(newly_required):
-        out.append(f"{path}.{name}: became required")
+        if f"{path}.{name}" not in ALWAYS_SENT:
+            out.append(f"{path}.{name}: became required")
+    _compare_extensions(old, new, old_root, new_root, path, out)
     if "items" in old and "items" in new:
         _compare(old["items"], new["items"], old_root, new_root, f"{path}[]", out)
+
+
+def _compare_extensions(
+    old: Schema, new: Schema, old_root: Schema, new_root: Schema, path: str, out: list[str]
+) -> None:
+    """Extension attributes once allowed stay allowed, with at least the same value types."""
+    old_extra = old.get("additionalProperties", True)
+    new_extra = new.get("additionalProperties", True)
+    if old_extra is False:
+        return
+    if new_extra is False:
+        out.append(f"{path}: extension attributes no longer accepted")
+        return
+    if isinstance(old_extra, dict) and isinstance(new_extra, dict):
+        _compare(old_extra, new_extra, old_root, new_root, f"{path}.<extension>", out)
