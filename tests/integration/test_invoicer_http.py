@@ -1,7 +1,8 @@
 """The invoicer through its HTTP API: a real PDF out, problem+json for bad input.
 
-Runs the FastAPI app in-process with the real WeasyPrint renderer and system fonts;
-the invoicer needs neither Kafka nor MongoDB yet, so no stack is required.
+Runs the FastAPI app in-process with the real WeasyPrint renderer and system fonts,
+over the in-memory ledger (numbering on MongoDB across processes is
+tests/integration/test_invoicer_numbering.py), so no stack is required.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from parley_invoicer.adapters.memory import InMemoryInvoiceLedger
 from parley_invoicer.main import create_app
 
 POLISH_ORDER: dict[str, Any] = {
@@ -37,6 +39,8 @@ POLISH_ORDER: dict[str, Any] = {
         "time_zone": "Europe/Warsaw",
     },
     "order": {
+        "store_id": "store-pl",
+        "marketplace": "allegro",
         "order_id": "ALG-9876543",
         "order_date": "2026-03-10",
         "currency": "PLN",
@@ -75,7 +79,9 @@ GRAND_TOTAL = "140,00 PLN"
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     """A fresh app per test (so numbering starts at 1), called in-process over ASGI."""
-    app = create_app(clock=lambda: datetime(2026, 3, 12, 10, 0, tzinfo=UTC))
+    app = create_app(
+        ledger=InMemoryInvoiceLedger(), clock=lambda: datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://invoicer") as http:
         yield http
@@ -118,13 +124,25 @@ async def test_a_polish_order_becomes_a_polish_pdf_invoice(client: httpx.AsyncCl
         assert expected in text, f"{expected!r} not in the PDF text:\n{text}"
 
 
-async def test_each_invoice_gets_the_next_number(client: httpx.AsyncClient) -> None:
+async def test_each_order_gets_the_next_number(client: httpx.AsyncClient) -> None:
     numbers = []
-    for _ in range(2):
-        response = await client.post("/invoices", json=POLISH_ORDER)
+    for order_id in ("ALG-1", "ALG-2"):
+        payload = copy.deepcopy(POLISH_ORDER)
+        payload["order"]["order_id"] = order_id
+        response = await client.post("/invoices", json=payload)
         numbers.append(response.headers["x-invoice-number"])
 
     assert numbers == ["FV-2026-000001", "FV-2026-000002"]
+
+
+async def test_an_order_asked_again_gets_the_same_invoice(client: httpx.AsyncClient) -> None:
+    first = await client.post("/invoices", json=POLISH_ORDER)
+    again = await client.post("/invoices", json=POLISH_ORDER)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["x-invoice-number"] == first.headers["x-invoice-number"]
+    assert again.headers["x-invoice-file-id"] == first.headers["x-invoice-file-id"]
+    assert again.content == first.content
 
 
 async def test_bad_input_is_a_problem_json_listing_every_invalid_field(

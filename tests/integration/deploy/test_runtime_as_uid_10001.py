@@ -64,6 +64,8 @@ INVOICE = {
         "time_zone": "Europe/Warsaw",
     },
     "order": {
+        "store_id": "store-pl",
+        "marketplace": "allegro",
         "order_id": "ALG-1",
         "order_date": "2026-03-10",
         "currency": "PLN",

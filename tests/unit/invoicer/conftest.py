@@ -26,6 +26,8 @@ def _line(sku: str, quantity: str, unit_price: str, vat_rate: str) -> Payload:
 @pytest.fixture
 def order_payload() -> Payload:
     return {
+        "store_id": "store-1",
+        "marketplace": "carrefour",
         "order_id": "ORDER-1",
         "order_date": "2026-03-10",
         "currency": "EUR",

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from parley_invoicer.adapters.memory import InMemoryInvoiceLedger
 from parley_invoicer.domain.invoice import Invoice
 from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings
-from parley_invoicer.numbering import InMemoryInvoiceNumberAllocator
 from parley_invoicer.service import InvoiceIssuer
 
 MakeOrder = Callable[..., InvoiceRequest]
@@ -39,7 +39,7 @@ async def test_the_invoice_is_dated_in_the_seller_time_zone(
     # 23:30 UTC on 31 December is already New Year in Warsaw: new day, new yearly series.
     renderer = RecordingRenderer()
     issuer = InvoiceIssuer(
-        InMemoryInvoiceNumberAllocator(),
+        InMemoryInvoiceLedger(),
         renderer,
         clock=fixed_clock(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)),
     )
@@ -56,7 +56,7 @@ async def test_due_date_follows_payment_terms(
 ) -> None:
     renderer = RecordingRenderer()
     issuer = InvoiceIssuer(
-        InMemoryInvoiceNumberAllocator(),
+        InMemoryInvoiceLedger(),
         renderer,
         clock=fixed_clock(datetime(2026, 3, 12, 9, 0, tzinfo=UTC)),
     )
@@ -67,20 +67,23 @@ async def test_due_date_follows_payment_terms(
     assert renderer.rendered[0].due_date == date(2026, 4, 11)
 
 
-async def test_a_failed_rendering_spends_its_number_and_says_so(
+async def test_a_failed_rendering_keeps_its_number_for_the_order_and_says_so(
     make_order: MakeOrder, settings: InvoiceSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    allocator = InMemoryInvoiceNumberAllocator()
+    ledger = InMemoryInvoiceLedger()
     clock = fixed_clock(datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
 
     with pytest.raises(RuntimeError):
-        await InvoiceIssuer(allocator, RecordingRenderer(fail=True), clock).issue(
+        await InvoiceIssuer(ledger, RecordingRenderer(fail=True), clock).issue(
             make_order(), settings
         )
-    issued = await InvoiceIssuer(allocator, RecordingRenderer(), clock).issue(
-        make_order(), settings
+    # The number is the order's: its next request renders it, no number is lost.
+    retried = await InvoiceIssuer(ledger, RecordingRenderer(), clock).issue(make_order(), settings)
+    other = await InvoiceIssuer(ledger, RecordingRenderer(), clock).issue(
+        make_order(order_id="ORDER-2"), settings
     )
 
-    assert issued.number == "FA-2026-000002"
+    assert (retried.number, other.number) == ("FA-2026-000001", "FA-2026-000002")
+    assert retried.pdf == b"%PDF-fake FA-2026-000001"
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert getattr(record, "invoice_number", None) == "FA-2026-000001"

@@ -57,11 +57,19 @@ async def health() -> dict[str, str]:
                     "description": "The number given to the invoice",
                     "schema": {"type": "string"},
                 },
+                "X-Invoice-File-Id": {
+                    "description": "The stored PDF's id (the same on every repeat)",
+                    "schema": {"type": "string"},
+                },
                 "Content-Disposition": {
                     "description": 'attachment; filename="<number>.pdf"',
                     "schema": {"type": "string"},
                 },
             },
+        },
+        200: {
+            "description": "The order was invoiced before: the same number and PDF again",
+            "content": {PDF_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
         409: {**_PROBLEM, "description": "The numbering series is exhausted"},
         422: {**_PROBLEM, "description": "Invalid settings or order"},
@@ -72,18 +80,20 @@ async def create_invoice(
 ) -> Response:
     """Number the order's invoice and return it as a PDF in the buyer's language.
 
-    Every successful call issues a new invoice with a new number: a client that retries
-    after a timeout may get a second invoice for the same order.
+    One order (store, marketplace, order id) gets one invoice: asking again, even with
+    other settings, answers 200 with the same number and the same stored PDF bytes, so a
+    client may retry after a timeout without issuing a second invoice.
     """
     issued = await issuer.issue(body.order, body.settings)
     return Response(
         content=issued.pdf,
-        status_code=201,
+        status_code=201 if issued.created else 200,
         media_type=PDF_MEDIA_TYPE,
         headers={
             # The number only holds [A-Za-z0-9_-], so it is safe as a bare filename.
             "Content-Disposition": f'attachment; filename="{issued.number}.pdf"',
             "X-Invoice-Number": issued.number,
+            "X-Invoice-File-Id": issued.file_id,
             # Names and addresses: no cache on the way may keep a copy.
             "Cache-Control": "no-store",
         },

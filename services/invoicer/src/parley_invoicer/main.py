@@ -2,41 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from parley_invoicer.adapters.mongo import MongoInvoiceLedger
 from parley_invoicer.api import router
 from parley_invoicer.config import InvoicerSettings
 from parley_invoicer.domain.invoice import Invoice
-from parley_invoicer.numbering import InMemoryInvoiceNumberAllocator, InvoiceNumberAllocator
+from parley_invoicer.ports import InvoiceLedger
 from parley_invoicer.problems import install_problem_handlers
 from parley_invoicer.rendering.pdf import WeasyPrintRenderer
 from parley_invoicer.service import Clock, InvoiceIssuer, InvoiceRenderer, utc_now
 from parley_platform.http_metrics import install_metrics
 from parley_platform.metrics import INVOICE_RENDER_DURATION, INVOICES_RENDERED, export
+from parley_platform.mongo import connect
 
 
 def create_app(
     settings: InvoicerSettings | None = None,
     *,
-    allocator: InvoiceNumberAllocator | None = None,
+    ledger: InvoiceLedger | None = None,
     renderer: InvoiceRenderer | None = None,
     clock: Clock = utc_now,
 ) -> FastAPI:
-    """The invoicer's ASGI app; tests pass their own allocator, renderer or clock.
+    """The invoicer's ASGI app; tests pass their own ledger, renderer or clock.
 
-    The in-memory allocator is the default until the MongoDB one exists: numbers then
-    restart at 1 with every process and are not shared between replicas, so run one
-    replica and do not use these numbers as legal invoices yet.
+    The ledger defaults to MongoDB (``MONGODB_URI``/``MONGODB_DATABASE``): numbers are
+    then shared by every replica and survive restarts. The client connects lazily and
+    is closed with the app.
     """
     settings = settings or InvoicerSettings()
+    client = None
+    if ledger is None:
+        client, db = connect(
+            settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "invoicer"
+        )
+        ledger = MongoInvoiceLedger(db)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if client is not None:
+                await client.close()
+
     app = FastAPI(
         title="Parley invoicer",
         summary="Renders an order's invoice as PDF, in the buyer's language.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.issuer = InvoiceIssuer(
-        allocator=allocator or InMemoryInvoiceNumberAllocator(),
+        ledger=ledger,
         renderer=MeasuredRenderer(renderer or WeasyPrintRenderer()),
         clock=clock,
     )

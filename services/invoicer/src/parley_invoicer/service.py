@@ -2,15 +2,19 @@
 
 The order matters: the input is fully validated before a number is drawn, because a
 drawn number is spent for good (numbers are never reused), and a gap in the sequence
-is something the seller would have to explain to a tax auditor.
+is something the seller would have to explain to a tax auditor. How numbers are
+claimed, bound to orders and voided, and why that is safe on FerretDB v1 too, is in
+:mod:`parley_invoicer.numbering`; this module runs those steps against the ledger port.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -18,7 +22,8 @@ from opentelemetry import trace
 
 from parley_invoicer.domain.invoice import Invoice
 from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings
-from parley_invoicer.numbering import InvoiceNumberAllocator, InvoiceSeries
+from parley_invoicer.numbering import InvoiceSeries, next_candidate, order_key
+from parley_invoicer.ports import Claim, Intent, InvoiceLedger, InvoiceRecord
 
 tracer = trace.get_tracer(__name__)
 logger = logging.getLogger(__name__)
@@ -38,56 +43,161 @@ class InvoiceRenderer(Protocol):
 
 @dataclass(frozen=True)
 class IssuedInvoice:
-    """The number and the PDF of a freshly issued invoice."""
+    """An order's invoice: its number, its PDF as stored, and whether this call made it."""
 
     number: str
     pdf: bytes
+    file_id: str
+    created: bool = True
+
+
+INTENT_LEASE = timedelta(seconds=30)
+"""How long a request for an order is waited for by the others asking for the same
+order; past it, its process is taken for dead and the others go ahead."""
 
 
 class InvoiceIssuer:
-    """Numbers, dates and renders an order's invoice."""
+    """Numbers, dates, renders and stores an order's invoice, once per order."""
 
     def __init__(
         self,
-        allocator: InvoiceNumberAllocator,
+        ledger: InvoiceLedger,
         renderer: InvoiceRenderer,
         clock: Clock = utc_now,
+        *,
+        intent_lease: timedelta = INTENT_LEASE,
+        poll_seconds: float = 0.05,
     ) -> None:
-        self._allocator = allocator
+        self._ledger = ledger
         self._renderer = renderer
         self._clock = clock
+        self._lease = intent_lease
+        self._poll = poll_seconds
 
     async def issue(self, order: InvoiceRequest, settings: InvoiceSettings) -> IssuedInvoice:
-        # The invoice date is the seller's calendar day, not UTC's: an order invoiced at
-        # 00:30 in Warsaw belongs to that day (and, on 1 January, to that year's series).
-        issue_date = self._clock().astimezone(ZoneInfo(settings.time_zone)).date()
+        """The order's invoice: made now the first time, the stored one ever after."""
+        key = order_key(order.store_id, order.marketplace, order.order_id)
+        record = await self._ledger.find(key)
+        created = record is None
+        if record is None:
+            record = await self._bound_or_waited(key)
+        if record is None:
+            # The invoice date is the seller's calendar day, not UTC's: an order invoiced
+            # at 00:30 in Warsaw belongs to that day (and, on 1 January, to that year's
+            # series).
+            issue_date = self._clock().astimezone(ZoneInfo(settings.time_zone)).date()
+            record = await self._claim_and_bind(key, order, settings, issue_date)
+        return await self._complete(record, created=created)
+
+    async def _bound_or_waited(self, key: str) -> InvoiceRecord | None:
+        """None when this request is to number the order; else the binding another
+        request made while we waited for it (None too if that request died)."""
+        ours = Intent(uuid.uuid4().hex, self._clock())
+        first = await self._ledger.intend(key, ours)
+        if first.token == ours.token:
+            return None
+        # Waited on the monotonic clock: the lease's start is the other request's.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (first.at + self._lease - self._clock()).total_seconds()
+        while True:  # another process binds it: nothing to wait on but the store
+            record = await self._ledger.find(key)
+            if record is not None or loop.time() >= deadline:
+                return record
+            await asyncio.sleep(self._poll)
+
+    async def _claim_and_bind(
+        self, key: str, order: InvoiceRequest, settings: InvoiceSettings, issue_date: date
+    ) -> InvoiceRecord:
         series = InvoiceSeries(
             seller_vat_id=settings.seller.vat_id,
             prefix=settings.numbering_prefix,
             year=issue_date.year,
         )
-        number = str(await self._allocator.allocate(series))
-        invoice = Invoice.draw_up(number, issue_date, order, settings)
+        request = {
+            "order": order.model_dump(mode="json"),
+            "settings": settings.model_dump(mode="json"),
+        }
+        sequence = await self._ledger.hint(series.key)
+        while True:
+            number = series.number(sequence)  # SeriesExhaustedError past the last one
+            claim = Claim(
+                series_key=series.key,
+                sequence=sequence,
+                number=str(number),
+                order_key=key,
+                issue_date=issue_date,
+                request=request,
+                claimed_at=self._clock(),
+            )
+            if await self._ledger.claim(claim):
+                break
+            sequence = next_candidate(sequence, await self._ledger.hint(series.key))
+        await self._ledger.raise_hint(series.key, sequence + 1)
+        return await self._bind(claim)
+
+    async def _bind(self, claim: Claim) -> InvoiceRecord:
+        """Bind the claim to its order, or void it if the order has another number."""
+        bound = await self._ledger.bind(InvoiceRecord.of(claim))
+        if (bound.series_key, bound.sequence) != (claim.series_key, claim.sequence):
+            reason = f"order {claim.order_key} was invoiced as {bound.number} meanwhile"
+            await self._ledger.void(claim.series_key, claim.sequence, reason)
+            logger.warning(
+                "invoice number voided",
+                extra={"invoice_number": claim.number, "bound_number": bound.number},
+            )
+        return bound
+
+    async def _complete(self, record: InvoiceRecord, *, created: bool) -> IssuedInvoice:
+        """The record's PDF: read back if stored, else rendered from the record (any
+        process can: the record holds everything) and stored, first copy wins."""
+        if record.file_id is not None:
+            pdf = await self._ledger.load_pdf(record.file_id)
+            return IssuedInvoice(record.number, pdf, record.file_id, created=False)
+        order = InvoiceRequest.model_validate(record.request["order"])
+        settings = InvoiceSettings.model_validate(record.request["settings"])
+        invoice = Invoice.draw_up(record.number, record.issue_date, order, settings)
         try:
             with tracer.start_as_current_span(
-                "invoice.render", attributes={"invoice.number": number}
+                "invoice.render", attributes={"invoice.number": record.number}
             ):
                 pdf = await self._renderer.render_pdf(invoice)
         except Exception:
-            # The number is spent: say so, so the gap in the series can be accounted for.
+            # The number stays the order's: its next request renders it again.
             logger.exception(
-                "invoice number allocated but not rendered",
-                extra={"invoice_number": number, "order_id": order.order_id},
+                "invoice number bound but not rendered",
+                extra={"invoice_number": record.number, "order_id": order.order_id},
             )
             raise
+        stored = await self._ledger.save_pdf(record.order_key, record.number, pdf)
+        await self._ledger.mark_stored(record.order_key, stored.file_id)
         # Order id and number only: buyer names and addresses stay out of the logs.
         logger.info(
             "invoice issued",
             extra={
-                "invoice_number": number,
+                "invoice_number": record.number,
                 "order_id": order.order_id,
                 "language": invoice.language.value,
                 "lines": len(order.lines),
             },
         )
-        return IssuedInvoice(number=number, pdf=pdf)
+        return IssuedInvoice(record.number, stored.content, stored.file_id, created=created)
+
+    async def sweep(self, grace: timedelta = INTENT_LEASE) -> int:
+        """Resolve claims left in flight (a process died between claim and bind) that
+        are older than ``grace``: bind each to its order, or void it. Returns how many
+        were resolved. Safe to run anywhere, any time, concurrently with requests."""
+        resolved = 0
+        now = self._clock()
+        for series_key in await self._ledger.series_keys():
+            for claim in await self._ledger.claims(series_key):
+                if claim.voided is not None or claim.claimed_at > now - grace:
+                    continue
+                bound = await self._ledger.find(claim.order_key)
+                if bound is not None and (bound.series_key, bound.sequence) == (
+                    claim.series_key,
+                    claim.sequence,
+                ):
+                    continue
+                await self._bind(claim)
+                resolved += 1
+        return resolved

@@ -19,6 +19,10 @@ from pydantic_core import PydanticCustomError
 
 from parley_invoicer.domain.money import is_known_currency
 
+# Parts of the order's key (store:marketplace:order): no colon, so the key is unambiguous.
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
@@ -132,8 +136,14 @@ class InvoiceLine(_Value):
 
 
 class InvoiceRequest(_Value):
-    """The order to invoice, as the marketplace reported it."""
+    """The order to invoice, as the marketplace reported it.
 
+    Store, marketplace and order id together name the order: one order gets one
+    invoice, so asking again returns the same number and the same stored PDF.
+    """
+
+    store_id: Identifier = Field(description="The Parley store the order belongs to")
+    marketplace: Identifier = Field(examples=["allegro"])
     order_id: ShortText
     order_date: date
     currency: CurrencyCode

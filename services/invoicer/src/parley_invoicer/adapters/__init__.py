@@ -1,0 +1,1 @@
+"""The invoicer's adapters: its ledger in memory (tests, one process) and in MongoDB."""
