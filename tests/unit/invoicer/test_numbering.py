@@ -140,6 +140,7 @@ async def test_concurrent_requests_are_gapless_and_one_number_per_order(
         f"FA-2026-{i:06d}" for i in range(1, 51)
     ]
     assert fates(ledger) == ["issued"] * 50  # the intents spared every void
+    assert sum(invoice.created for invoice in issued) == 50  # one 201 per order
 
 
 async def test_a_lagging_hint_costs_retries_not_numbers(

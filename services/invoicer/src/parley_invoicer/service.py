@@ -78,10 +78,11 @@ class InvoiceIssuer:
         """The order's invoice: made now the first time, the stored one ever after."""
         key = order_key(order.store_id, order.marketplace, order.order_id)
         record = await self._ledger.find(key)
-        created = record is None
+        created = False  # this call numbered the order (201), or another one did (200)
         if record is None:
             record = await self._bound_or_waited(key)
         if record is None:
+            created = True
             # The invoice date is the seller's calendar day, not UTC's: an order invoiced
             # at 00:30 in Warsaw belongs to that day (and, on 1 January, to that year's
             # series).
