@@ -4,7 +4,8 @@ Two ``python -m parley_invoicer`` processes share a throw-away database on the l
 FerretDB (v1: no atomic update, so this is the case the ledger is built for). Many
 requests at once, across both, some for the same order, must give numbers 1..N with
 no gap and no duplicate, one per order, the same number and bytes on every repeat;
-after both restart, numbering goes on at N + 1.
+after both restart, numbering goes on at N + 1, and a claim a dead process left
+unbound is bound by the start-up sweep.
 """
 
 from __future__ import annotations
@@ -18,22 +19,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from integration.test_invoicer_http import POLISH_ORDER
 from pymongo.asynchronous.database import AsyncDatabase
 
-from parley_invoicer.adapters.mongo import CLAIMS, INVOICES
-from parley_invoicer.numbering import audit
+from parley_invoicer.adapters.mongo import CLAIMS, INVOICES, MongoInvoiceLedger
+from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings
+from parley_invoicer.numbering import InvoiceSeries, audit, order_key
+from parley_invoicer.ports import Claim
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 30
 REQUESTS = 60  # every order twice, the two asks racing on different processes
+YEAR = datetime.now(ZoneInfo("Europe/Warsaw")).year  # the seller's: it picks the series
 
 
 def free_port() -> int:
@@ -154,11 +160,32 @@ async def test_two_processes_number_gaplessly_once_per_order_and_go_on_after_a_r
     assert all(len(found) == 1 for found in bodies.values())
     assert created == dict.fromkeys(range(ORDERS), 1)
     issued = sorted(number for found in numbers.values() for number in found)
-    assert issued == [f"FV-2026-{i:06d}" for i in range(1, ORDERS + 1)]
+    assert issued == [f"FV-{YEAR}-{i:06d}" for i in range(1, ORDERS + 1)]
     assert await fates(mongo_db) == ["issued"] * ORDERS
     first_bytes = {n: next(iter(found)) for n, found in bodies.items()}
 
     invoicers.stop()
+    # A process died right after claiming number N + 1 for order 99: no binding, and the
+    # hint never raised.
+    orphan = order(99)
+    orphan_key = order_key("store-pl", "allegro", "ALG-99")
+    series = InvoiceSeries("PL5260250995", "FV", YEAR)
+    await MongoInvoiceLedger(mongo_db).claim(
+        Claim(
+            series_key=series.key,
+            sequence=ORDERS + 1,
+            number=str(series.number(ORDERS + 1)),
+            order_key=orphan_key,
+            issue_date=datetime.now(ZoneInfo("Europe/Warsaw")).date(),
+            request={
+                "order": InvoiceRequest.model_validate(orphan["order"]).model_dump(mode="json"),
+                "settings": InvoiceSettings.model_validate(orphan["settings"]).model_dump(
+                    mode="json"
+                ),
+            },
+            claimed_at=datetime.now(UTC) - timedelta(minutes=5),
+        )
+    )
     invoicers.start()
 
     again = await post_all(invoicers, [(n, n) for n in range(ORDERS)])
@@ -169,6 +196,15 @@ async def test_two_processes_number_gaplessly_once_per_order_and_go_on_after_a_r
         assert response.headers["x-invoice-number"] == next(iter(numbers[n]))
         assert response.content == first_bytes[n]
     assert sorted(r.headers["x-invoice-number"] for _, r in fresh) == [
-        f"FV-2026-{i:06d}" for i in range(ORDERS + 1, ORDERS + 5)
+        f"FV-{YEAR}-{i:06d}" for i in range(ORDERS + 2, ORDERS + 6)
     ]
-    assert await fates(mongo_db) == ["issued"] * (ORDERS + 4)
+    deadline = time.monotonic() + 30
+    while await mongo_db[INVOICES].find_one({"_id": orphan_key}) is None:
+        assert time.monotonic() < deadline, "the start-up sweep never bound the orphan claim"
+        await asyncio.sleep(0.2)
+    [(_, resumed)] = await post_all(invoicers, [(99, 0)])
+    assert (resumed.status_code, resumed.headers["x-invoice-number"]) == (
+        200,
+        f"FV-{YEAR}-{ORDERS + 1:06d}",
+    )
+    assert await fates(mongo_db) == ["issued"] * (ORDERS + 5)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +22,8 @@ from parley_platform.http_metrics import install_metrics
 from parley_platform.metrics import INVOICE_RENDER_DURATION, INVOICES_RENDERED, export
 from parley_platform.mongo import connect
 
+logger = logging.getLogger(__name__)
+
 
 def create_app(
     settings: InvoicerSettings | None = None,
@@ -31,7 +36,8 @@ def create_app(
 
     The ledger defaults to MongoDB (``MONGODB_URI``/``MONGODB_DATABASE``): numbers are
     then shared by every replica and survive restarts. The client connects lazily and
-    is closed with the app.
+    is closed with the app. On start-up the app sweeps, in the background, the claims a
+    dead process left between claim and binding (see :meth:`InvoiceIssuer.sweep`).
     """
     settings = settings or InvoicerSettings()
     client = None
@@ -42,10 +48,14 @@ def create_app(
         ledger = MongoInvoiceLedger(db)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweep = asyncio.create_task(_sweep(app.state.issuer))
         try:
             yield
         finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
             if client is not None:
                 await client.close()
 
@@ -66,6 +76,17 @@ def create_app(
     install_metrics(app, "invoicer")  # GET /metrics and the request latency histogram
     export(INVOICE_RENDER_DURATION)
     return app
+
+
+async def _sweep(issuer: InvoiceIssuer) -> None:
+    """A start-up sweep that only logs its failure: serving invoices does not need it."""
+    try:
+        resolved = await issuer.sweep()
+    except Exception:
+        logger.exception("invoice claims sweep failed")
+        return
+    if resolved:
+        logger.warning("invoice claims left in flight resolved", extra={"claims": resolved})
 
 
 class MeasuredRenderer:
