@@ -108,6 +108,15 @@ async def test_the_first_intent_on_an_order_holds(ledger: InvoiceLedger) -> None
     assert await ledger.intend("s:m:O1", Intent("b", AT)) == ours
 
 
+async def test_an_intent_is_released_only_by_its_own_request(ledger: InvoiceLedger) -> None:
+    await ledger.intend("s:m:O1", Intent("a", AT))
+
+    await ledger.release("s:m:O1", "b")
+    assert await ledger.intend("s:m:O1", Intent("c", AT)) == Intent("a", AT)
+    await ledger.release("s:m:O1", "a")
+    assert await ledger.intend("s:m:O1", Intent("c", AT)) == Intent("c", AT)
+
+
 async def test_the_first_stored_pdf_is_kept_and_named_on_the_record(
     ledger: InvoiceLedger,
 ) -> None:

@@ -191,6 +191,7 @@ async def test_a_full_series_refuses_the_order_and_spends_nothing(
     with pytest.raises(SeriesExhaustedError):
         await issuer(ledger).issue(make_order(), settings)
     assert ledger.claimed == {}
+    assert ledger.intents == {}  # a retry with a new prefix does not wait for this one
 
 
 def _orphan_claim(sequence: int, key: str, request: dict[str, object]) -> Claim:

@@ -103,6 +103,11 @@ class InvoiceLedger(Protocol):
         """Say a request works on the order; returns the first intent (maybe ours)."""
         ...
 
+    async def release(self, order_key: str, token: str) -> None:
+        """Withdraw our intent (``token``) on the order, if it is still there: its
+        request failed before binding, so nobody should wait for it."""
+        ...
+
     async def save_pdf(self, order_key: str, number: str, pdf: bytes) -> StoredPdf:
         """Store the order's PDF unless one is stored; returns the one kept."""
         ...

@@ -80,20 +80,26 @@ class InvoiceIssuer:
         record = await self._ledger.find(key)
         created = False  # this call numbered the order (201), or another one did (200)
         if record is None:
-            record = await self._bound_or_waited(key)
-        if record is None:
-            created = True
-            # The invoice date is the seller's calendar day, not UTC's: an order invoiced
-            # at 00:30 in Warsaw belongs to that day (and, on 1 January, to that year's
-            # series).
-            issue_date = self._clock().astimezone(ZoneInfo(settings.time_zone)).date()
-            record = await self._claim_and_bind(key, order, settings, issue_date)
+            ours = Intent(uuid.uuid4().hex, self._clock())
+            record = await self._bound_or_waited(key, ours)
+            if record is None:
+                created = True
+                # The invoice date is the seller's calendar day, not UTC's: an order
+                # invoiced at 00:30 in Warsaw belongs to that day (and, on 1 January, to
+                # that year's series).
+                issue_date = self._clock().astimezone(ZoneInfo(settings.time_zone)).date()
+                try:
+                    record = await self._claim_and_bind(key, order, settings, issue_date)
+                except BaseException:
+                    # Not bound (series full, store down): the order's next request
+                    # should not wait out our lease.
+                    await self._ledger.release(key, ours.token)
+                    raise
         return await self._complete(record, created=created)
 
-    async def _bound_or_waited(self, key: str) -> InvoiceRecord | None:
+    async def _bound_or_waited(self, key: str, ours: Intent) -> InvoiceRecord | None:
         """None when this request is to number the order; else the binding another
         request made while we waited for it (None too if that request died)."""
-        ours = Intent(uuid.uuid4().hex, self._clock())
         first = await self._ledger.intend(key, ours)
         if first.token == ours.token:
             return None

@@ -50,6 +50,10 @@ class InMemoryInvoiceLedger:
     async def intend(self, order_key: str, intent: Intent) -> Intent:
         return self.intents.setdefault(order_key, intent)
 
+    async def release(self, order_key: str, token: str) -> None:
+        if (intent := self.intents.get(order_key)) is not None and intent.token == token:
+            del self.intents[order_key]
+
     async def save_pdf(self, order_key: str, number: str, pdf: bytes) -> StoredPdf:
         return StoredPdf(order_key, self.files.setdefault(order_key, pdf))
 

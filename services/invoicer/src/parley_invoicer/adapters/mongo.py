@@ -9,7 +9,8 @@ write what every writer would write alike. Collections:
 - ``invoice_claims`` ``{_id: "<series>:<n>", series, sequence, number, order_key,
   issue_date, request, claimed_at, voided?}``: one per number ever handed out;
 - ``invoices`` ``{_id: <store>:<marketplace>:<order>, ...claim fields, file_id?}``;
-- ``invoice_intents`` ``{_id: <order key>, token, at}``;
+- ``invoice_intents`` ``{_id: <order key>, token, at}`` (deleted by its request if it
+  fails before binding);
 - ``invoice_files`` ``{_id: <order key>, number, content_type, content}``: the PDF,
   stored once. (Parley's GridFS file store, ``parley_store.files``, would fit — it keys
   files first-wins too — but the invoicer does not depend on ``parley-store``; a PDF of
@@ -131,6 +132,10 @@ class MongoInvoiceLedger:
                 return intent
             return Intent(doc["token"], doc["at"])
         return intent
+
+    async def release(self, order_key: str, token: str) -> None:
+        # One delete, matched on the token too: another request's intent is left alone.
+        await self._intents.delete_one({"_id": order_key, "token": token})
 
     async def save_pdf(self, order_key: str, number: str, pdf: bytes) -> StoredPdf:
         try:
