@@ -10,6 +10,7 @@ claimed, bound to orders and voided, and why that is safe on FerretDB v1 too, is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -92,8 +93,10 @@ class InvoiceIssuer:
                     record = await self._claim_and_bind(key, order, settings, issue_date)
                 except BaseException:
                     # Not bound (series full, store down): the order's next request
-                    # should not wait out our lease.
-                    await self._ledger.release(key, ours.token)
+                    # should not wait out our lease (best effort: the store may be
+                    # what failed, and the original error is the one to report).
+                    with contextlib.suppress(Exception):
+                        await self._ledger.release(key, ours.token)
                     raise
         return await self._complete(record, created=created)
 
