@@ -172,7 +172,7 @@ async def _decode(
         "value": event.value if isinstance(event.value, bytes) else None,
     }
     try:
-        envelope = decode(event.value, topics.get(message.topic))
+        envelope = decode(event.value, topics.get(message.topic), headers=_headers(message))
     except UndecodableRecord as exc:
         reason = str(exc)
         log.warning("record dead-lettered", reason=reason, **_loc(where))
