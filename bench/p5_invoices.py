@@ -19,6 +19,8 @@ from bench.stats import throughput
 
 def sample_order(lines: int) -> dict[str, Any]:
     return {
+        "store_id": "bench-store",
+        "marketplace": "carrefour",
         "order_id": "BENCH-ORDER-1",
         "order_date": "2026-03-10",
         "currency": "EUR",
