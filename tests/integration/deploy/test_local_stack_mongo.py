@@ -23,9 +23,13 @@ import pytest
 from pymongo import MongoClient
 from support.reliability import ROOT, STACK, free_port_with_neighbour
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("mongod") is not None, reason="a mongod on the PATH wins over FerretDB"
-)
+
+def _path_without_mongod(path: str) -> str:
+    """The PATH minus any directory holding a ``mongod``: one there would win over
+    FerretDB in stack.sh, and this test is about FerretDB's backends."""
+    return os.pathsep.join(
+        d for d in path.split(os.pathsep) if d and shutil.which("mongod", path=d) is None
+    )
 
 
 class MongoAlone:
@@ -42,6 +46,7 @@ class MongoAlone:
             "UV": str(ROOT / ".cache" / "uv" / "bin" / "uv"),
             "PARLEY_RUN_DIR": str(run_dir),
             "PARLEY_MONGO_PORT": str(self.port),
+            "PATH": _path_without_mongod(os.environ.get("PATH", "")),
         }
         if backend is not None:
             self.env["PARLEY_MONGO_BACKEND"] = backend
