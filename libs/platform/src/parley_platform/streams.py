@@ -35,7 +35,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import faust
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
@@ -172,6 +172,53 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     return list(headers)
 
 
+def consumer_span(stage: str, message: Any) -> Span:
+    """A started (not current) consumer span for one record, continuing the trace its
+    headers carry; the caller makes it current and ends it."""
+    return tracer.start_span(
+        f"{stage} {message.topic}",
+        context=extract_context(_headers(message)),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": message.topic,
+            "messaging.kafka.partition": message.partition,
+            "messaging.kafka.offset": message.offset,
+        },
+    )
+
+
+def record_location(event: Any) -> dict[str, Any]:
+    """Where a record came from: what a dead letter carries to find and replay it."""
+    message = event.message
+    return {
+        "source_topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "key": event.key if isinstance(event.key, bytes) else None,
+        "value": event.value if isinstance(event.value, bytes) else None,
+    }
+
+
+async def decode_or_dead_letter(
+    event: Any,
+    topics: Mapping[str, Topic],
+    dead_letters: DeadLetters,
+    stage: str,
+    where: Mapping[str, Any],
+) -> Envelope[Any] | None:
+    """The record's envelope, or None once an undecodable record is dead-lettered."""
+    message = event.message
+    try:
+        return decode(event.value, topics.get(message.topic), headers=_headers(message))
+    except UndecodableRecord as exc:
+        reason = str(exc)
+        log.warning("record dead-lettered", reason=reason, **_loc(where))
+        await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
+        RECORDS_DEAD_LETTERED.labels(stage, message.topic, Failure.UNPROCESSABLE).inc()
+        return None
+
+
 async def consume_envelopes(
     events: AsyncIterator[Any],
     topics: Mapping[str, Topic],
@@ -192,31 +239,10 @@ async def consume_envelopes(
     """
     async for event in events:
         message = event.message
-        with tracer.start_as_current_span(
-            f"{stage} {message.topic}",
-            context=extract_context(_headers(message)),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": message.topic,
-                "messaging.kafka.partition": message.partition,
-                "messaging.kafka.offset": message.offset,
-            },
-        ):
-            where = {
-                "source_topic": message.topic,
-                "partition": message.partition,
-                "offset": message.offset,
-                "key": event.key if isinstance(event.key, bytes) else None,
-                "value": event.value if isinstance(event.value, bytes) else None,
-            }
-            try:
-                envelope = decode(event.value, topics.get(message.topic), headers=_headers(message))
-            except UndecodableRecord as exc:
-                reason = str(exc)
-                log.warning("record dead-lettered", reason=reason, **_loc(where))
-                await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
-                RECORDS_DEAD_LETTERED.labels(stage, message.topic, Failure.UNPROCESSABLE).inc()
+        with trace.use_span(consumer_span(stage, message), end_on_exit=True):
+            where = record_location(event)
+            envelope = await decode_or_dead_letter(event, topics, dead_letters, stage, where)
+            if envelope is None:
                 continue
             await _handle_with_retries(
                 envelope,

@@ -34,26 +34,25 @@ from functools import partial
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 
 from parley_platform.logging import get_logger
-from parley_platform.metrics import RECORDS_DEAD_LETTERED, RECORDS_PROCESSED
+from parley_platform.metrics import RECORDS_PROCESSED
 from parley_platform.streams import (
     DeadLetters,
     Failure,
     _backoff,
     _handle_with_retries,
-    _headers,
-    _retry_forever,
     classify,
+    consumer_span,
+    decode_or_dead_letter,
+    record_location,
 )
-from parley_platform.tracing import extract_context
-from parley_schemas import Envelope, Topic, UndecodableRecord, decode
+from parley_schemas import Envelope, Topic
 
 from .handlers import Normalizer
 
 log = get_logger(__name__)
-tracer = trace.get_tracer("parley.normalizer.batches")
 
 
 @dataclass
@@ -152,33 +151,12 @@ async def process_batch(
 async def _decode(
     event: Any, topics: Mapping[str, Topic], dead_letters: DeadLetters, stage: str
 ) -> _Item | None:
-    message = event.message
-    span = tracer.start_span(
-        f"{stage} {message.topic}",
-        context=extract_context(_headers(message)),
-        kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.destination.name": message.topic,
-            "messaging.kafka.partition": message.partition,
-            "messaging.kafka.offset": message.offset,
-        },
-    )
-    where = {
-        "source_topic": message.topic,
-        "partition": message.partition,
-        "offset": message.offset,
-        "key": event.key if isinstance(event.key, bytes) else None,
-        "value": event.value if isinstance(event.value, bytes) else None,
-    }
-    try:
-        envelope = decode(event.value, topics.get(message.topic), headers=_headers(message))
-    except UndecodableRecord as exc:
-        reason = str(exc)
-        log.warning("record dead-lettered", reason=reason, **_loc(where))
-        with trace.use_span(span, end_on_exit=True):
-            await _retry_forever(partial(dead_letters.dead_letter, stage, reason, **where))
-        RECORDS_DEAD_LETTERED.labels(stage, message.topic, Failure.UNPROCESSABLE).inc()
+    span = consumer_span(stage, event.message)
+    where = record_location(event)
+    with trace.use_span(span, end_on_exit=False):
+        envelope = await decode_or_dead_letter(event, topics, dead_letters, stage, where)
+    if envelope is None:
+        span.end()
         return None
     return _Item(envelope, where, span)
 
