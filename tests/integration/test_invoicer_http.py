@@ -119,7 +119,7 @@ async def test_a_polish_order_becomes_a_polish_pdf_invoice(client: httpx.AsyncCl
         "Sklep Żagiel sp. z o.o.",
         "Razem brutto",
         GRAND_TOTAL,
-        "12.03.2026",
+        "12 mar 2026",  # CLDR medium date, Polish
     ]:
         assert expected in text, f"{expected!r} not in the PDF text:\n{text}"
 

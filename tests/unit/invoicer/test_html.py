@@ -78,11 +78,11 @@ def test_the_html_carries_the_mandatory_mentions(
         "FR12345678901",  # buyer VAT id
         "Camille Martin",
         "MUG-01",
-        f"25.00{NBSP}EUR",  # line amount
+        f"EUR{NBSP}25.00",  # line amount
         "5.5%",
-        f"0.55{NBSP}EUR",  # VAT at 5.5 %
-        f"5.00{NBSP}EUR",  # VAT at 20 %
-        f"40.55{NBSP}EUR",  # grand total
+        f"EUR{NBSP}0.55",  # VAT at 5.5 %
+        f"EUR{NBSP}5.00",  # VAT at 20 %
+        f"EUR{NBSP}40.55",  # grand total
     ]:
         assert mention in html, mention
 
@@ -90,7 +90,7 @@ def test_the_html_carries_the_mandatory_mentions(
 def test_figures_follow_each_language_conventions() -> None:
     amount = Decimal("1234.50")
 
-    assert Formatter(Language.EN, "EUR").money(amount) == f"1,234.50{NBSP}EUR"
+    assert Formatter(Language.EN, "EUR").money(amount) == f"EUR{NBSP}1,234.50"
     assert Formatter(Language.DE, "EUR").money(amount) == f"1.234,50{NBSP}EUR"
     assert Formatter(Language.ES, "EUR").money(amount) == f"1.234,50{NBSP}EUR"
     assert Formatter(Language.PL, "PLN").money(amount) == f"1{NBSP}234,50{NBSP}PLN"
@@ -99,11 +99,18 @@ def test_figures_follow_each_language_conventions() -> None:
     assert Formatter(Language.PL, "PLN").quantity(Decimal("2.500")) == "2,5"
     assert Formatter(Language.PL, "PLN").quantity(Decimal("100")) == "100"
     assert Formatter(Language.DE, "EUR").date(date(2026, 3, 2)) == "02.03.2026"
+    assert Formatter(Language.IT, "EUR").money(amount) == f"1.234,50{NBSP}EUR"
+    assert Formatter(Language.NL, "EUR").money(amount) == f"EUR{NBSP}1.234,50"
+    assert Formatter(Language.SV, "SEK").money(amount) == f"1{NBSP}234,50{NBSP}SEK"
+    assert Formatter(Language.SV, "SEK").date(date(2026, 3, 2)) == "2 mars 2026"
+    assert Formatter(Language.NL, "EUR").date(date(2026, 3, 2)) == "2 mrt 2026"
+    assert Formatter(Language.EN, "EUR").date(date(2026, 3, 2)) == "2 Mar 2026"
 
 
 def test_unit_prices_keep_their_decimals_while_amounts_show_cents() -> None:
     fmt = Formatter(Language.EN, "EUR")
 
-    assert fmt.money(Decimal("8.1301")) == f"8.1301{NBSP}EUR"
-    assert fmt.money(Decimal("8")) == f"8.00{NBSP}EUR"
-    assert Formatter(Language.EN, "JPY").money(Decimal("1101")) == f"1,101{NBSP}JPY"
+    assert fmt.money(Decimal("8.1301")) == f"EUR{NBSP}8.1301"
+    assert fmt.money(Decimal("8")) == f"EUR{NBSP}8.00"
+    assert Formatter(Language.EN, "JPY").money(Decimal("1101")) == f"JPY{NBSP}1,101"
+    assert Formatter(Language.FR, "JPY").money(Decimal("1101")) == f"1\u202f101{NBSP}JPY"

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from parley_invoicer.adapters.mongo import MongoInvoiceLedger
+from parley_invoicer.adapters.memory import InMemorySettingsStore
+from parley_invoicer.adapters.mongo import MongoInvoiceLedger, MongoSettingsStore
 from parley_invoicer.api import router
 from parley_invoicer.config import InvoicerSettings
 from parley_invoicer.domain.invoice import Invoice
-from parley_invoicer.ports import InvoiceLedger
+from parley_invoicer.ports import InvoiceLedger, SettingsStore
 from parley_invoicer.problems import install_problem_handlers
+from parley_invoicer.rendering.html import InvoiceTemplates
 from parley_invoicer.rendering.pdf import WeasyPrintRenderer
 from parley_invoicer.service import Clock, InvoiceIssuer, InvoiceRenderer, utc_now
 from parley_platform.http_metrics import install_metrics
@@ -30,9 +32,11 @@ def create_app(
     *,
     ledger: InvoiceLedger | None = None,
     renderer: InvoiceRenderer | None = None,
+    settings_store: SettingsStore | None = None,
     clock: Clock = utc_now,
 ) -> FastAPI:
-    """The invoicer's ASGI app; tests pass their own ledger, renderer or clock.
+    """The invoicer's ASGI app; tests pass their own ledger, settings store, renderer
+    or clock (a test ledger without a settings store gets an in-memory one).
 
     The ledger defaults to MongoDB (``MONGODB_URI``/``MONGODB_DATABASE``): numbers are
     then shared by every replica and survive restarts. The client connects lazily and
@@ -46,6 +50,7 @@ def create_app(
             settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "invoicer"
         )
         ledger = MongoInvoiceLedger(db)
+        settings_store = settings_store or MongoSettingsStore(db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,14 +66,17 @@ def create_app(
 
     app = FastAPI(
         title="Parley invoicer",
-        summary="Renders an order's invoice as PDF, in the buyer's language.",
+        summary="Issues orders' invoices and refunds' credit notes as Factur-X PDF/A-3, "
+        "in the buyer's language, numbered for good and stored once.",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.settings_store = settings_store or InMemorySettingsStore()
+    templates = InvoiceTemplates(settings.invoicer_template_dir)
     app.state.issuer = InvoiceIssuer(
         ledger=ledger,
-        renderer=MeasuredRenderer(renderer or WeasyPrintRenderer()),
+        renderer=MeasuredRenderer(renderer or WeasyPrintRenderer(templates)),
         clock=clock,
     )
     install_problem_handlers(app)

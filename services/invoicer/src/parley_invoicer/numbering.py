@@ -101,6 +101,12 @@ def order_key(store_id: str, marketplace: str, order_id: str) -> str:
     return f"{store_id}:{marketplace}:{order_id}"
 
 
+def credit_key(store_id: str, marketplace: str, refund_id: str) -> str:
+    """A refund's credit note key. ``|`` never appears in a store id, so no credit note
+    key is ever an order's key."""
+    return f"refund|{store_id}:{marketplace}:{refund_id}"
+
+
 def next_candidate(tried: int, hint: int) -> int:
     """After ``tried`` was found taken: the next number worth trying (the hint may have
     moved past it meanwhile, since other processes claim too)."""

@@ -31,7 +31,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class InvoiceRecord:
-    """An order bound to its number; ``file_id`` is set once its PDF is stored."""
+    """A document (an order's invoice, or a refund's credit note) bound to its number;
+    ``file_id`` is set once its PDF is stored. ``order_key`` is the document's key:
+    the order's for an invoice, the refund's for a credit note."""
 
     order_key: str
     series_key: str
@@ -117,3 +119,44 @@ class InvoiceLedger(Protocol):
     async def mark_stored(self, order_key: str, file_id: str) -> None:
         """Note on the order's record where its PDF is (every writer writes the same)."""
         ...
+
+    async def documents(self, query: DocumentQuery) -> list[InvoiceRecord]:
+        """The bound documents (invoices and credit notes) matching ``query``, oldest
+        number first."""
+        ...
+
+
+@dataclass(frozen=True)
+class DocumentQuery:
+    """Which documents to list: those of one order, or those of one discussion."""
+
+    store_id: str | None = None
+    marketplace: str | None = None
+    order_id: str | None = None
+    discussion_id: str | None = None
+
+    def matches(self, listing: dict[str, Any]) -> bool:
+        """Whether a record's listing fields (:func:`listing_fields`) match."""
+        wanted = {k: v for k, v in vars(self).items() if v is not None}
+        return all(listing.get(k) == v for k, v in wanted.items())
+
+
+def listing_fields(request: dict[str, Any]) -> dict[str, Any]:
+    """What a record is listed by, read from its request (order, or refund)."""
+    order = request.get("order", {})
+    refund = request.get("refund") or {}
+    return {
+        "kind": request.get("kind", "invoice"),
+        "store_id": order.get("store_id"),
+        "marketplace": order.get("marketplace"),
+        "order_id": order.get("order_id"),
+        "discussion_id": refund.get("discussion_id") or order.get("discussion_id"),
+    }
+
+
+class SettingsStore(Protocol):
+    """Each store's invoice settings, as last saved (JSON as validated by the API)."""
+
+    async def get(self, store_id: str) -> dict[str, Any] | None: ...
+
+    async def put(self, store_id: str, settings: dict[str, Any]) -> None: ...

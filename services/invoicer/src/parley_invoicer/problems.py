@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley_invoicer.numbering import SeriesExhaustedError
+from parley_invoicer.service import NotFoundError, NotInvoicedError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
@@ -38,6 +39,15 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] | None = None
+
+
+class MissingFieldsError(ValueError):
+    """Fields the request must supply and did not (e.g. settings never saved), each as
+    a JSON Pointer with its message: answered like a validation error (422)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
 
 
 def problem_response(
@@ -108,6 +118,34 @@ async def _series_exhausted(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _missing_fields(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MissingFieldsError)
+    errors = [
+        FieldProblem(pointer=pointer, detail=detail, code="missing")
+        for pointer, detail in exc.fields.items()
+    ]
+    return problem_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        f"The request misses {', '.join(exc.fields)}; see errors for each one.",
+        problem_type=PROBLEM_TYPE_BASE + "invalid-request",
+        title="Invalid request",
+        errors=errors,
+    )
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    return problem_response(HTTPStatus.NOT_FOUND, f"{exc}.")
+
+
+async def _not_invoiced(_: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        HTTPStatus.CONFLICT,
+        f"{exc}: issue the order's invoice first.",
+        problem_type=PROBLEM_TYPE_BASE + "order-not-invoiced",
+        title="Order not invoiced",
+    )
+
+
 async def _unexpected(_: Request, __: Exception) -> JSONResponse:
     # No internals in the body. Starlette re-raises after this handler has answered,
     # so the server still logs the traceback.
@@ -121,6 +159,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SeriesExhaustedError, _series_exhausted)
+    app.add_exception_handler(MissingFieldsError, _missing_fields)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(NotInvoicedError, _not_invoiced)
     app.add_exception_handler(Exception, _unexpected)
     _document_problems_as_problem_json(app)
 

@@ -8,9 +8,17 @@ that count legally.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from parley_invoicer.numbering import claim_id
-from parley_invoicer.ports import Claim, Intent, InvoiceRecord, StoredPdf
+from parley_invoicer.ports import (
+    Claim,
+    DocumentQuery,
+    Intent,
+    InvoiceRecord,
+    StoredPdf,
+    listing_fields,
+)
 
 
 class InMemoryInvoiceLedger:
@@ -62,3 +70,18 @@ class InMemoryInvoiceLedger:
 
     async def mark_stored(self, order_key: str, file_id: str) -> None:
         self.records[order_key] = replace(self.records[order_key], file_id=file_id)
+
+    async def documents(self, query: DocumentQuery) -> list[InvoiceRecord]:
+        found = [r for r in self.records.values() if query.matches(listing_fields(r.request))]
+        return sorted(found, key=lambda r: (r.series_key, r.sequence))
+
+
+class InMemorySettingsStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, dict[str, Any]] = {}
+
+    async def get(self, store_id: str) -> dict[str, Any] | None:
+        return self.saved.get(store_id)
+
+    async def put(self, store_id: str, settings: dict[str, Any]) -> None:
+        self.saved[store_id] = settings

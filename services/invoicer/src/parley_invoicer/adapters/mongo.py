@@ -8,34 +8,62 @@ write what every writer would write alike. Collections:
 - ``invoice_series`` ``{_id: <series>, next}``: the hint (may lag);
 - ``invoice_claims`` ``{_id: "<series>:<n>", series, sequence, number, order_key,
   issue_date, request, claimed_at, voided?}``: one per number ever handed out;
-- ``invoices`` ``{_id: <store>:<marketplace>:<order>, ...claim fields, file_id?}``;
+- ``invoices`` ``{_id: <document key>, ...claim fields, kind, store_id, marketplace,
+  order_id, discussion_id, file_id?}``: the document key is the order's for an invoice,
+  the refund's for a credit note; the listing fields are read by the listings;
 - ``invoice_intents`` ``{_id: <order key>, token, at}`` (deleted by its request if it
   fails before binding);
-- ``invoice_files`` ``{_id: <order key>, number, content_type, content}``: the PDF,
-  stored once. (Parley's GridFS file store, ``parley_store.files``, would fit — it keys
-  files first-wins too — but the invoicer does not depend on ``parley-store``; a PDF of
-  tens of kB fits a document, read back by ``_id`` in one round trip.)
+- the PDFs in Parley's file storage layout, GridFS, in the invoicer's own bucket
+  ``invoice_pdfs`` (``invoice_pdfs.files`` / ``invoice_pdfs.chunks``; the shared
+  ``files`` bucket of ``parley_store.files`` belongs to attachments), and
+  ``invoice_files`` ``{_id: <document key>, file_id}`` naming the one kept per document.
+  As in ``parley_store.files``: chunks, then the file document, then the key document
+  (first insert wins, a loser deletes its upload); chunk ids are derived from the file
+  id, so a read is by ``_id`` only (FerretDB v1 pushes nothing else down);
+- ``invoice_settings`` ``{_id: <store id>, settings, updated_at}``: each store's invoice
+  settings as last saved.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from datetime import UTC, date, datetime
 from typing import Any
 
-from bson import Binary
+from bson import Binary, ObjectId
+from bson.errors import InvalidId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from parley_invoicer.numbering import claim_id
-from parley_invoicer.ports import Claim, Intent, InvoiceRecord, StoredPdf
+from parley_invoicer.ports import (
+    Claim,
+    DocumentQuery,
+    Intent,
+    InvoiceRecord,
+    StoredPdf,
+    listing_fields,
+)
 
 SERIES = "invoice_series"
 CLAIMS = "invoice_claims"
 INVOICES = "invoices"
 INTENTS = "invoice_intents"
 FILES = "invoice_files"
-COLLECTIONS = (SERIES, CLAIMS, INVOICES, INTENTS, FILES)
+BUCKET = "invoice_pdfs"
+SETTINGS = "invoice_settings"
+COLLECTIONS = (
+    SERIES,
+    CLAIMS,
+    INVOICES,
+    INTENTS,
+    FILES,
+    f"{BUCKET}.files",
+    f"{BUCKET}.chunks",
+    SETTINGS,
+)
 PDF = "application/pdf"
+CHUNK_SIZE = 255 * 1024  # GridFS's default
 
 
 class MongoInvoiceLedger:
@@ -45,6 +73,8 @@ class MongoInvoiceLedger:
         self._invoices = db[INVOICES]
         self._intents = db[INTENTS]
         self._files = db[FILES]
+        self._gridfs_files = db[f"{BUCKET}.files"]
+        self._chunks = db[f"{BUCKET}.chunks"]
 
     async def hint(self, series_key: str) -> int:
         doc = await self._series.find_one({"_id": series_key})
@@ -99,6 +129,7 @@ class MongoInvoiceLedger:
                     "number": record.number,
                     "issue_date": record.issue_date.isoformat(),
                     "request": record.request,
+                    **listing_fields(record.request),
                 }
             )
         except DuplicateKeyError:
@@ -109,17 +140,7 @@ class MongoInvoiceLedger:
 
     async def find(self, order_key: str) -> InvoiceRecord | None:
         doc = await self._invoices.find_one({"_id": order_key})
-        if doc is None:
-            return None
-        return InvoiceRecord(
-            order_key=order_key,
-            series_key=doc["series"],
-            sequence=int(doc["sequence"]),
-            number=doc["number"],
-            issue_date=date.fromisoformat(doc["issue_date"]),
-            request=doc["request"],
-            file_id=doc.get("file_id"),
-        )
+        return None if doc is None else _record(doc)
 
     async def intend(self, order_key: str, intent: Intent) -> Intent:
         try:
@@ -138,22 +159,117 @@ class MongoInvoiceLedger:
         await self._intents.delete_one({"_id": order_key, "token": token})
 
     async def save_pdf(self, order_key: str, number: str, pdf: bytes) -> StoredPdf:
+        existing = await self._files.find_one({"_id": order_key})
+        if existing is not None:
+            return await self._stored(str(existing["file_id"]))
+        file_id = await self._upload(f"{number}.pdf", pdf, {"key": order_key, "number": number})
         try:
-            await self._files.insert_one(
-                {"_id": order_key, "number": number, "content_type": PDF, "content": Binary(pdf)}
-            )
-        except DuplicateKeyError:
-            return StoredPdf(order_key, await self.load_pdf(order_key))
-        return StoredPdf(order_key, pdf)
+            await self._files.insert_one({"_id": order_key, "file_id": str(file_id)})
+        except DuplicateKeyError:  # stored by another process meanwhile: theirs is kept
+            await self._delete(file_id, len(pdf))
+            winner = await self._files.find_one({"_id": order_key})
+            assert winner is not None  # key documents are never deleted
+            return await self._stored(str(winner["file_id"]))
+        return StoredPdf(str(file_id), pdf)
+
+    async def _stored(self, file_id: str) -> StoredPdf:
+        return StoredPdf(file_id, await self.load_pdf(file_id))
+
+    async def _upload(self, name: str, content: bytes, metadata: dict[str, str]) -> ObjectId:
+        """The GridFS layout, chunks first (a file document never names missing chunks)."""
+        file_id = ObjectId()
+        chunks = [
+            {
+                "_id": _chunk_id(file_id, n),
+                "files_id": file_id,
+                "n": n,
+                "data": Binary(content[start : start + CHUNK_SIZE]),
+            }
+            for n, start in enumerate(range(0, len(content), CHUNK_SIZE))
+        ]
+        if chunks:
+            await self._chunks.insert_many(chunks, ordered=True)
+        now = datetime.now(UTC)
+        await self._gridfs_files.insert_one(
+            {
+                "_id": file_id,
+                "length": len(content),
+                "chunkSize": CHUNK_SIZE,
+                "uploadDate": now.replace(microsecond=now.microsecond // 1000 * 1000),
+                "filename": name,
+                "metadata": {"content_type": PDF, **metadata},
+            }
+        )
+        return file_id
+
+    async def _delete(self, file_id: ObjectId, length: int) -> None:
+        await self._gridfs_files.delete_one({"_id": file_id})
+        for n in range(-(-length // CHUNK_SIZE)):
+            await self._chunks.delete_one({"_id": _chunk_id(file_id, n)})
 
     async def load_pdf(self, file_id: str) -> bytes:
-        doc = await self._files.find_one({"_id": file_id})
+        try:
+            oid = ObjectId(file_id)
+        except InvalidId:
+            raise LookupError(f"no stored invoice file {file_id!r}") from None
+        doc = await self._gridfs_files.find_one({"_id": oid})
         if doc is None:
             raise LookupError(f"no stored invoice file {file_id!r}")
-        return bytes(doc["content"])
+        length, size = int(doc["length"]), int(doc["chunkSize"])
+        parts = []
+        for n in range(-(-length // size)):
+            chunk = await self._chunks.find_one({"_id": _chunk_id(oid, n)})
+            if chunk is None:
+                raise LookupError(f"invoice file {file_id!r} misses chunk {n}")
+            parts.append(bytes(chunk["data"]))
+        content = b"".join(parts)
+        if len(content) != length:
+            raise LookupError(f"invoice file {file_id!r} is truncated")
+        return content
 
     async def mark_stored(self, order_key: str, file_id: str) -> None:
         await self._invoices.update_one({"_id": order_key}, {"$set": {"file_id": file_id}})
+
+    async def documents(self, query: DocumentQuery) -> list[InvoiceRecord]:
+        wanted = {k: v for k, v in vars(query).items() if v is not None}
+        docs = [doc async for doc in self._invoices.find(wanted)]
+        records = [_record(doc) for doc in docs]
+        return sorted(records, key=lambda r: (r.series_key, r.sequence))
+
+
+class MongoSettingsStore:
+    """Invoice settings per store: the last write wins (a merchant editing a form)."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._settings = db[SETTINGS]
+
+    async def get(self, store_id: str) -> dict[str, Any] | None:
+        doc = await self._settings.find_one({"_id": store_id})
+        return dict(doc["settings"]) if doc else None
+
+    async def put(self, store_id: str, settings: dict[str, Any]) -> None:
+        await self._settings.replace_one(
+            {"_id": store_id},
+            {"settings": settings, "updated_at": datetime.now(UTC)},
+            upsert=True,
+        )
+
+
+def _chunk_id(file_id: ObjectId, n: int) -> ObjectId:
+    """Chunk ``n`` of a file, derived from the file id (as in ``parley_store.files``)."""
+    return ObjectId(hashlib.sha256(file_id.binary + n.to_bytes(8, "big")).digest()[:12])
+
+
+def _record(doc: dict[str, Any]) -> InvoiceRecord:
+    return InvoiceRecord(
+        order_key=str(doc["_id"]),
+        series_key=doc["series"],
+        sequence=int(doc["sequence"]),
+        number=doc["number"],
+        issue_date=date.fromisoformat(doc["issue_date"]),
+        request=doc["request"],
+        file_id=doc.get("file_id"),
+    )
 
 
 def _claim(doc: dict[str, Any]) -> Claim:

@@ -18,6 +18,9 @@ class Language(StrEnum):
     ES = "es"
     PL = "pl"
     DE = "de"
+    IT = "it"
+    NL = "nl"
+    SV = "sv"
 
 
 FALLBACK_LANGUAGE = Language.EN

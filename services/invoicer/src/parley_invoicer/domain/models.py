@@ -119,8 +119,9 @@ class Buyer(_Value):
 
     name: ShortText
     billing_address: PostalAddress
-    language: Locale = Field(
-        default="en", description="Buyer locale; fr, en, es, pl, de are translated, others get en"
+    language: Locale | None = Field(
+        default=None,
+        description="Buyer locale; fr, en, es, pl, de, it, nl, sv are translated, others get en",
     )
     vat_id: ShortText | None = Field(default=None, description="Business buyers only")
 
@@ -151,6 +152,28 @@ class InvoiceRequest(_Value):
     lines: Annotated[tuple[InvoiceLine, ...], AfterValidator(_at_least_one_line)] = Field(
         max_length=500
     )
+    discussion_id: Identifier | None = Field(
+        default=None, description="The Parley discussion the invoice is listed on"
+    )
+
+
+class RefundRequest(_Value):
+    """A refund of an invoiced order, to be documented by a credit note.
+
+    The refund id names the refund: asking again with the same id returns the same
+    credit note. Without ``lines`` the whole invoice is credited.
+    """
+
+    store_id: Identifier
+    marketplace: Identifier
+    order_id: ShortText
+    refund_id: Identifier = Field(description="The marketplace's (or merchant's) refund id")
+    reason: LongText | None = None
+    lines: tuple[InvoiceLine, ...] | None = Field(default=None, min_length=1, max_length=500)
+    discussion_id: Identifier | None = None
+
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)]
 
 
 class SellerIdentity(_Value):
@@ -162,6 +185,11 @@ class SellerIdentity(_Value):
     registration: ShortText | None = Field(
         default=None, description="Trade register entry, e.g. 'RCS Paris 123 456 789' or a KRS"
     )
+    company_id: ShortText | None = Field(
+        default=None,
+        description="Legal registration id (SIREN, KRS, HRB...): the e-invoice's seller id",
+    )
+    email: Email | None = None
 
 
 class PaymentTerms(_Value):
@@ -171,12 +199,41 @@ class PaymentTerms(_Value):
     note: LongText | None = None
 
 
+def _logo(value: str) -> str:
+    if not _LOGO.fullmatch(value):
+        raise PydanticCustomError(
+            "logo",
+            "logo should be a data: URL of a PNG, JPEG or SVG image (base64), at most 256 kB",
+        )
+    return value
+
+
+_LOGO = re.compile(r"data:image/(png|jpeg|svg\+xml);base64,[A-Za-z0-9+/=]{4,349528}")
+Logo = Annotated[str, AfterValidator(_logo)]
+
+
 class InvoiceSettings(_Value):
-    """A store's invoicing set-up: who sells, how invoices are numbered and paid."""
+    """A store's invoicing set-up: who sells, how invoices are numbered and paid.
+
+    Credit notes are numbered in the invoices' series unless ``credit_note_prefix``
+    names a series of their own (both are allowed in the EU, as long as each series is
+    unbroken).
+    """
 
     seller: SellerIdentity
     numbering_prefix: NumberingPrefix = Field(examples=["FA"])
+    credit_note_prefix: NumberingPrefix | None = Field(
+        default=None, examples=["AV"], description="Own series for credit notes; none: shared"
+    )
     payment_terms: PaymentTerms = PaymentTerms()
     time_zone: TimeZoneName = Field(
         default="UTC", description="The seller's time zone: it decides the invoice date"
     )
+    default_language: Locale | None = Field(
+        default=None, description="Used when the order does not say the buyer's language"
+    )
+    default_currency: CurrencyCode | None = None
+    legal_mentions: tuple[LongText, ...] = Field(
+        default=(), max_length=10, description="Printed at the foot, e.g. late payment terms"
+    )
+    logo: Logo | None = Field(default=None, description="data:image/...;base64,... (no URLs)")

@@ -1,60 +1,52 @@
-"""Numbers and dates the way each language writes them.
+"""Numbers, amounts and dates the way each language writes them, from Babel (CLDR).
 
-Hand-written rather than Babel/CLDR: five languages, one style each, and no locale
-data to install in the image. The ISO currency code follows the amount (``1 234,56
-PLN``) rather than a symbol, because symbols are ambiguous across the marketplaces'
-countries (kr, $) while codes are not.
+Amounts carry the ISO currency code where the locale puts its symbol (``1 234,56 PLN``,
+``EUR 1.234,56`` in Dutch): symbols are ambiguous across the marketplaces' countries
+(kr is SEK, DKK or NOK; $ is anything), codes are not. English is British English: the
+marketplaces are European, and ``2 Mar 2026`` reads the same on both sides of the
+Atlantic where ``3/2/26`` does not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from parley_invoicer.domain.language import Language
 from parley_invoicer.domain.money import minor_units
 
 _NBSP = "\u00a0"
-_NARROW_NBSP = "\u202f"
-_ENGLISH_MONTHS = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
+_BABEL_LOCALES: dict[Language, str] = {Language.EN: "en_GB"}
 
 
-@dataclass(frozen=True)
-class _Style:
-    decimal_separator: str
-    group_separator: str
-    date_format: str
-    percent_spacing: str
+def babel_locale(language: Language) -> str:
+    """The CLDR locale an invoice in ``language`` is formatted with."""
+    return _BABEL_LOCALES.get(language, language.value)
 
 
-_STYLES: dict[Language, _Style] = {
-    Language.EN: _Style(".", ",", "{day} {month_abbr} {year}", ""),
-    Language.FR: _Style(",", _NARROW_NBSP, "{day:02d}/{month:02d}/{year}", _NBSP),
-    Language.ES: _Style(",", ".", "{day:02d}/{month:02d}/{year}", _NBSP),
-    Language.PL: _Style(",", _NBSP, "{day:02d}.{month:02d}.{year}", _NBSP),
-    Language.DE: _Style(",", ".", "{day:02d}.{month:02d}.{year}", _NBSP),
-}
+@cache
+def _code_pattern(locale: str) -> str:
+    """The locale's currency pattern with the ISO code (``¤¤``) in place of the symbol,
+    kept apart from the digits by a no-break space where the locale glues a symbol on."""
+    pattern = str(Locale.parse(locale).currency_formats["standard"].pattern).split(";")[0]
+    pattern = pattern.replace("¤", "¤¤")
+    if pattern.startswith("¤¤") and not pattern.startswith(f"¤¤{_NBSP}"):
+        pattern = f"¤¤{_NBSP}" + pattern[2:]
+    if pattern.endswith("¤¤") and not pattern.endswith(f"{_NBSP}¤¤"):
+        pattern = pattern[:-2].rstrip() + f"{_NBSP}¤¤"
+    return pattern
 
 
 class Formatter:
     """Formats the figures of one invoice: its language and its currency."""
 
     def __init__(self, language: Language, currency: str) -> None:
-        self._style = _STYLES[language]
+        self._locale = babel_locale(language)
         self._currency = currency
         self._minor_units = minor_units(currency)
 
@@ -62,30 +54,33 @@ class Formatter:
         """An amount with its currency code, at least to the minor unit (unit prices may
         carry more decimals than the currency: they are shown, not rounded away)."""
         places = max(self._minor_units, _decimals(amount))
-        return f"{self._number(amount, places)}{_NBSP}{self._currency}"
+        text: str = format_currency(
+            amount.quantize(Decimal(1).scaleb(-places)),
+            self._currency,
+            format=_code_pattern(self._locale),
+            locale=self._locale,
+            currency_digits=False,
+            decimal_quantization=False,
+        )
+        if places == 0:  # the pattern asks for two decimals; a yen has none
+            text = _drop_decimals(text, self._locale)
+        return text
 
     def quantity(self, quantity: Decimal) -> str:
-        return self._number(quantity, _decimals(quantity))
+        return str(format_decimal(quantity.normalize(), locale=self._locale))
 
     def rate(self, rate: Decimal) -> str:
-        return f"{self._number(rate, _decimals(rate))}{self._style.percent_spacing}%"
+        return str(format_percent(rate / 100, locale=self._locale, decimal_quantization=False))
 
     def date(self, value: date) -> str:
-        # Not strftime("%b"): that follows the process locale, not the buyer's language.
-        return self._style.date_format.format(
-            day=value.day,
-            month=value.month,
-            month_abbr=_ENGLISH_MONTHS[value.month - 1],
-            year=value.year,
-        )
+        return str(format_date(value, "medium", locale=self._locale))
 
-    def _number(self, value: Decimal, places: int) -> str:
-        text = f"{value:,.{places}f}"
-        return (
-            text.replace(",", "\0")
-            .replace(".", self._style.decimal_separator)
-            .replace("\0", self._style.group_separator)
-        )
+
+def _drop_decimals(text: str, locale: str) -> str:
+    """``1,101.00 JPY`` → ``1,101 JPY``: the pattern's two decimals removed."""
+    decimal = Locale.parse(locale).number_symbols["latn"]["decimal"]
+    head, sep, tail = text.rpartition(decimal + "00")
+    return head + tail if sep else text
 
 
 def _decimals(value: Decimal) -> int:
