@@ -7,19 +7,14 @@ from email.message import EmailMessage
 from typing import Any
 
 from parley_connectors.email_relay import message_ids
-from parley_gateway.ports import FailedDelivery, MailNotSent
+from parley_gateway.ports import DeliveryRecord, MailNotSent
 from parley_schemas import ReplyCommand
 
 
 @dataclass
-class InMemoryOutbox:
-    """:class:`~parley_gateway.ports.DeliveryOutbox` in memory: command id → row.
-
-    Behaves as MongoDeliveryOutbox does (tests/contract/ports/test_delivery_outbox.py
-    runs the same assertions on both): only a failed or unknown delivery of that
-    discussion with its command kept is queued again, with a fresh attempt count;
-    an undo applies only while the round is still queued and untouched.
-    """
+class InMemoryDeliveryRecords:
+    """:class:`~parley_gateway.ports.DeliveryRecords` in memory: command id → row, as
+    the responder leaves its records (the gateway only reads them)."""
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -42,27 +37,11 @@ class InMemoryOutbox:
             "command": command if kept else None,
         }
 
-    async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
+    async def find(self, discussion_id: str, command_id: str) -> DeliveryRecord | None:
         row = self.rows.get(command_id)
-        if row is None or row["discussion_id"] != discussion_id or row["command"] is None:
+        if row is None or row["discussion_id"] != discussion_id:
             return None
-        if row["state"] not in ("failed", "unknown"):
-            return None
-        left = row["state"]
-        row.update(state="queued", attempts=0, retry=row["retry"] + 1)
-        command = row["command"].model_copy(update={"retry": row["retry"]})
-        return FailedDelivery(command, row["retry"], row["error"], left)
-
-    async def undo_requeue(
-        self, command_id: str, retry: int, error: str | None, state: str = "failed"
-    ) -> None:
-        row = self.rows.get(command_id)
-        if row and row["state"] == "queued" and row["retry"] == retry and row["attempts"] == 0:
-            row.update(state=state, error=error)
-
-    async def state_of(self, discussion_id: str, command_id: str) -> str | None:
-        row = self.rows.get(command_id)
-        return str(row["state"]) if row and row["discussion_id"] == discussion_id else None
+        return DeliveryRecord(row["state"], row["retry"], row["command"])
 
 
 class FakeMailer:

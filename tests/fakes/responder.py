@@ -27,6 +27,22 @@ class FakeDeliveries:
         self.rows[command.command_id] = Delivery(command.command_id, "queued", 0)
         return self.rows[command.command_id], True
 
+    async def begin_round(self, command: ReplyCommand) -> bool:
+        row = self.rows.get(command.command_id)
+        if row is None:
+            return False
+        if row.state in ("failed", "unknown") and row.retry == command.retry - 1:
+            forget = (
+                {"unsure_since": None, "known_ids": None, "sending_since": None}
+                if row.state == "unknown"
+                else {}
+            )
+            self.rows[command.command_id] = replace(
+                row, state="queued", attempts=0, retry=command.retry, **forget
+            )
+            return True
+        return row.retry == command.retry
+
     async def mark_sending(
         self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
     ) -> None:

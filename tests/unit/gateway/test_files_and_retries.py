@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fakes.gateway import InMemoryOutbox
+from fakes.gateway import InMemoryDeliveryRecords
 from unit.gateway.fakes import T0, InMemoryDiscussions, RecordingPublisher, discussion
 
 from parley_gateway.deliveries import DeliveryNotFound, DeliveryNotRetryable, DeliveryService
@@ -137,7 +137,7 @@ async def test_a_reply_attaches_only_files_of_its_discussions_store() -> None:
 # --- retries -----------------------------------------------------------------------
 
 
-def failed_delivery(doc: Any, state: str = "failed") -> InMemoryOutbox:
+def failed_delivery(doc: Any, state: str = "failed") -> InMemoryDeliveryRecords:
     command = ReplyCommand(
         command_id="cmd-00000001",
         discussion_id=doc.id,
@@ -149,22 +149,29 @@ def failed_delivery(doc: Any, state: str = "failed") -> InMemoryOutbox:
         requested_by="a",
         requested_at=T0,
     )
-    outbox = InMemoryOutbox()
+    outbox = InMemoryDeliveryRecords()
     outbox.hold(command, state, "503")
     return outbox
 
 
-async def test_a_failed_delivery_is_queued_again_once_with_the_same_command() -> None:
+async def test_a_retry_queues_the_same_command_in_the_next_round() -> None:
     doc = discussion("t1")
-    outbox, publisher = failed_delivery(doc), RecordingPublisher()
-    service = DeliveryService(InMemoryDiscussions(doc), outbox, publisher)
+    records, publisher = failed_delivery(doc), RecordingPublisher()
+    service = DeliveryService(InMemoryDiscussions(doc), records, publisher)
     queued = await service.retry(SCOPE, doc.id, "cmd-00000001")
     assert queued.retry == 1
     (envelope,) = publisher.published
     assert (envelope.data.command_id, envelope.data.retry) == ("cmd-00000001", 1)
+    assert envelope.data.body == "Hi"
+    # Before the responder took it, a repeat is the same request: the same event id,
+    # which the responder drops (and its conditional round change would refuse).
+    assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 1
+    assert publisher.published[1].id == envelope.id
+    records.rows["cmd-00000001"].update(state="queued", retry=1, attempts=0)  # taken
     with pytest.raises(DeliveryNotRetryable):  # queued now: only failed is retryable
         await service.retry(SCOPE, doc.id, "cmd-00000001")
-    assert len(publisher.published) == 1
+    assert len(publisher.published) == 2
+    assert records.rows["cmd-00000001"]["command"].retry == 0, "the gateway writes no record"
 
 
 @pytest.mark.parametrize("state", ["queued", "sending", "sent"])
@@ -186,28 +193,24 @@ async def test_unknown_deliveries_and_other_accounts_discussions_are_not_found()
         await service.retry(Scope.of(["store-2"]), doc.id, "cmd-00000001")
 
 
-async def test_a_retry_that_cannot_be_queued_leaves_the_delivery_failed() -> None:
+@pytest.mark.parametrize("state", ["failed", "unknown"])
+async def test_a_retry_that_cannot_be_queued_changes_nothing(state: str) -> None:
     doc = discussion("t1")
-    outbox, publisher = failed_delivery(doc), RecordingPublisher()
+    records, publisher = failed_delivery(doc, state), RecordingPublisher()
     publisher.fail = True
-    service = DeliveryService(InMemoryDiscussions(doc), outbox, publisher)
+    service = DeliveryService(InMemoryDiscussions(doc), records, publisher)
     with pytest.raises(CommandNotQueued):
         await service.retry(SCOPE, doc.id, "cmd-00000001")
-    assert outbox.rows["cmd-00000001"]["state"] == "failed"
+    assert records.rows["cmd-00000001"]["state"] == state
     publisher.fail = False
-    assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 2
-
-
-async def test_an_unknown_delivery_is_the_merchants_to_retry_and_stays_unknown_if_unqueued() -> (
-    None
-):
-    doc = discussion("t1")
-    outbox, publisher = failed_delivery(doc, "unknown"), RecordingPublisher()
-    publisher.fail = True
-    service = DeliveryService(InMemoryDiscussions(doc), outbox, publisher)
-    with pytest.raises(CommandNotQueued):
-        await service.retry(SCOPE, doc.id, "cmd-00000001")
-    assert outbox.rows["cmd-00000001"]["state"] == "unknown", "not turned into failed"
-    publisher.fail = False
-    assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 2
+    assert (await service.retry(SCOPE, doc.id, "cmd-00000001")).retry == 1
     assert publisher.published[-1].data.command_id == "cmd-00000001"
+
+
+async def test_a_delivery_predating_kept_commands_cannot_be_retried() -> None:
+    doc = discussion("t1")
+    records = failed_delivery(doc)
+    records.rows["cmd-00000001"]["command"] = None
+    service = DeliveryService(InMemoryDiscussions(doc), records, RecordingPublisher())
+    with pytest.raises(DeliveryNotRetryable, match="predates"):
+        await service.retry(SCOPE, doc.id, "cmd-00000001")

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.gateway import InMemoryOutbox
+from fakes.gateway import InMemoryDeliveryRecords
 from unit.gateway.fakes import (
     PEPPER,
     InMemoryAccounts,
@@ -40,6 +40,7 @@ class Gql:
     repo: InMemoryDiscussions
     publisher: RecordingPublisher
     account_id: str
+    deliveries: InMemoryDeliveryRecords
 
     async def run(
         self, query: str, variables: dict[str, Any] | None = None, *, anonymous: bool = False
@@ -58,9 +59,9 @@ def only_error(body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def one_failed_delivery(doc: DiscussionDocument) -> InMemoryOutbox:
+def one_failed_delivery(doc: DiscussionDocument) -> InMemoryDeliveryRecords:
     """The outbox of one discussion holding one failed reply, ``command-1``."""
-    outbox = InMemoryOutbox()
+    outbox = InMemoryDeliveryRecords()
     command = ReplyCommand(
         command_id="command-1",
         discussion_id=doc.id,
@@ -122,7 +123,7 @@ async def gql() -> AsyncIterator[Gql]:
         ) as client,
         httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous,
     ):
-        yield Gql(client, anonymous, repo, publisher, account.id)
+        yield Gql(client, anonymous, repo, publisher, account.id, outbox)
 
 
 LIST = """
@@ -390,7 +391,11 @@ async def test_a_failed_delivery_is_retried_once(gql: Gql) -> None:
         "state": "queued",
     }
     [envelope] = gql.publisher.published
-    assert envelope.data.command_id == "command-1"
+    assert (envelope.data.command_id, envelope.data.retry) == ("command-1", 1)
+    # Asked again before the responder took it: the same command, the same event id.
+    assert (await gql.run(retry))["data"]["retryDelivery"]["retry"] == 1
+    assert [e.id for e in gql.publisher.published] == [envelope.id] * 2
+    gql.deliveries.rows["command-1"].update(state="queued", retry=1)  # the responder took it
 
     again = only_error(await gql.run(retry))
     assert again["extensions"] == {"code": "CONFLICT", "state": "queued"}
@@ -400,4 +405,4 @@ async def test_a_failed_delivery_is_retried_once(gql: Gql) -> None:
     assert only_error(await gql.run(retry.replace(t0, theirs)))["extensions"] == {
         "code": "NOT_FOUND"
     }
-    assert len(gql.publisher.published) == 1
+    assert len(gql.publisher.published) == 2

@@ -560,9 +560,10 @@ class Outbox:
         self.deliveries = deliveries
         self.items: dict[str, ReplyCommand] = {}
 
-    async def add(self, command: ReplyCommand) -> None:
+    async def add(self, command: ReplyCommand) -> bool:
         await self.deliveries.open(command)
         self.items[command.command_id] = command
+        return True
 
     async def remove(self, command: ReplyCommand) -> None:
         self.items.pop(command.command_id, None)

@@ -47,9 +47,10 @@ class FakeQueue:
         self.opened: list[str] = []
         self.leases: dict[str, tuple[str, datetime]] = {}
 
-    async def add(self, command: ReplyCommand) -> None:
+    async def add(self, command: ReplyCommand) -> bool:
         self.opened.append(short(command))
         self.items[short(command)] = command
+        return True
 
     async def remove(self, command: ReplyCommand) -> None:
         kept = self.items.get(short(command))

@@ -165,13 +165,15 @@ AUTORESPONSES = Counter(
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "parley_outbox_oldest_age_seconds",
-    "Age of the oldest reply waiting in the delivery queue (0 when empty), read on "
-    "scrape; the queue is shared, so every responder instance reports it: alert on max().",
+    "Age of the oldest record waiting in the service's outbox (0 when empty): the "
+    "responder's delivery queue, the gateway's commands not yet on Kafka; read on "
+    "scrape; the outbox is shared by the instances, so each reports it: alert on max().",
     registry=None,  # exported by its service: see export()
 )
 OUTBOX_QUEUED = Gauge(
     "parley_outbox_queued",
-    "Replies waiting in the delivery queue (accepted, not settled), read on scrape.",
+    "Records waiting in the service's outbox, read on scrape: the responder's replies "
+    "accepted and not settled, the gateway's commands not yet acknowledged by Kafka.",
     registry=None,  # exported by its service: see export()
 )
 

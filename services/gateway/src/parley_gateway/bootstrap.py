@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -14,13 +15,13 @@ from pymongo.errors import PyMongoError
 
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
-from parley_gateway.adapters.kafka_commands import KafkaCommandPublisher
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
+from parley_gateway.adapters.mongo_delivery_records import MongoDeliveryRecords
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.adapters.mongo_idempotency import MongoIdempotencyStore
-from parley_gateway.adapters.mongo_outbox import MongoDeliveryOutbox
 from parley_gateway.adapters.mongo_unavailable import store_unavailable
+from parley_gateway.adapters.outbox_commands import OutboxCommandPublisher
 from parley_gateway.adapters.smtp_mailer import SmtpMailer
 from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.config import GatewaySettings
@@ -31,7 +32,9 @@ from parley_gateway.idempotency import IdempotencyService
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.logging import get_logger
+from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import MongoTimeouts, connect
+from parley_platform.outbox import MongoOutbox, OutboxPublisher, OutboxRelay, measure
 from parley_store import GridFsFileStore, ensure_indexes
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
@@ -79,9 +82,17 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             discussions = MongoDiscussionRepository(
                 db, max_time_ms=settings.gateway_query_max_time_ms
             )
-            commands = KafkaCommandPublisher(
-                publisher, timeout_seconds=settings.gateway_command_timeout_seconds
+            # Commands go through the outbox: stored first, published now or by the relay.
+            outbox = MongoOutbox(db, "gateway")
+            commands = OutboxCommandPublisher(
+                OutboxPublisher(
+                    outbox, publisher, timeout_seconds=settings.gateway_command_timeout_seconds
+                )
             )
+            relay = OutboxRelay(outbox, publisher)
+            relay.start()
+            export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
+            unmeasure = on_scrape(partial(measure, outbox))
             uploads = FileService(
                 GridFsFileStore(db),
                 UploadLimits(
@@ -104,11 +115,13 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                     from_address=settings.gateway_notification_from,
                 ),
                 files=uploads,
-                deliveries=DeliveryService(discussions, MongoDeliveryOutbox(db), commands),
+                deliveries=DeliveryService(discussions, MongoDeliveryRecords(db), commands),
                 connections=ConnectionService(MongoConnectionReader(db)),
                 idempotency=IdempotencyService(MongoIdempotencyStore(db)),
             )
         finally:
+            unmeasure()
+            await relay.stop()
             await publisher.stop()
     finally:
         indexes.cancel()

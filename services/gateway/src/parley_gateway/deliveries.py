@@ -2,17 +2,21 @@
 
 After its retry budget the responder fails a delivery with the marketplace's reason,
 shown on the discussion's outbound message. The merchant may then ask for one more
-round. Safety rests on the outbox record: the gateway moves it from ``failed`` to
-``queued`` with a conditional update (so only a failed delivery is retried, and only
-once however many requests race), then queues the same command again, same
-``command_id``, ``retry`` raised. The responder treats it as a new round of the same
-record: it can never become a second reply, and where the last failure may have
-landed at the marketplace it asks the marketplace before sending.
+round. The responder owns the delivery records, so the gateway only reads the record
+(failed or unknown, in round ``n``, with its command kept) and queues the same command
+again, same ``command_id``, ``retry`` = ``n + 1``, through its outbox. The responder
+moves the record from failed|unknown in round ``n`` to queued in ``n + 1`` with one
+conditional write before it does anything else (``MongoDeliveryStore.begin_round``),
+so a retry can never become a second reply, and of racing or repeated requests at
+most one starts the round. Where the last failure may have landed at the marketplace,
+the responder asks the marketplace before sending.
 
-If the command cannot be queued, the record goes back to ``failed`` (the merchant
-sees 503 and can retry later). Only a gateway crash between the two writes can leave
-a record ``queued`` with nothing queued; it then shows as queued and no longer
-retryable, which errs on the side of not sending.
+The command's CloudEvents id is derived from the command id and the round: requests
+racing for one round publish the same event, a duplicate the responder drops. The
+answer is 202 once the command is in the outbox, the record shows ``queued`` once the
+responder took it; until then a repeated request for the same round answers the same.
+The outbox relay publishes a command a crash or broker outage left behind, so nothing
+is left ``queued`` without its command (the gateway no longer writes the record).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley_gateway.domain import Scope
-from parley_gateway.ports import CommandPublisher, DeliveryOutbox, DiscussionRepository
+from parley_gateway.ports import CommandPublisher, DeliveryRecords, DiscussionRepository
 from parley_gateway.service import SOURCE, DiscussionNotFound, key_of
 from parley_platform.logging import get_logger
+from parley_platform.outbox import stable_id
 from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand
 
 log = get_logger(__name__)
+RETRYABLE = frozenset({"failed", "unknown"})
 
 
 class DeliveryNotFound(LookupError):
@@ -60,39 +66,33 @@ class DeliveryService:
     def __init__(
         self,
         discussions: DiscussionRepository,
-        outbox: DeliveryOutbox,
+        records: DeliveryRecords,
         commands: CommandPublisher,
     ) -> None:
         self._discussions = discussions
-        self._outbox = outbox
+        self._records = records
         self._commands = commands
 
     async def retry(self, scope: Scope, discussion_id: str, command_id: str) -> QueuedRetry:
         discussion = await self._discussions.get(scope, discussion_id)
         if discussion is None:
             raise DiscussionNotFound(discussion_id)
-        failed = await self._outbox.requeue_failed(discussion.id, command_id)
-        if failed is None:
-            state = await self._outbox.state_of(discussion.id, command_id)
-            if state is None:
-                raise DeliveryNotFound(discussion.id, command_id)
-            raise DeliveryNotRetryable(command_id, state)
-        try:
-            await self._commands.publish_reply(
-                Envelope[ReplyCommand](
-                    source=SOURCE,
-                    type=REPLY_REQUESTED.name,
-                    subject=str(key_of(discussion)),
-                    data=failed.command,
-                )
+        record = await self._records.find(discussion.id, command_id)
+        if record is None:
+            raise DeliveryNotFound(discussion.id, command_id)
+        if record.state not in RETRYABLE or record.command is None:
+            raise DeliveryNotRetryable(command_id, record.state)
+        retry = record.retry + 1
+        await self._commands.publish_reply(
+            Envelope[ReplyCommand](
+                id=stable_id(REPLY_REQUESTED.name, command_id, retry),
+                source=SOURCE,
+                type=REPLY_REQUESTED.name,
+                subject=str(key_of(discussion)),
+                data=record.command.model_copy(update={"retry": retry}),
             )
-        except BaseException:
-            await self._outbox.undo_requeue(command_id, failed.retry, failed.error, failed.state)
-            raise
-        log.info(
-            "delivery retry queued",
-            discussion_id=discussion.id,
-            command_id=command_id,
-            retry=failed.retry,
         )
-        return QueuedRetry(command_id, discussion.id, failed.retry)
+        log.info(
+            "delivery retry queued", discussion_id=discussion.id, command_id=command_id, retry=retry
+        )
+        return QueuedRetry(command_id, discussion.id, retry)

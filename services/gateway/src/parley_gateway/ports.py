@@ -203,31 +203,18 @@ class UploadStore(Protocol):
 
 
 @dataclass(frozen=True)
-class FailedDelivery:
-    """A delivery moved from failed (or unknown) back to queued, with what it takes to
-    queue it again and to undo the move."""
+class DeliveryRecord:
+    """A reply's delivery record as the responder keeps it, as far as a retry needs."""
 
-    command: ReplyCommand
-    retry: int
-    error: str | None
-    state: str = "failed"  # the state it left: failed or unknown
+    state: str  # queued | sending | sent | failed | unknown
+    retry: int  # the merchant retry round it is in
+    command: ReplyCommand | None  # None: written before commands were kept
 
 
-class DeliveryOutbox(Protocol):
-    """The responder's delivery records (the outbox), as far as a merchant retry needs."""
+class DeliveryRecords(Protocol):
+    """The responder's delivery records, read only: the responder is their one writer,
+    and the gateway asks it for a retry with a command (see parley_gateway.deliveries)."""
 
-    async def requeue_failed(self, discussion_id: str, command_id: str) -> FailedDelivery | None:
-        """Atomically failed|unknown → queued (retry raised); None when it is neither,
-        or is not this discussion's, or predates kept commands. Retrying an unknown
-        delivery is the merchant's decision that it did not arrive: it is sent again."""
-        ...
-
-    async def undo_requeue(
-        self, command_id: str, retry: int, error: str | None, state: str = "failed"
-    ) -> None:
-        """Back to ``state``, if still queued in that round (the command was not queued)."""
-        ...
-
-    async def state_of(self, discussion_id: str, command_id: str) -> str | None:
-        """The delivery's state, None when the discussion has no such delivery."""
+    async def find(self, discussion_id: str, command_id: str) -> DeliveryRecord | None:
+        """The record, None when the discussion has no such delivery."""
         ...

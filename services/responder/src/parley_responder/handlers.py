@@ -15,10 +15,16 @@ Order of operations is what makes "at most once" hold across crashes:
 
 What goes out is prepared once and kept in the record (:mod:`parley_responder.outgoing`):
 the text with download links for files the marketplace cannot carry, and the files it
-can. A merchant retry of a failed delivery (the gateway moves the record from
-``failed`` back to ``queued`` and queues the command again, ``retry`` raised) is a new
-round of the same record: when the failure came after an attempt that may have
-landed, the marketplace is asked first, exactly as after a crash.
+can. A merchant retry of a failed delivery (the gateway queues the command again,
+``retry`` raised; the delivery queue moves the record from ``failed`` back to
+``queued``, see ``MongoDeliveryStore.begin_round``) is a new round of the same record:
+when the failure came after an attempt that may have landed, the marketplace is asked
+first, exactly as after a crash.
+
+A result is announced again after a crash (the delivery queue resumes the reply, and
+a settled record is announced, never re-sent): its CloudEvents id is derived from the
+command, the round, the state and the attempts, so the repeat is a duplicate that
+consumers drop by id, never a second event.
 
 Faults the marketplace may recover from (429, 5xx, timeouts) are retried with
 exponential backoff and jitter, honouring Retry-After as given up to a documented
@@ -51,6 +57,7 @@ from parley_connectors.errors import (
 from parley_connectors.files import OutgoingFile
 from parley_platform.logging import get_logger
 from parley_platform.metrics import DELIVERIES, DeliveryOutcome
+from parley_platform.outbox import stable_id
 from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
 from parley_responder.domain.rules import RuleViolation, check_reply
 from parley_responder.outgoing import ReplyPreparer
@@ -423,6 +430,7 @@ class Responder:
         )
         await self._results.emit(
             Envelope[DeliveryResult](
+                id=stable_id(command.command_id, retry, state.value, attempts, unconfirmed),
                 source=SOURCE,
                 type=DELIVERY_RESULT.name,
                 subject=str(key),

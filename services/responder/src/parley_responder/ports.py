@@ -71,6 +71,12 @@ class DeliveryStore(Protocol):
     async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
         """Returns the record, creating it as queued; the flag says it was created now."""
 
+    async def begin_round(self, command: ReplyCommand) -> bool:
+        """A merchant retry: the record moves from failed|unknown in round
+        ``command.retry - 1`` to queued in ``command.retry``; True when it is in that
+        round (now or already), False for a stale or not retryable request."""
+        ...
+
     async def mark_sending(
         self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
     ) -> None:
@@ -126,8 +132,11 @@ class DeliveryQueue(Protocol):
     committed, and removed once the delivery settled: after a crash the queue says
     which replies to resume."""
 
-    async def add(self, command: ReplyCommand) -> None:
-        """Opens the delivery record (with the command) and queues the command."""
+    async def add(self, command: ReplyCommand) -> bool:
+        """Opens the delivery record (with the command) and queues the command. A
+        merchant retry (``retry`` > 0) first moves its record into that round
+        (:meth:`DeliveryStore.begin_round`); False when it cannot: nothing is queued."""
+        ...
 
     async def remove(self, command: ReplyCommand) -> None:
         """Done with this command (and this merchant retry of it)."""

@@ -95,10 +95,18 @@ class DeliveryScheduler:
             return  # redelivered while still queued here: it is delivered once
         await self._slots.acquire()
         try:
-            await self._queue.add(command)
+            queued = await self._queue.add(command)
         except BaseException:
             self._slots.release()
             raise
+        if not queued:
+            self._slots.release()
+            log.info(
+                "merchant retry not queued: stale or not retryable",
+                command_id=command.command_id,
+                retry=command.retry,
+            )
+            return
         self._dispatch(command)
 
     def start(self) -> None:

@@ -4,10 +4,13 @@ The record is written *before* the marketplace is called (``sending``) and after
 it answered (``sent``). A crash between the two leaves ``sending`` behind, which
 tells the next attempt to ask the marketplace first instead of sending blindly.
 
-The record also keeps the command itself (so the gateway can queue a merchant retry
+The record also keeps the command itself (so the gateway can ask for a merchant retry
 of a failed delivery without the original record on Kafka), the prepared reply (the
 body with its download links and the files sent natively, decided once), and the
-merchant retry round it is in (``retry``, raised by the gateway from ``failed``).
+merchant retry round it is in (``retry``). The responder is the records' only writer:
+a merchant retry arrives as the same command with ``retry`` raised, and
+:meth:`MongoDeliveryStore.begin_round` moves the record into that round, from
+``failed``/``unknown`` only, with one conditional write (see its docstring).
 
 :class:`MongoDeliveryQueue` keeps the replies accepted and not yet settled in a small
 collection of its own, keyed by command id: the responder commits a command's Kafka
@@ -82,6 +85,32 @@ class MongoDeliveryStore:
         doc = await self._col.find_one({"_id": command.command_id})
         assert doc is not None
         return _delivery(doc), before is None
+
+    async def begin_round(self, command: ReplyCommand) -> bool:
+        """Moves the record into merchant retry round ``command.retry`` (> 0): from
+        ``failed`` or ``unknown`` in the round before, and only from there, with one
+        conditional write each, so of racing or repeated requests at most one moves it,
+        and a delivery that is sent or under way never starts a round (never a second
+        reply). True when the record is in that round now (moved here, or by an
+        earlier copy of this command that a crash kept from being queued); False for
+        a request that is stale (the round moved on) or not retryable (nothing queued).
+
+        attempts back to 0: the round gets a whole retry budget. After ``failed``,
+        ``unsure_since`` and ``prepared`` stay: a failure that may have landed is
+        looked for before sending. After ``unknown`` the marketplace could not tell:
+        the merchant decided it did not arrive, so it is sent again.
+        """
+        moved = {"state": "queued", "attempts": 0, "retry": command.retry, "retried_at": utcnow()}
+        forget_attempt = {"unsure_since": None, "known_ids": None, "sending_since": None}
+        for state, extra in (("failed", {}), ("unknown", forget_attempt)):
+            result = await self._col.update_one(
+                {"_id": command.command_id, "state": state, "retry": command.retry - 1},
+                {"$set": {**moved, **extra}},
+            )
+            if result.modified_count == 1:
+                return True
+        doc = await self._col.find_one({"_id": command.command_id}, {"retry": 1})
+        return doc is not None and int(doc.get("retry") or 0) == command.retry
 
     async def mark_sending(
         self, command_id: str, attempt: int, at: datetime, known_ids: frozenset[str] | None
@@ -184,7 +213,9 @@ class MongoDeliveryQueue:
         self._deliveries = MongoDeliveryStore(db)
         self._col = db[DELIVERY_QUEUE]
 
-    async def add(self, command: ReplyCommand) -> None:
+    async def add(self, command: ReplyCommand) -> bool:
+        if command.retry > 0 and not await self._deliveries.begin_round(command):
+            return False
         await self._deliveries.open(command)
         # The command as received: a merchant retry carries its round (``retry``).
         await self._col.update_one(
@@ -195,6 +226,7 @@ class MongoDeliveryQueue:
             },
             upsert=True,
         )
+        return True
 
     async def remove(self, command: ReplyCommand) -> None:
         # Only this round: a merchant retry queued meanwhile stays.
