@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, UpdateOne
 from support.reliability import ROOT, STACK, free_port_with_neighbour
 
 
@@ -118,3 +118,45 @@ def test_ferretdb_runs_on_the_selected_backend(
         cluster = (run_dir / "postgres").resolve()
         assert (cluster / "PG_VERSION").is_file()
         assert not (cluster / "postmaster.pid").exists(), "PostgreSQL still runs"
+
+
+@pytest.mark.timeout(900)
+def test_ferretdb_on_postgresql_serves_id_lookups_from_an_index(run_dir: Path) -> None:
+    """What made P1's throughput fall with the stored size (bench/results): FerretDB
+    writes ``{_id: v}`` as ``_jsonb->'_id' @> v``, and with its prepared statements'
+    generic plans no index served it, so every lookup, update and upsert by ``_id`` read
+    the whole table. The stack adds a GIN index per collection table and forces custom
+    plans; and FerretDB's pool must outnumber the statements of one bulk write (it
+    holds a connection per updated document until the command ends: with its default
+    of 50, a bulk update of 200 existing documents waited forever)."""
+    mongo = MongoAlone(run_dir, None)
+    try:
+        mongo.stack("start", "mongo")
+        with mongo.client() as client:
+            things = client.stack_test.things
+            things.insert_many([{"_id": f"k{i}", "n": i} for i in range(3000)])
+            explained = client.stack_test.command(
+                "explain", {"find": "things", "filter": {"_id": "k7"}}
+            )
+            plan = explained["queryPlanner"]["Plan"]  # PostgreSQL's EXPLAIN, as JSON
+            scans = [p for p in plan.get("Plans", []) if "Index Name" in p]
+            assert plan["Node Type"] != "Seq Scan", plan
+            assert [s["Index Name"].endswith("_parley_id_gin") for s in scans] == [True], plan
+
+            result = things.bulk_write(
+                [UpdateOne({"_id": f"k{i}"}, {"$inc": {"n": 1}}) for i in range(200)],
+                ordered=False,
+            )
+            assert result.modified_count == 200
+            assert things.find_one({"_id": "k199"}) == {"_id": "k199", "n": 200}
+        shown = subprocess.run(
+            ["bash", str(STACK), "psql", "-At", "-c", "show plan_cache_mode"],
+            env=mongo.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert shown.strip() == "force_custom_plan"
+    finally:
+        mongo.stack("stop", "mongo")
