@@ -1,4 +1,5 @@
-"""Batched normalizing (parley_normalizer.handlers, .batches) on fakes of its own ports.
+"""Batched normalizing (parley_normalizer.handlers, .batches, through the platform's
+batch loop parley_platform.batches) on fakes of its own ports.
 
 Proves what the batch path must keep from the per-record one: a replay or an
 out-of-order snapshot changes nothing it should not, a crash at any step loses and
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 from fakes.normalizer import FakeStore, RecordingSink
 
-from parley_normalizer.batches import RetryPolicy, process_batch
+from parley_normalizer.batches import batch_handler
 from parley_normalizer.handlers import Normalizer, UnknownDiscussion
+from parley_platform.batches import process_batch
+from parley_platform.streams import RetryPolicy
 from parley_schemas import (
     DELIVERY_RESULT,
     DELIVERY_RESULTS,
@@ -307,6 +310,11 @@ TOPICS = {RAW: MARKETPLACE_RAW, RESULTS: DELIVERY_RESULTS}
 FAST = RetryPolicy(max_attempts=2, base_delay=0.0001, max_delay=0.001)
 
 
+async def normalize(events: list[Event], n: Normalizer, dead: DeadLetters) -> None:
+    """What the normalizer's agent does with one batch of events."""
+    await process_batch(events, TOPICS, batch_handler(n), n.handle, dead, stage="t", policy=FAST)
+
+
 def raw_event(offset: int, snapshot: RawThreadSnapshot) -> Event:
     envelope = Envelope[RawThreadSnapshot](
         source="/test", type=THREAD_SNAPSHOT.name, subject=str(snapshot.key), data=snapshot
@@ -330,7 +338,7 @@ async def test_the_stream_dead_letters_the_bad_records_of_a_batch_and_stores_the
         raw_event(3, snap("t2", msg("b", 0))),
     ]
 
-    await process_batch(events, TOPICS, normalizer(store, sink), dead, stage="t", policy=FAST)
+    await normalize(events, normalizer(store, sink), dead)
 
     assert [offset for offset, _ in dead.reasons] == [1, 2]
     assert "unprocessable" in dead.reasons[1][1]
@@ -341,14 +349,7 @@ async def test_the_stream_retries_a_batch_while_a_dependency_is_away() -> None:
     store, sink, dead = FakeStore(), RecordingSink(), DeadLetters()
     store.crash_before_discussions = ConnectionError("mongo gone")
 
-    await process_batch(
-        [raw_event(0, snap("t1", msg("a", 0)))],
-        TOPICS,
-        normalizer(store, sink),
-        dead,
-        stage="t",
-        policy=FAST,
-    )
+    await normalize([raw_event(0, snap("t1", msg("a", 0)))], normalizer(store, sink), dead)
 
     assert dead.reasons == []
     assert store.discussions[did("t1")]["message_count"] == 1
@@ -359,14 +360,37 @@ async def test_a_batch_that_cannot_be_stored_falls_back_to_single_records() -> N
     store, sink, dead = FakeStore(), RecordingSink(), DeadLetters()
     store.poisoned = {did("t2")}
 
-    await process_batch(
+    await normalize(
         [raw_event(i, snap(f"t{i}", msg(f"m{i}", i))) for i in range(4)],
-        TOPICS,
         normalizer(store, sink),
         dead,
-        stage="t",
-        policy=FAST,
     )
 
     assert [offset for offset, _ in dead.reasons] == [2]
     assert set(store.discussions) == {did("t0"), did("t1"), did("t3")}
+
+
+async def test_delivery_results_are_stored_in_bulk_with_the_snapshots_of_their_batch() -> None:
+    """The responder's results reach the normalizer's batch loop like snapshots: one
+    batch of results and snapshots is one set of bulk writes, not one per record."""
+    store, sink, dead = FakeStore(), RecordingSink(), DeadLetters()
+    n = normalizer(store, sink)
+    await normalize([raw_event(0, snap("t1", msg("a", 0)))], n, dead)
+    d = did("t1")
+    store.round_trips.clear()
+
+    await normalize(
+        [
+            result_event(1, result(d, DeliveryState.QUEUED)),
+            raw_event(2, snap("t2", msg("b", 0))),
+            result_event(3, result(d, DeliveryState.SENT, mid="mk-1")),
+        ],
+        n,
+        dead,
+    )
+
+    assert dead.reasons == []
+    assert store.round_trips.count("write") == 1, store.round_trips
+    (reply,) = [m for m in discussion_messages(store, d) if m["direction"] == "outbound"]
+    assert reply["delivery"]["state"] == "sent"
+    assert set(store.discussions) == {d, did("t2")}

@@ -23,7 +23,7 @@ from parley_platform.metrics import (
     scrape,
     status_class,
 )
-from parley_platform.streams import Unprocessable, consume_envelopes
+from parley_platform.streams import RetryPolicy, Unprocessable, consume_envelopes
 from parley_schemas import (
     CONVERSATION_COMMANDS,
     REPLY_REQUESTED,
@@ -316,9 +316,7 @@ async def test_the_stream_wrapper_counts_processed_failed_and_dead_lettered_reco
         handle,
         dead,
         stage=stage,
-        max_attempts=2,
-        base_delay=0.001,
-        max_delay=0.001,
+        policy=RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001),
     )
     assert len(dead.reasons) == 3
     assert (

@@ -23,7 +23,13 @@ from parley_connectors.errors import (
     MarketplaceUnavailable,
     RateLimited,
 )
-from parley_platform.streams import Failure, Unprocessable, classify, consume_envelopes
+from parley_platform.streams import (
+    Failure,
+    RetryPolicy,
+    Unprocessable,
+    classify,
+    consume_envelopes,
+)
 from parley_schemas import (
     CONVERSATION_COMMANDS,
     REPLY_REQUESTED,
@@ -101,10 +107,12 @@ async def run(handle: Flaky, dead: DeadLetters, attempts: int = 3) -> None:
         handle,
         dead,
         stage="test",
-        max_attempts=attempts,
-        base_delay=0.0001,
-        max_delay=0.001,
-        transient=RESPONDER_TRANSIENT,
+        policy=RetryPolicy(
+            max_attempts=attempts,
+            base_delay=0.0001,
+            max_delay=0.001,
+            transient=RESPONDER_TRANSIENT,
+        ),
     )
 
 

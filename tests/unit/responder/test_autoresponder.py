@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable
-from parley_platform.streams import consume_envelopes
+from parley_platform.streams import RetryPolicy, consume_envelopes
 from parley_responder.autoresponder import Autoresponder
 from parley_responder.bootstrap import MAY_COME_BACK
 from parley_responder.domain.autoreply import Skip, auto_command_id, decide
@@ -397,10 +397,9 @@ async def test_a_relay_down_for_many_retries_delays_the_copy_but_never_loses_it(
         world.autoresponder.handle,
         DeadLetters(),
         stage="autoresponder",
-        max_attempts=5,
-        base_delay=0.0001,
-        max_delay=0.001,
-        transient=MAY_COME_BACK,
+        policy=RetryPolicy(
+            max_attempts=5, base_delay=0.0001, max_delay=0.001, transient=MAY_COME_BACK
+        ),
     )
     assert dead == []
     assert len(world.mailbox.mails) == 1 and auto_command_id(DISCUSSION_ID) in world.log.entries

@@ -1,8 +1,10 @@
 """Faust plumbing shared by the stream processors (normalizer, responder).
 
-Every record goes through :func:`consume_envelopes`: it restores the trace context
-from the Kafka headers, decodes the envelope (undecodable records go to the
-dead-letter topic and the stream goes on), and retries the handler. What happens to
+Every record goes through the same two steps, whether a stage takes records one at
+a time (:func:`consume_envelopes`) or in batches (:mod:`parley_platform.batches`):
+:func:`receive` restores the trace context from the Kafka headers and decodes the
+envelope (undecodable records go to the dead-letter topic and the stream goes on),
+and :func:`handle_record` runs the handler under the retry policy. What happens to
 a failing record depends on the class of its error (:func:`classify`):
 
 - transient: a dependency that may come back (MongoDB or Kafka unreachable, a
@@ -15,8 +17,9 @@ a failing record depends on the class of its error (:func:`classify`):
 - anything else is a bug or a poison record: retried a few times, then
   dead-lettered so one record never stops a partition.
 
-Faust commits an offset only after the handler returned, so a crash mid-record
-means the record is processed again: handlers must be idempotent.
+Faust commits an offset only after the handler returned (a batch's offsets only after
+the batch handler returned), so a crash mid-record means the record is processed
+again: handlers must be idempotent.
 
 Every outcome is counted here, once for every stage (``parley_records_processed``,
 ``parley_records_failed`` per failed attempt and class, ``parley_records_dead_lettered``).
@@ -28,6 +31,8 @@ import asyncio
 import random
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
@@ -172,6 +177,37 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     return list(headers)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a stage retries a failing record (or batch): ``max_attempts`` for a bug,
+    capped exponential backoff with full jitter from ``base_delay`` to ``max_delay``,
+    and ``transient``: the caller's own error classes of dependencies that may come
+    back (retried without limit, see the module's docstring)."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 30.0
+    transient: tuple[type[BaseException], ...] = ()
+
+    def classify(self, exc: BaseException) -> Failure:
+        return classify(exc, self.transient)
+
+    def transient_delay(self, attempt: int, exc: BaseException) -> float:
+        """The wait before retrying after a transient ``exc``, honouring a
+        ``retry_after`` it carries, up to ``max_delay``."""
+        delay = backoff(min(attempt, 30), self.base_delay, self.max_delay)
+        asked = getattr(exc, "retry_after", None)
+        if isinstance(asked, int | float):
+            delay = min(self.max_delay, max(delay, float(asked)))
+        return delay
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter: a random wait up to ``base * 2**(attempt-1)``,
+    at most ``cap``, so that many workers retrying at once do not retry in step."""
+    return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
+
+
 def consumer_span(stage: str, message: Any) -> Span:
     """A started (not current) consumer span for one record, continuing the trace its
     headers carry; the caller makes it current and ends it."""
@@ -200,14 +236,52 @@ def record_location(event: Any) -> dict[str, Any]:
     }
 
 
-async def decode_or_dead_letter(
+@dataclass
+class Received:
+    """A decoded record on its way through a stage: its envelope, where it came from
+    (what a dead letter carries) and its consumer span, started and not yet ended
+    (whoever received it ends it)."""
+
+    envelope: Envelope[Any]
+    where: dict[str, Any]
+    span: Span
+
+    @property
+    def topic(self) -> str:
+        return str(self.where["source_topic"])
+
+    def scope(self) -> AbstractContextManager[Any]:
+        """Makes the record's span current (without ending it): what its handling
+        publishes goes on in the record's trace."""
+        return trace.use_span(self.span, end_on_exit=False)
+
+    def location(self) -> dict[str, Any]:
+        """The record's topic, partition and offset, for logs."""
+        return _loc(self.where)
+
+
+async def receive(
+    event: Any, topics: Mapping[str, Topic], dead_letters: DeadLetters, stage: str
+) -> Received | None:
+    """Starts the record's consumer span and decodes it; an undecodable record is
+    dead-lettered (its span ended) and None is returned: the stream goes on."""
+    span = consumer_span(stage, event.message)
+    where = record_location(event)
+    with trace.use_span(span, end_on_exit=False):
+        envelope = await _decode_or_dead_letter(event, topics, dead_letters, stage, where)
+    if envelope is None:
+        span.end()
+        return None
+    return Received(envelope, where, span)
+
+
+async def _decode_or_dead_letter(
     event: Any,
     topics: Mapping[str, Topic],
     dead_letters: DeadLetters,
     stage: str,
     where: Mapping[str, Any],
 ) -> Envelope[Any] | None:
-    """The record's envelope, or None once an undecodable record is dead-lettered."""
     message = event.message
     try:
         return decode(event.value, topics.get(message.topic), headers=_headers(message))
@@ -226,96 +300,92 @@ async def consume_envelopes(
     dead_letters: DeadLetters,
     *,
     stage: str,
-    max_attempts: int = 5,
-    base_delay: float = 0.2,
-    max_delay: float = 30.0,
-    transient: tuple[type[BaseException], ...] = (),
+    policy: RetryPolicy | None = None,
 ) -> None:
-    """Handles each record; see the module's docstring for what a failure does.
-
-    ``transient`` names the caller's error classes of dependencies that may come back:
-    their records are retried (honouring a ``retry_after`` the error carries, up to
-    ``max_delay``) until they are processed, however long that takes.
-    """
+    """Handles each record, one at a time; see the module's docstring for what a
+    failure does (``policy``: the retries, and the caller's transient errors, retried
+    honouring a ``retry_after`` they carry up to ``policy.max_delay`` until the record
+    is processed, however long that takes). For records taken in batches, see
+    :mod:`parley_platform.batches`."""
+    policy = policy or RetryPolicy()
     async for event in events:
-        message = event.message
-        with trace.use_span(consumer_span(stage, message), end_on_exit=True):
-            where = record_location(event)
-            envelope = await decode_or_dead_letter(event, topics, dead_letters, stage, where)
-            if envelope is None:
-                continue
-            await _handle_with_retries(
-                envelope,
-                handle,
-                dead_letters,
-                stage,
-                where,
-                max_attempts,
-                base_delay,
-                max_delay,
-                transient,
-            )
+        received = await receive(event, topics, dead_letters, stage)
+        if received is None:
+            continue
+        with trace.use_span(received.span, end_on_exit=True):
+            await handle_record(received, handle, dead_letters, stage, policy)
 
 
-async def _handle_with_retries(
-    envelope: Envelope[Any],
+async def handle_record(
+    received: Received,
     handle: Handler,
     dead_letters: DeadLetters,
     stage: str,
-    where: dict[str, Any],
-    max_attempts: int,
-    base_delay: float,
-    max_delay: float,
-    transient: tuple[type[BaseException], ...],
+    policy: RetryPolicy,
 ) -> None:
+    """Runs ``handle`` on one record until it is processed or dead-lettered, by the
+    class of each failure (see the module's docstring); returns either way."""
     failures = 0
     attempt = 0
+    topic = received.topic
     while True:
         attempt += 1
-        topic = str(where["source_topic"])
         try:
-            await handle(envelope)
-            RECORDS_PROCESSED.labels(stage, topic).inc()
-            return
+            await handle(received.envelope)
         except Exception as exc:
-            kind = classify(exc, transient)
+            kind = policy.classify(exc)
             RECORDS_FAILED.labels(stage, topic, kind).inc()
             if kind is Failure.UNPROCESSABLE:
-                reason = f"unprocessable: {exc}"
-                log.warning("record dead-lettered", reason=reason, **_loc(where))
-                await _retry_forever(
-                    partial(
-                        dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
-                    )
-                )
-                RECORDS_DEAD_LETTERED.labels(stage, topic, kind).inc()
+                await _dead_letter(received, dead_letters, stage, kind, f"unprocessable: {exc}")
                 return
             if kind is Failure.TRANSIENT:
-                delay = _backoff(min(attempt, 30), base_delay, max_delay)
-                asked = getattr(exc, "retry_after", None)
-                if isinstance(asked, int | float):
-                    delay = min(max_delay, max(delay, float(asked)))
+                delay = policy.transient_delay(attempt, exc)
                 log.warning(
                     "dependency unavailable, retrying",
                     error=repr(exc),
                     delay=delay,
                     attempt=attempt,
-                    **_loc(where),
+                    **received.location(),
                 )
                 await asyncio.sleep(delay)
                 continue
             failures += 1
-            if failures >= max_attempts:
+            if failures >= policy.max_attempts:
                 reason = f"handler failed {failures} times: {exc!r}"
-                log.exception("record dead-lettered", reason=reason, **_loc(where))
-                await _retry_forever(
-                    partial(
-                        dead_letters.dead_letter, stage, reason, subject=envelope.subject, **where
-                    )
-                )
-                RECORDS_DEAD_LETTERED.labels(stage, topic, kind).inc()
+                await _dead_letter(received, dead_letters, stage, kind, reason, with_traceback=True)
                 return
-            await asyncio.sleep(_backoff(failures, base_delay, max_delay))
+            await asyncio.sleep(backoff(failures, policy.base_delay, policy.max_delay))
+        else:
+            RECORDS_PROCESSED.labels(stage, topic).inc()
+            log.debug("record processed", attempts=attempt, **received.location())
+            return
+
+
+async def _dead_letter(
+    received: Received,
+    dead_letters: DeadLetters,
+    stage: str,
+    kind: Failure,
+    reason: str,
+    *,
+    with_traceback: bool = False,
+) -> None:
+    """Logs (with the traceback for a bug), publishes the dead letter (waiting out a
+    broker that is away) and counts it."""
+    if with_traceback:
+        log.exception("record dead-lettered", reason=reason, **received.location())
+    else:
+        log.warning("record dead-lettered", reason=reason, **received.location())
+    await _retry_forever(
+        partial(
+            dead_letters.dead_letter,
+            stage,
+            reason,
+            subject=received.envelope.subject,
+            **received.where,
+        )
+    )
+    RECORDS_DEAD_LETTERED.labels(stage, received.topic, kind).inc()
 
 
 async def _retry_forever(action: Callable[[], Awaitable[None]]) -> None:
@@ -326,14 +396,9 @@ async def _retry_forever(action: Callable[[], Awaitable[None]]) -> None:
             await action()
             return
         except TRANSIENT_ERRORS as exc:
-            delay = _backoff(attempt, 0.5, 30.0)
+            delay = backoff(attempt, 0.5, 30.0)
             log.warning("dead-letter publish failed, retrying", error=repr(exc), delay=delay)
             await asyncio.sleep(delay)
-
-
-def _backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter."""
-    return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
 
 
 def _loc(where: Mapping[str, Any]) -> dict[str, Any]:
@@ -365,7 +430,7 @@ class LazyResource(Generic[T]):
                 try:
                     self._value = await self._factory()
                 except TRANSIENT_ERRORS as exc:
-                    delay = _backoff(attempt, 0.5, 15.0)
+                    delay = backoff(attempt, 0.5, 15.0)
                     log.warning("start-up dependency unavailable", error=repr(exc), delay=delay)
                     await asyncio.sleep(delay)
         return self._value

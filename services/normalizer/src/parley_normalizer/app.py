@@ -11,10 +11,11 @@ result of the same thread.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
 
+from parley_platform.batches import consume_batches, faust_batches
 from parley_platform.kafka import topic_names
 from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.logging import get_logger
@@ -26,7 +27,7 @@ from parley_platform.tracing import failed, job_span
 from parley_schemas import DELIVERY_RESULTS, MARKETPLACE_RAW, ORDER_ALERTS, utcnow
 
 from . import retention
-from .batches import consume_batches
+from .batches import batch_handler
 from .bootstrap import Runtime, bootstrap
 from .config import NormalizerSettings
 
@@ -55,13 +56,14 @@ runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
 @app.agent(source)
 async def normalize(stream: faust.StreamT[Any]) -> None:
     """Batches of at most NORMALIZER_BATCH_MAX records, waiting at most
-    NORMALIZER_BATCH_WAIT_MS for them; acknowledged once stored (see .batches)."""
+    NORMALIZER_BATCH_WAIT_MS for them; acknowledged once stored (see
+    parley_platform.batches and .batches)."""
     rt = await runtime.get()
-    concrete = cast(faust.Stream[Any], stream)  # StreamT does not declare take_events
     await consume_batches(
-        concrete.take_events(settings.normalizer_batch_max, within=settings.batch_wait_seconds),
+        faust_batches(stream, settings.normalizer_batch_max, settings.batch_wait_seconds),
         sources,
-        rt.normalizer,
+        batch_handler(rt.normalizer),
+        rt.normalizer.handle,
         rt.publisher,
         stage="normalizer",
     )

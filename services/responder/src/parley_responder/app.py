@@ -10,6 +10,25 @@ one discussion's replies are delivered in the order the merchant wrote them.
 A marketplace or SMTP relay that is unavailable is transient for the stream: the
 autoresponder's event (and its shop copy) is retried until the relay is back, never
 dead-lettered (:func:`parley_platform.streams.classify`).
+
+Both agents take their records one at a time (:func:`parley_platform.streams.consume_envelopes`),
+not in batches (:mod:`parley_platform.batches`, as the normalizer does), on purpose:
+
+- what goes out to a marketplace, and the outcome written around it (``sending``
+  before the call, ``sent``/``failed``/``unknown`` right after), is per delivery and
+  per connection worker: that order is what "at most once" rests on, and writing
+  outcomes in bulk would hold one connection's delivery truth behind another's;
+- accepting a command is a few writes by ``_id`` that each decide something for that
+  command alone (a merchant retry moves its record into a new round only from
+  ``failed``/``unknown``, one conditional write; the scheduler's back-pressure admits
+  it or waits), at the rate merchants and autoresponses write replies, far below
+  the marketplaces' snapshot traffic: bulk writes would save little;
+- an autoresponse reads its discussion and sends the shop's copy over SMTP, which
+  cannot be done in bulk.
+
+The stream that does carry volume on this path, the delivery results the responder
+publishes, is stored in bulk by the normalizer: its batch agent takes
+``delivery.results`` together with the marketplace snapshots.
 """
 
 from __future__ import annotations
@@ -23,7 +42,7 @@ from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.metrics import add_metrics_page
 from parley_platform.readiness import add_ready_page, lazy_mongo_ping
 from parley_platform.settings import load_settings
-from parley_platform.streams import LazyResource, consume_envelopes, create_app
+from parley_platform.streams import LazyResource, RetryPolicy, consume_envelopes, create_app
 from parley_responder.bootstrap import MAY_COME_BACK, Runtime, bootstrap
 from parley_responder.config import ResponderSettings
 from parley_schemas import CONVERSATION_COMMANDS, CONVERSATION_EVENTS
@@ -55,6 +74,7 @@ conversation_events = app.topic(
     value_serializer="raw",
 )
 runtime: LazyResource[Runtime] = LazyResource(lambda: bootstrap(settings))
+policy = RetryPolicy(transient=MAY_COME_BACK)
 
 
 @app.agent(commands)
@@ -66,7 +86,7 @@ async def respond(stream: faust.StreamT[Any]) -> None:
         rt.scheduler.handle,
         rt.publisher,
         stage="responder",
-        transient=MAY_COME_BACK,
+        policy=policy,
     )
 
 
@@ -79,7 +99,7 @@ async def autorespond(stream: faust.StreamT[Any]) -> None:
         rt.autoresponder.handle,
         rt.publisher,
         stage="autoresponder",
-        transient=MAY_COME_BACK,
+        policy=policy,
     )
 
 
