@@ -2,7 +2,8 @@
 
 One process, one thread (one core): the invoicer's whole path, from the validated
 order to the PDF (Invoice.draw_up, the Jinja2 template with labels and formatting,
-WeasyPrint through the service's own renderer), against the baseline: the very HTML
+WeasyPrint through the service's own renderer, the Factur-X XML built, checked against
+its XSD and embedded in the PDF/A-3b), against the baseline: the very HTML
 that path produced, rendered by the same WeasyPrint renderer with no data binding.
 """
 
@@ -86,7 +87,7 @@ def run(renders: int, lines: int, progress: Callable[[str], None]) -> dict[str, 
         invoice = Invoice.draw_up(
             f"FA-2026-{next(counter):06d}", date(2026, 3, 10), order, settings
         )
-        return renderer.html_to_pdf(render_invoice_html(invoice))
+        return renderer.render(invoice)  # PDF/A-3b with its Factur-X XML, as served
 
     html = render_invoice_html(
         Invoice.draw_up(
