@@ -17,8 +17,9 @@ def main() -> None:
     settings = load_settings(InvoicerSettings)
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_traces_exporter)
-    # Per-step progress and font-subsetting chatter: a dozen lines per invoice at INFO.
-    for chatty in ("weasyprint.progress", "fontTools"):
+    # Per-step progress, font-subsetting and Factur-X embedding chatter: a dozen lines
+    # per invoice at INFO.
+    for chatty in ("weasyprint.progress", "fontTools", "factur-x"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
