@@ -11,7 +11,13 @@ from gridfs import AsyncGridFSBucket
 from pymongo.asynchronous.database import AsyncDatabase
 from support.query_log import QueryLog, monitored
 
-from parley_store import FileNotStored, GridFsFileStore
+from parley_store import (
+    UPLOAD_KEYS,
+    UPLOADS_BUCKET,
+    FileNotStored,
+    GridFsFileReader,
+    GridFsFileStore,
+)
 from parley_store.files import CHUNK_SIZE, FILE_KEYS
 
 pytestmark = pytest.mark.integration
@@ -89,3 +95,27 @@ async def test_concurrent_saves_of_one_key_keep_one_file(mongo_db: AsyncDatabase
     assert await mongo_db["files.files"].count_documents({}) == 1
     assert await mongo_db["files.chunks"].count_documents({}) == 3
     assert (await files.open(ids[0])).content == BIG
+
+
+async def test_each_writer_has_its_bucket_and_every_reader_finds_both(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """Ingest writes ``files``, the gateway ``uploads`` (one owner per bucket); a
+    reader finds a file id in either, and each writer's keys are its own."""
+    inbound = GridFsFileStore(mongo_db)
+    uploads = GridFsFileStore(mongo_db, UPLOADS_BUCKET, UPLOAD_KEYS)
+    attachment = await inbound.save("c1/att-1", "in.pdf", "application/pdf", BIG)
+    upload = await uploads.save("u1", "out.pdf", "application/pdf", b"merchant's", store_id="s1")
+    assert await mongo_db["files.files"].count_documents({}) == 1
+    assert await mongo_db["uploads.files"].count_documents({}) == 1
+    assert await uploads.find("c1/att-1") is None and await inbound.find("u1") is None
+
+    reader = GridFsFileReader(mongo_db)
+    assert (await reader.open(attachment)).content == BIG
+    download = await reader.download(upload)
+    assert b"".join([c async for c in download.chunks]) == b"merchant's"
+    described = await reader.describe(upload)
+    assert described is not None and described.store_id == "s1"
+    assert (await uploads.open(attachment)).content == BIG  # a writer reads all too
+    with pytest.raises(FileNotStored):
+        await reader.open("0123456789abcdef01234567")

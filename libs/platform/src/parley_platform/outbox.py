@@ -119,7 +119,7 @@ class MongoOutbox:
     """The service's outbox collection (see the module docstring)."""
 
     def __init__(self, db: AsyncDatabase[Any], service: str) -> None:
-        self._col = db[outbox_collection(service)]
+        self._col = db[f"{OUTBOX_PREFIX}{service}"]  # outbox_collection(service)
 
     @property
     def name(self) -> str:

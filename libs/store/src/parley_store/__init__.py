@@ -30,7 +30,16 @@ from .documents import (
     inbound_message_id,
     outbound_message_id,
 )
-from .files import FileDownload, FileInfo, FileNotStored, GridFsFileStore, StoredFile
+from .files import (
+    UPLOAD_KEYS,
+    UPLOADS_BUCKET,
+    FileDownload,
+    FileInfo,
+    FileNotStored,
+    GridFsFileReader,
+    GridFsFileStore,
+    StoredFile,
+)
 from .refresh_locks import REFRESH_LOCKS, MongoRefreshLock
 
 __all__ = [
@@ -44,6 +53,8 @@ __all__ = [
     "REFRESH_LOCKS",
     "SYNCED_FIELDS",
     "SYNC_CURSORS",
+    "UPLOADS_BUCKET",
+    "UPLOAD_KEYS",
     "WORKFLOW_FIELDS",
     "ConnectionDocument",
     "CustomerDocument",
@@ -54,6 +65,7 @@ __all__ = [
     "FileDownload",
     "FileInfo",
     "FileNotStored",
+    "GridFsFileReader",
     "GridFsFileStore",
     "MessageDocument",
     "MongoRefreshLock",

@@ -2,8 +2,10 @@
 
 The document ``_id`` is the key ``store:marketplace:channel``, so there is at most one
 setting per key without a unique index, and a save is one atomic replace (upsert): the
-last writer wins whole, never a mix of two edits. Shared by the gateway (reads and
-writes) and the responder (reads), which is why it lives in the store library.
+last writer wins whole, never a mix of two edits. The gateway owns the collection
+(:class:`MongoAutoresponderStore`, its one writer); the responder reads it through
+:class:`MongoAutoresponderReader`, which has no write, which is why both live in the
+store library.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .autoresponders import AUTORESPONDERS, AutoresponderKey, AutoresponderSettings
 
 
-class MongoAutoresponderStore:
+class MongoAutoresponderReader:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._col = db[AUTORESPONDERS]
 
@@ -32,6 +34,10 @@ class MongoAutoresponderStore:
             [("store_id", ASCENDING), ("marketplace", ASCENDING), ("channel", ASCENDING)]
         )
         return [AutoresponderSettings.model_validate(doc) async for doc in cursor]
+
+
+class MongoAutoresponderStore(MongoAutoresponderReader):
+    """The collection's one writer: the gateway."""
 
     async def save(self, settings: AutoresponderSettings) -> None:
         doc = settings.model_dump(mode="python")

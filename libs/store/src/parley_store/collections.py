@@ -18,7 +18,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from .autoresponders import AUTORESPONDERS
+from .connections import CONNECTION_KEYS, CONNECTIONS, INBOUND_ADDRESSES
 from .customers import CUSTOMERS
+from .files import BUCKET, FILE_KEYS, UPLOAD_KEYS, UPLOADS_BUCKET
+from .refresh_locks import REFRESH_LOCKS
 
 DISCUSSIONS = "discussions"
 MESSAGES = "messages"
@@ -29,6 +32,86 @@ API_KEYS = "api_keys"  # hashed API keys of the accounts, by their public key id
 # The gateway's idempotency keys with each first result, by account + key digest. Its
 # expiry index (TTL where the server has one) is made by the gateway's adapter.
 IDEMPOTENCY_KEYS = "idempotency_keys"
+
+
+# --- one owner per collection ---------------------------------------------------------
+#
+# Every collection (and GridFS bucket: its ``.files`` and ``.chunks``) is written by
+# exactly one service, its owner; any other service reads it, or asks the owner with a
+# command (conversation.commands, ingest.commands). tests/unit/store/test_collection_owners.py
+# reads every service's code for the collections it writes (tests/support/ownership.py)
+# and fails on a write to a collection that is not declared here or not the writer's.
+# Index management is schema, not data: every service ensures the indexes it reads by.
+
+GATEWAY, INGEST, NORMALIZER, RESPONDER, INVOICER = (
+    "gateway",
+    "ingest",
+    "normalizer",
+    "responder",
+    "invoicer",
+)
+
+
+def _bucket(name: str) -> tuple[str, str]:
+    return f"{name}.files", f"{name}.chunks"
+
+
+def outbox_of(service: str) -> str:
+    """A service's transactional outbox (parley_platform.outbox): its own, always."""
+    return f"outbox_{service}"
+
+
+OWNERS: dict[str, str] = {
+    # The conversation read model: the normalizer (but see FIELD_OWNERS).
+    DISCUSSIONS: NORMALIZER,
+    MESSAGES: NORMALIZER,
+    CUSTOMERS: NORMALIZER,
+    "pending_events": NORMALIZER,  # its events' outbox (parley_normalizer.adapters.mongo_store)
+    # Replies: the responder. The gateway reads deliveries and asks for a retry by command.
+    DELIVERIES: RESPONDER,
+    "delivery_queue": RESPONDER,
+    "prepared_replies": RESPONDER,
+    "conversation_usage": RESPONDER,
+    "autoresponse_copies": RESPONDER,
+    # Marketplace connections, their credentials and the OAuth refresh locks: ingest.
+    CONNECTIONS: INGEST,
+    CONNECTION_KEYS: INGEST,
+    INBOUND_ADDRESSES: INGEST,
+    "connection_claims": INGEST,
+    REFRESH_LOCKS: INGEST,
+    SYNC_CURSORS: INGEST,
+    # Attachments ingest downloads; files merchants upload (the gateway's own bucket).
+    **dict.fromkeys((*_bucket(BUCKET), FILE_KEYS), INGEST),
+    **dict.fromkeys((*_bucket(UPLOADS_BUCKET), UPLOAD_KEYS), GATEWAY),
+    # The API's accounts, keys, idempotency records and the autoresponder settings.
+    ACCOUNTS: GATEWAY,
+    API_KEYS: GATEWAY,
+    IDEMPOTENCY_KEYS: GATEWAY,
+    AUTORESPONDERS: GATEWAY,
+    # Invoices (parley_invoicer.adapters.mongo).
+    **dict.fromkeys(
+        (
+            "invoice_series",
+            "invoice_claims",
+            "invoices",
+            "invoice_intents",
+            "invoice_files",
+            "invoice_settings",
+            *_bucket("invoice_pdfs"),
+        ),
+        INVOICER,
+    ),
+    **{outbox_of(s): s for s in (GATEWAY, NORMALIZER, RESPONDER, INGEST)},
+}
+
+# A collection whose documents are split by field between two writers, each field
+# having one: the discussion's workflow fields (documents.WORKFLOW_FIELDS: status,
+# read, tags, merchant ticket id) are the gateway's, written with a conditional
+# ``$set`` of those fields only; the normalizer writes them on creation only (and
+# ``read`` when a buyer writes). (collection, service) → why.
+FIELD_OWNERS: dict[tuple[str, str], str] = {
+    (DISCUSSIONS, GATEWAY): "the workflow fields (documents.WORKFLOW_FIELDS)",
+}
 
 
 def _by_store_listed(field: str | None = None) -> IndexModel:

@@ -11,6 +11,13 @@ read and decoded every stored file's document on each attachment of each sync).
 The file ids stay GridFS ObjectIds, so every stored reference keeps working; the key
 is also kept in the file's metadata, for people reading the bucket.
 
+One writer per bucket (parley_store.collections.OWNERS): ingest stores the attachments
+it downloads in ``files`` (keys in ``file_keys``), the gateway the files merchants
+upload in ``uploads`` (keys in ``upload_keys``). Each writes through its own
+:class:`GridFsFileStore`; everyone reads through :class:`GridFsFileReader`, which
+finds a file id in either bucket (an ObjectId is unique across them; uploads stored
+in ``files`` before the split are still found there).
+
 The key document is written after the upload: a reader never finds a key whose file
 is not whole. Two processes storing the same key at once both upload; the first key
 document wins and the loser deletes its own copy, so one file is kept per key.
@@ -40,8 +47,11 @@ from gridfs.errors import CorruptGridFile
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-BUCKET = "files"
+BUCKET = "files"  # ingest's: attachments downloaded from marketplaces and mail
 FILE_KEYS = "file_keys"  # _id: the caller's key; file_id: the GridFS file (ObjectId)
+UPLOADS_BUCKET = "uploads"  # the gateway's: files merchants upload for their replies
+UPLOAD_KEYS = "upload_keys"
+READ_BUCKETS = (BUCKET, UPLOADS_BUCKET)
 CHUNK_SIZE = 255 * 1024  # GridFS's default
 
 
@@ -82,12 +92,112 @@ class FileNotStored(LookupError):
     """No file with that id."""
 
 
-class GridFsFileStore:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
-        self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
-        self._files = db[f"{BUCKET}.files"]
-        self._chunks = db[f"{BUCKET}.chunks"]
-        self._keys = db[FILE_KEYS]
+class GridFsFileReader:
+    """Reads files by id from any of ``buckets`` (the first holding it wins)."""
+
+    def __init__(self, db: AsyncDatabase[Any], buckets: tuple[str, ...] = READ_BUCKETS) -> None:
+        self._read = [
+            (db[f"{name}.files"], db[f"{name}.chunks"], AsyncGridFSBucket(db, bucket_name=name))
+            for name in buckets
+        ]
+
+    async def _file(self, file_id: str) -> tuple[ObjectId, dict[str, Any], int]:
+        """The file's id, document and the index of the bucket holding it."""
+        try:
+            oid = ObjectId(file_id)
+        except InvalidId as exc:
+            raise FileNotStored(file_id) from exc
+        for index, (files, _, _) in enumerate(self._read):
+            doc = await files.find_one({"_id": oid})
+            if doc is not None:
+                return oid, doc, index
+        raise FileNotStored(file_id)
+
+    async def _chunks_of(
+        self, oid: ObjectId, doc: dict[str, Any], bucket: int = 0
+    ) -> AsyncIterator[bytes]:
+        """The file's chunks in order, each read by its ``_id``; a file stored by plain
+        GridFS (random chunk ids) is read the GridFS way, by ``files_id``."""
+        length = int(doc.get("length", 0))
+        size = int(doc.get("chunkSize") or CHUNK_SIZE)
+        count = _chunk_count(length, size)
+        _, chunks, grid = self._read[bucket]
+        for n in range(count):
+            chunk = await chunks.find_one({"_id": chunk_id(oid, n)})
+            if chunk is None and n == 0:
+                stream = await grid.open_download_stream(oid)
+                try:
+                    while data := await stream.readchunk():
+                        yield data
+                finally:
+                    await stream.close()
+                return
+            expected = size if n < count - 1 else length - size * (count - 1)
+            if chunk is None or len(chunk["data"]) != expected:
+                raise CorruptGridFile(f"chunk {n} of file {oid} is missing or truncated")
+            yield bytes(chunk["data"])
+
+    async def open(self, file_id: str) -> StoredFile:
+        try:
+            oid, doc, bucket = await self._file(file_id)
+            content = b"".join([data async for data in self._chunks_of(oid, doc, bucket)])
+        except NoFile as exc:
+            raise FileNotStored(file_id) from exc
+        meta = doc.get("metadata") or {}
+        return StoredFile(
+            file_id=file_id,
+            name=str(doc.get("filename") or file_id),
+            content_type=str(meta.get("content_type", "application/octet-stream")),
+            size=len(content),
+            content=content,
+        )
+
+    async def download(self, file_id: str) -> FileDownload:
+        """The file, read chunk by chunk as the iterator is consumed.
+
+        Raises FileNotStored before anything is read, so a caller can still answer 404.
+        """
+        oid, doc, bucket = await self._file(file_id)
+        meta = doc.get("metadata") or {}
+        return FileDownload(
+            file_id=file_id,
+            name=str(doc.get("filename") or file_id),
+            content_type=str(meta.get("content_type", "application/octet-stream")),
+            size=int(doc.get("length", 0)),
+            chunks=self._chunks_of(oid, doc, bucket),
+        )
+
+    async def describe(self, file_id: str) -> FileInfo | None:
+        """A stored file's name, type, size and owner, without reading its content."""
+        try:
+            oid = ObjectId(file_id)
+        except InvalidId:
+            return None
+        doc = None
+        for files, _, _ in self._read:
+            doc = await files.find_one({"_id": oid}, {"filename": 1, "length": 1, "metadata": 1})
+            if doc is not None:
+                break
+        if doc is None:
+            return None
+        meta = doc.get("metadata") or {}
+        return FileInfo(
+            file_id=file_id,
+            name=str(doc.get("filename") or file_id),
+            content_type=str(meta.get("content_type", "application/octet-stream")),
+            size=int(doc.get("length", 0)),
+            store_id=meta.get("store_id"),
+        )
+
+
+class GridFsFileStore(GridFsFileReader):
+    """The one writer of ``bucket`` (and its ``keys``); reads like the reader."""
+
+    def __init__(self, db: AsyncDatabase[Any], bucket: str = BUCKET, keys: str = FILE_KEYS) -> None:
+        super().__init__(db, (bucket, *(b for b in READ_BUCKETS if b != bucket)))
+        self._files = db[f"{bucket}.files"]
+        self._chunks = db[f"{bucket}.chunks"]
+        self._keys = db[keys]
 
     async def find(self, key: str) -> str | None:
         """The file stored under ``key``, if any: one read by ``_id``."""
@@ -143,85 +253,6 @@ class GridFsFileStore:
         await self._files.delete_one({"_id": file_id})
         for n in range(_chunk_count(length, CHUNK_SIZE)):
             await self._chunks.delete_one({"_id": chunk_id(file_id, n)})
-
-    async def _file(self, file_id: str) -> tuple[ObjectId, dict[str, Any]]:
-        try:
-            oid = ObjectId(file_id)
-        except InvalidId as exc:
-            raise FileNotStored(file_id) from exc
-        doc = await self._files.find_one({"_id": oid})
-        if doc is None:
-            raise FileNotStored(file_id)
-        return oid, doc
-
-    async def _chunks_of(self, oid: ObjectId, doc: dict[str, Any]) -> AsyncIterator[bytes]:
-        """The file's chunks in order, each read by its ``_id``; a file stored by plain
-        GridFS (random chunk ids) is read the GridFS way, by ``files_id``."""
-        length = int(doc.get("length", 0))
-        size = int(doc.get("chunkSize") or CHUNK_SIZE)
-        count = _chunk_count(length, size)
-        for n in range(count):
-            chunk = await self._chunks.find_one({"_id": chunk_id(oid, n)})
-            if chunk is None and n == 0:
-                stream = await self._bucket.open_download_stream(oid)
-                try:
-                    while data := await stream.readchunk():
-                        yield data
-                finally:
-                    await stream.close()
-                return
-            expected = size if n < count - 1 else length - size * (count - 1)
-            if chunk is None or len(chunk["data"]) != expected:
-                raise CorruptGridFile(f"chunk {n} of file {oid} is missing or truncated")
-            yield bytes(chunk["data"])
-
-    async def open(self, file_id: str) -> StoredFile:
-        try:
-            oid, doc = await self._file(file_id)
-            content = b"".join([data async for data in self._chunks_of(oid, doc)])
-        except NoFile as exc:
-            raise FileNotStored(file_id) from exc
-        meta = doc.get("metadata") or {}
-        return StoredFile(
-            file_id=file_id,
-            name=str(doc.get("filename") or file_id),
-            content_type=str(meta.get("content_type", "application/octet-stream")),
-            size=len(content),
-            content=content,
-        )
-
-    async def download(self, file_id: str) -> FileDownload:
-        """The file, read chunk by chunk as the iterator is consumed.
-
-        Raises FileNotStored before anything is read, so a caller can still answer 404.
-        """
-        oid, doc = await self._file(file_id)
-        meta = doc.get("metadata") or {}
-        return FileDownload(
-            file_id=file_id,
-            name=str(doc.get("filename") or file_id),
-            content_type=str(meta.get("content_type", "application/octet-stream")),
-            size=int(doc.get("length", 0)),
-            chunks=self._chunks_of(oid, doc),
-        )
-
-    async def describe(self, file_id: str) -> FileInfo | None:
-        """A stored file's name, type, size and owner, without reading its content."""
-        try:
-            oid = ObjectId(file_id)
-        except InvalidId:
-            return None
-        doc = await self._files.find_one({"_id": oid}, {"filename": 1, "length": 1, "metadata": 1})
-        if doc is None:
-            return None
-        meta = doc.get("metadata") or {}
-        return FileInfo(
-            file_id=file_id,
-            name=str(doc.get("filename") or file_id),
-            content_type=str(meta.get("content_type", "application/octet-stream")),
-            size=int(doc.get("length", 0)),
-            store_id=meta.get("store_id"),
-        )
 
 
 def chunk_id(file_id: ObjectId, n: int) -> ObjectId:

@@ -35,7 +35,13 @@ from parley_platform.logging import get_logger
 from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import MongoTimeouts, connect
 from parley_platform.outbox import MongoOutbox, OutboxPublisher, OutboxRelay, measure
-from parley_store import GridFsFileStore, ensure_indexes
+from parley_store import (
+    UPLOAD_KEYS,
+    UPLOADS_BUCKET,
+    GridFsFileReader,
+    GridFsFileStore,
+    ensure_indexes,
+)
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
 log = get_logger(__name__)
@@ -94,7 +100,8 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
             unmeasure = on_scrape(partial(measure, outbox))
             uploads = FileService(
-                GridFsFileStore(db),
+                # The gateway writes only its own bucket; it reads attachments from all.
+                GridFsFileStore(db, UPLOADS_BUCKET, UPLOAD_KEYS),
                 UploadLimits(
                     settings.gateway_max_upload_bytes, frozenset(settings.gateway_upload_types)
                 ),
@@ -104,7 +111,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 service=DiscussionService(
                     discussions,
                     commands,
-                    files=GridFsFileStore(db),
+                    files=GridFsFileReader(db),
                     uploads=uploads,
                     max_attachments=settings.gateway_max_reply_attachments,
                 ),

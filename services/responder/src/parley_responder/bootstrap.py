@@ -34,8 +34,8 @@ from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.outgoing import ReplyPreparer
 from parley_responder.scheduler import DeliveryScheduler
 from parley_schemas import utcnow
-from parley_store import GridFsFileStore, ensure_indexes
-from parley_store.autoresponder_store import MongoAutoresponderStore
+from parley_store import GridFsFileReader, ensure_indexes
+from parley_store.autoresponder_store import MongoAutoresponderReader
 
 # What the responder's streams wait for, however long, instead of dead-lettering the
 # record: a marketplace or the SMTP relay that is down or throttling comes back.
@@ -79,7 +79,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
             max_retry_after=settings.responder_max_retry_after_seconds,
         ),
         preparer=ReplyPreparer(
-            GridFsFileStore(db),
+            GridFsFileReader(db),
             MongoConversationUsage(db),
             settings.link_signer(),
             settings.public_base_url,
@@ -99,7 +99,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
     )
     scheduler.start()
     autoresponder = Autoresponder(
-        MongoAutoresponderStore(db),
+        MongoAutoresponderReader(db),
         MongoConversationReader(db),
         scheduler,
         MongoNotificationLog(db),
