@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from parley_gateway.api.autoresponders import install_autoresponder_problems
@@ -16,7 +17,9 @@ from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
 from parley_gateway.api.idempotency import IdempotencyKeys, QueryLimits, document_request_rules
 from parley_gateway.api.limits import BodySizeLimit
-from parley_gateway.api.load import ConcurrencyLimit
+from parley_gateway.api.live import LIVE_PATH
+from parley_gateway.api.live import router as live_router
+from parley_gateway.api.load import UNLIMITED_PATHS, ConcurrencyLimit
 from parley_gateway.api.problems import install_problem_handlers
 from parley_gateway.bootstrap import Bootstrap
 from parley_gateway.bootstrap import bootstrap as connect_adapters
@@ -69,13 +72,35 @@ def create_app(
         queue_timeout=settings.gateway_queue_timeout_seconds,
         read_deadline=settings.gateway_read_deadline_seconds,
         retry_after=settings.gateway_retry_after_seconds,
+        # An event stream is open for hours: it has its own bound (live max streams).
+        unlimited_paths=UNLIMITED_PATHS | {LIVE_PATH},
     )
+    if settings.gateway_cors_origins:
+        # Outermost: a preflight is answered before any limit, and every answer
+        # (errors too) carries the headers a browser needs to read it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.gateway_cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "If-Match",
+                "traceparent",
+            ],
+            expose_headers=["Location", "Retry-After", "Link", "ETag", "Idempotency-Key"],
+            max_age=600,
+        )
     app.include_router(health_router)
     app.include_router(discussions_router)
     install_file_routes(app)
     app.include_router(autoresponders_router)
     install_autoresponder_problems(app)
     app.include_router(connections_router)
+    app.include_router(live_router)
     app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces. The request hook runs

@@ -7,9 +7,10 @@ docker-compose and the Helm chart (deploy/helm/parley) already set.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from parley_platform.settings import ServiceSettings
 from parley_platform.signed_links import LinkSettings
@@ -137,6 +138,42 @@ class GatewaySettings(ServiceSettings, LinkSettings):
     gateway_max_reply_attachments: int = Field(
         default=10, ge=0, description="Most files one reply may attach"
     )
+
+    # Live events for UIs (GET /events/stream) and browsers on other origins.
+    gateway_live_events: bool = Field(
+        default=True,
+        description="Serve GET /events/stream: the gateway then follows the conversation "
+        "events topic (no consumer group, from its end)",
+    )
+    gateway_live_buffer: int = Field(
+        default=10_000,
+        ge=1,
+        description="Recent events held for clients resuming with Last-Event-ID; older "
+        "positions get a `reset` event",
+    )
+    gateway_live_max_streams: int = Field(
+        default=200, ge=1, description="Open event streams one instance serves (503 beyond)"
+    )
+    gateway_live_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="Idle streams get a comment line this often"
+    )
+    gateway_cors_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed to call the API from a browser (CORS), e.g. "
+        '["https://inbox.example.com"]; empty (the default): no cross-origin access',
+    )
+
+    @field_validator("gateway_cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        """Exact origins only: a wildcard would let any site use a signed-in browser's key."""
+        for origin in origins:
+            if origin == "*" or not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(
+                    "GATEWAY_CORS_ORIGINS entries must be scheme://host[:port] origins"
+                    " (no path, no wildcard)"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _bounds_fit_together(self) -> GatewaySettings:
