@@ -181,3 +181,27 @@ async def test_unknown_files_and_listings_without_a_key_are_problems(
         "#/query/marketplace",
         "#/query/order_id",
     }
+
+
+async def test_a_refund_beyond_the_invoice_is_a_422_naming_the_lines(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.post("/invoices", json=POLISH_ORDER)).status_code == 201
+    line = copy.deepcopy(POLISH_ORDER["order"]["lines"][0]) | {"quantity": "4"}  # 3 sold
+    refund = {
+        "store_id": STORE,
+        "marketplace": "allegro",
+        "order_id": "ALG-9876543",
+        "refund_id": "RF-9",
+        "lines": [line],
+    }
+
+    response = await client.post(
+        "/credit-notes", json={"refund": refund, "settings": POLISH_ORDER["settings"]}
+    )
+    listed = await client.get("/invoices", params={"discussion_id": "disc-42"})
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in response.json()["errors"]] == ["#/refund/lines/0/quantity"]
+    assert listed.json() == {"documents": []}  # POLISH_ORDER has no discussion

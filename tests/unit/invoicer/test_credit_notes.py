@@ -12,7 +12,7 @@ from parley_invoicer.adapters.memory import InMemoryInvoiceLedger
 from parley_invoicer.domain.invoice import DocumentKind, Invoice, InvoiceReference
 from parley_invoicer.domain.models import InvoiceRequest, InvoiceSettings, RefundRequest
 from parley_invoicer.ports import DocumentQuery
-from parley_invoicer.service import InvoiceIssuer, NotInvoicedError
+from parley_invoicer.service import InvalidRefundError, InvoiceIssuer, NotInvoicedError
 
 MakeOrder = Callable[..., InvoiceRequest]
 
@@ -140,3 +140,30 @@ async def test_documents_are_listed_by_order_and_by_discussion(
     assert [d.number for d in other] == ["FA-2026-000002"]
     assert by_order[0].total_incl_vat == "12.00"
     assert all(d.file_id for d in by_order)
+
+
+async def test_a_refund_of_what_the_invoice_did_not_charge_is_refused_before_numbering(
+    issuer: InvoiceIssuer,
+    make_order: MakeOrder,
+    settings: InvoiceSettings,
+    line: Callable[[str, str, str, str], dict[str, str]],
+) -> None:
+    await issuer.issue(make_order(lines=[line("A", "2", "10.00", "20")]), settings)
+    wrong = refund(
+        lines=[
+            line("A", "3", "10.00", "20"),  # 3 of the 2 sold
+            line("Z", "1", "1.00", "20"),  # never sold
+            line("A", "1", "10.00", "5.5"),  # sold at 20 %
+        ]
+    )
+
+    with pytest.raises(InvalidRefundError) as refused:
+        await issuer.credit(wrong, settings)
+
+    assert refused.value.fields.keys() == {
+        "#/refund/lines/0/quantity",
+        "#/refund/lines/1/sku",
+        "#/refund/lines/2/vat_rate",
+        "#/refund/lines/2/quantity",
+    }
+    assert (await issuer.credit(refund(), settings)).number == "FA-2026-000002"

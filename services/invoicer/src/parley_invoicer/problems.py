@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parley_invoicer.numbering import SeriesExhaustedError
-from parley_invoicer.service import NotFoundError, NotInvoicedError
+from parley_invoicer.service import InvalidRefundError, NotFoundError, NotInvoicedError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
@@ -118,15 +118,17 @@ async def _series_exhausted(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _missing_fields(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, MissingFieldsError)
+async def _field_errors(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MissingFieldsError | InvalidRefundError)
+    missing = isinstance(exc, MissingFieldsError)
     errors = [
-        FieldProblem(pointer=pointer, detail=detail, code="missing")
+        FieldProblem(pointer=pointer, detail=detail, code="missing" if missing else "refund")
         for pointer, detail in exc.fields.items()
     ]
+    verb = "misses" if missing else "has invalid"
     return problem_response(
         HTTPStatus.UNPROCESSABLE_ENTITY,
-        f"The request misses {', '.join(exc.fields)}; see errors for each one.",
+        f"The request {verb} {', '.join(exc.fields)}; see errors for each one.",
         problem_type=PROBLEM_TYPE_BASE + "invalid-request",
         title="Invalid request",
         errors=errors,
@@ -159,7 +161,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SeriesExhaustedError, _series_exhausted)
-    app.add_exception_handler(MissingFieldsError, _missing_fields)
+    app.add_exception_handler(MissingFieldsError, _field_errors)
+    app.add_exception_handler(InvalidRefundError, _field_errors)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(NotInvoicedError, _not_invoiced)
     app.add_exception_handler(Exception, _unexpected)

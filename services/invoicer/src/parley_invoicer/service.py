@@ -28,6 +28,7 @@ from parley_invoicer.domain.models import (
     InvoiceSettings,
     RefundRequest,
 )
+from parley_invoicer.domain.refund import refund_line_problems
 from parley_invoicer.numbering import InvoiceSeries, credit_key, next_candidate, order_key
 from parley_invoicer.ports import (
     Claim,
@@ -68,6 +69,15 @@ class IssuedInvoice:
 
 class NotFoundError(LookupError):
     """No stored document (or settings) with that id."""
+
+
+class InvalidRefundError(ValueError):
+    """The refund credits what the invoice did not charge; ``fields`` maps each
+    offending field (a JSON Pointer into the request) to why."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
 
 
 class NotInvoicedError(LookupError):
@@ -138,6 +148,13 @@ class InvoiceIssuer:
             raise NotInvoicedError(
                 f"order {refund.order_id} of {refund.marketplace} has no invoice to credit"
             )
+        if refund.lines is not None:
+            invoiced = InvoiceRequest.model_validate(invoice.request["order"]).lines
+            problems = refund_line_problems(invoiced, refund.lines)
+            if problems:
+                raise InvalidRefundError(
+                    {f"#/refund/lines/{where}": why for where, why in problems.items()}
+                )
         request = {
             "kind": DocumentKind.CREDIT_NOTE.value,
             "order": invoice.request["order"],
