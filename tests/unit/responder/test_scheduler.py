@@ -10,12 +10,14 @@ settled, and a restart resumes what the queue held.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
 from pymongo.errors import AutoReconnect
 from support.waiting import eventually
 
+from parley_platform.streams import Received
 from parley_responder.scheduler import DeliveryScheduler
 from parley_schemas import REPLY_REQUESTED, Envelope, ParticipantRole, ReplyCommand
 
@@ -46,11 +48,20 @@ class FakeQueue:
         self.items: dict[str, ReplyCommand] = {}
         self.opened: list[str] = []
         self.leases: dict[str, tuple[str, datetime]] = {}
+        self.bulk: list[list[str]] = []  # each add_new call's commands
+        self.bulk_faults: list[Exception] = []
 
     async def add(self, command: ReplyCommand) -> bool:
         self.opened.append(short(command))
         self.items[short(command)] = command
         return True
+
+    async def add_new(self, commands: Sequence[ReplyCommand]) -> None:
+        if self.bulk_faults:
+            raise self.bulk_faults.pop(0)
+        self.bulk.append([short(c) for c in commands])
+        for command in commands:
+            self.items.setdefault(short(command), command)
 
     async def remove(self, command: ReplyCommand) -> None:
         kept = self.items.get(short(command))
@@ -222,3 +233,79 @@ async def test_a_reply_another_instance_is_delivering_is_left_to_it_until_its_le
     await second.resume()
     await second.wait_idle()
     assert second_market.sent == ["a1"] and queue.items == {}
+
+
+# ------------------------------------------------------------ batched acceptance
+
+
+def received(command: ReplyCommand, offset: int, type_: str = REPLY_REQUESTED.name) -> Received:
+    envelope = Envelope[ReplyCommand](source="/t", type=type_, subject="s", data=command)
+    where = {"source_topic": "t.commands", "partition": 0, "offset": offset}
+    return Received(envelope, where, trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT))
+
+
+async def test_a_batch_of_commands_is_accepted_in_one_bulk_write_and_delivered_in_its_order() -> (
+    None
+):
+    market = Marketplaces()
+    queue = FakeQueue()
+    # Fewer slots than the batch has replies: the batch must not wait for itself.
+    scheduler = DeliveryScheduler(market, queue, max_pending=2, sleep=no_sleep)
+    batch = [
+        received(reply("a1", "A"), 0),
+        received(reply("b1", "B"), 1),
+        received(reply("a2", "A"), 2),
+        received(reply("a1", "A"), 3),  # the same command again: accepted once
+        received(reply("a3", "A", retry=1), 4),  # a merchant retry: begins its round alone
+        received(reply("a4", "A"), 5, type_="com.parley.something.else.v1"),
+    ]
+
+    errors = await scheduler.handle_batch(batch)
+
+    assert errors is not None
+    assert [e is None for e in errors] == [True] * 5 + [False]
+    assert isinstance(errors[5], ValueError), "a foreign record fails on its own"
+    assert queue.bulk == [["a1", "b1"], ["a2"]], "first rounds in bulk, max_pending at a time"
+    assert queue.opened == ["a3"], "the merchant retry went through add"
+    await scheduler.wait_idle()
+    assert [c for c in market.sent if c.startswith("a")] == ["a1", "a2", "a3"]
+    assert sorted(market.sent) == ["a1", "a2", "a3", "b1"], "each reply delivered once"
+
+
+async def test_a_batch_whose_bulk_write_failed_gives_its_slots_back_and_goes_through_again() -> (
+    None
+):
+    market = Marketplaces()
+    queue = FakeQueue()
+    queue.bulk_faults = [AutoReconnect("mongo away")]
+    scheduler = DeliveryScheduler(market, queue, max_pending=2, sleep=no_sleep)
+    batch = [received(reply("a1", "A"), 0), received(reply("b1", "B"), 1)]
+
+    try:
+        await scheduler.handle_batch(batch)
+    except AutoReconnect:
+        pass
+    else:
+        raise AssertionError("the failure of the bulk write must reach the stream loop")
+    assert market.sent == [] and queue.items == {}, "nothing accepted, nothing sent"
+
+    await scheduler.handle_batch(batch)  # the stream loop retries the batch
+
+    await scheduler.wait_idle()
+    assert sorted(market.sent) == ["a1", "b1"]
+
+
+async def test_a_batch_redelivered_while_its_replies_are_held_accepts_nothing_twice() -> None:
+    market = Marketplaces(throttled=frozenset({"A"}))
+    queue = FakeQueue()
+    scheduler = DeliveryScheduler(market, queue, sleep=no_sleep)
+    batch = [received(reply("a1", "A"), 0), received(reply("a2", "A"), 1)]
+    await scheduler.handle_batch(batch)
+    await until(lambda: market.parked == ["a1"])
+
+    await scheduler.handle_batch(batch)  # its offsets were not committed: a crash, say
+
+    assert queue.bulk == [["a1", "a2"]], "held replies are not accepted again"
+    market.gate.set()
+    await scheduler.wait_idle()
+    assert market.sent == ["a1", "a2"]

@@ -11,24 +11,18 @@ A marketplace or SMTP relay that is unavailable is transient for the stream: the
 autoresponder's event (and its shop copy) is retried until the relay is back, never
 dead-lettered (:func:`parley_platform.streams.classify`).
 
-Both agents take their records one at a time (:func:`parley_platform.streams.consume_envelopes`),
-not in batches (:mod:`parley_platform.batches`, as the normalizer does), on purpose:
+Reply commands are taken in batches (:mod:`parley_platform.batches`: at most
+RESPONDER_BATCH_MAX, waiting at most RESPONDER_BATCH_WAIT_MS), accepted with bulk
+writes and acknowledged once accepted. Only acceptance is batched: what goes out to a
+marketplace, and the outcome written around it (``sending`` before the call,
+``sent``/``failed``/``unknown`` right after), stays per delivery in its connection's
+worker, since that order is what "at most once" rests on, and writing outcomes in
+bulk would hold one connection's delivery truth behind another's. The outcomes the
+responder publishes (``delivery.results``) are stored in bulk by the normalizer, in
+the batches it takes with the marketplace snapshots.
 
-- what goes out to a marketplace, and the outcome written around it (``sending``
-  before the call, ``sent``/``failed``/``unknown`` right after), is per delivery and
-  per connection worker: that order is what "at most once" rests on, and writing
-  outcomes in bulk would hold one connection's delivery truth behind another's;
-- accepting a command is a few writes by ``_id`` that each decide something for that
-  command alone (a merchant retry moves its record into a new round only from
-  ``failed``/``unknown``, one conditional write; the scheduler's back-pressure admits
-  it or waits), at the rate merchants and autoresponses write replies, far below
-  the marketplaces' snapshot traffic: bulk writes would save little;
-- an autoresponse reads its discussion and sends the shop's copy over SMTP, which
-  cannot be done in bulk.
-
-The stream that does carry volume on this path, the delivery results the responder
-publishes, is stored in bulk by the normalizer: its batch agent takes
-``delivery.results`` together with the marketplace snapshots.
+Conversation events stay one at a time: an autoresponse reads its discussion and
+sends the shop's copy over SMTP, once, which cannot be done in bulk.
 """
 
 from __future__ import annotations
@@ -37,6 +31,7 @@ from typing import Any
 
 import faust
 
+from parley_platform.batches import consume_batches, faust_batches
 from parley_platform.kafka import topic_names
 from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.metrics import add_metrics_page
@@ -80,9 +75,10 @@ policy = RetryPolicy(transient=MAY_COME_BACK)
 @app.agent(commands)
 async def respond(stream: faust.StreamT[Any]) -> None:
     rt = await runtime.get()
-    await consume_envelopes(
-        stream.events(),
+    await consume_batches(
+        faust_batches(stream, settings.responder_batch_max, settings.batch_wait_seconds),
         sources,
+        rt.scheduler.handle_batch,
         rt.scheduler.handle,
         rt.publisher,
         stage="responder",

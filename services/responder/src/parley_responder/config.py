@@ -28,6 +28,19 @@ class ResponderSettings(ServiceSettings, LinkSettings):
     responder_max_retry_after_seconds: float = Field(default=900.0, gt=0)
     # Replies accepted and not yet settled, at most (beyond: the agent waits).
     responder_max_pending: int = Field(default=1000, ge=1)
+    responder_batch_max: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Most reply commands the responder accepts in one batch (bulk writes)",
+    )
+    responder_batch_wait_ms: float = Field(
+        default=50.0,
+        ge=0,
+        le=60_000,
+        description="Longest the responder waits for a batch of commands to fill: the "
+        "latency a lone reply pays at most before it is accepted",
+    )
     # One instance delivers a queued reply at a time, under a lease renewed while it
     # works; a dead instance's replies are taken over this long after it stopped.
     responder_delivery_lease_seconds: float = Field(default=20.0, ge=1)
@@ -47,3 +60,7 @@ class ResponderSettings(ServiceSettings, LinkSettings):
     responder_autoresponder_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
 
     check_credentials_key = field_validator("credentials_key")(check_fernet_key)
+
+    @property
+    def batch_wait_seconds(self) -> float:
+        return self.responder_batch_wait_ms / 1000.0

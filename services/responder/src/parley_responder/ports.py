@@ -138,6 +138,10 @@ class DeliveryQueue(Protocol):
         (:meth:`DeliveryStore.begin_round`); False when it cannot: nothing is queued."""
         ...
 
+    async def add_new(self, commands: Sequence[ReplyCommand]) -> None:
+        """:meth:`add` for many first rounds (``retry`` 0) at once, with bulk writes: a
+        record or queue entry that exists already is kept as :meth:`add` keeps it."""
+
     async def remove(self, command: ReplyCommand) -> None:
         """Done with this command (and this merchant retry of it)."""
 

@@ -3,10 +3,11 @@
 The Kafka agent only *accepts* a reply: :meth:`DeliveryScheduler.submit` writes the
 delivery record and queues the command durably (:class:`~.ports.DeliveryQueue`),
 hands it to the worker of its connection (store and marketplace) and returns, so the
-offset is committed once nothing can be lost and the partition moves on. Each
-connection has one worker, taking its replies in the order they were accepted (one
-discussion belongs to one connection, so a discussion's replies keep their order);
-different connections deliver concurrently.
+offset is committed once nothing can be lost and the partition moves on (the agent
+accepts a batch of commands at a time: :meth:`DeliveryScheduler.handle_batch`, bulk
+writes for first rounds). Each connection has one worker, taking its replies in the
+order they were accepted (one discussion belongs to one connection, so a
+discussion's replies keep their order); different connections deliver concurrently.
 
 A reply that meets a fault is parked by the :class:`~.handlers.Responder`
 (``next_attempt_at`` on the record and in a ``queued`` result) and its worker waits
@@ -32,14 +33,15 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
 
+from parley_platform.batches import BatchErrors
 from parley_platform.logging import get_logger
-from parley_platform.streams import TRANSIENT_ERRORS
+from parley_platform.streams import TRANSIENT_ERRORS, Received
 from parley_platform.tracing import current_span_context, job_span
 from parley_responder.ports import DeliveryQueue, ReplyDelivery
 from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand, utcnow
@@ -67,6 +69,7 @@ class DeliveryScheduler:
         self._owner = owner or uuid.uuid4().hex
         self._clock = clock
         self._queue = queue
+        self._max_pending = max_pending
         self._slots = asyncio.Semaphore(max_pending)
         self._bug_retries = bug_retries
         self._sleep = sleep
@@ -85,6 +88,58 @@ class DeliveryScheduler:
         if envelope.type != REPLY_REQUESTED.name:
             raise ValueError(f"responder does not handle {envelope.type}")
         await self.submit(envelope.data)
+
+    async def handle_batch(self, records: Sequence[Received]) -> BatchErrors:
+        """The command agent's batch handler (:mod:`parley_platform.batches`): returns
+        once every reply of the batch is durably accepted, then its offsets may go.
+
+        First rounds (most commands) are accepted with bulk writes
+        (:meth:`~.ports.DeliveryQueue.add_new`); a merchant retry begins its round on
+        its own (:meth:`submit`: one conditional write decides whether it may). Replies
+        reach their connections' workers in the order of the batch, so one
+        discussion's replies keep their order. Accepting never sends: what goes out,
+        and when, is decided per delivery by the :class:`~.handlers.Responder` from its
+        record, so a batch processed again (a crash before its offsets were committed)
+        sends nothing twice.
+        """
+        errors: list[BaseException | None] = [None] * len(records)
+        commands: dict[tuple[str, int], tuple[Received, ReplyCommand]] = {}
+        for i, record in enumerate(records):
+            if record.envelope.type != REPLY_REQUESTED.name:
+                errors[i] = ValueError(f"responder does not handle {record.envelope.type}")
+                continue
+            command: ReplyCommand = record.envelope.data
+            commands.setdefault((command.command_id, command.retry), (record, command))
+        ordered = list(commands.values())  # a command twice in the batch: accepted once
+        # At most max_pending slots are taken at once, so a batch never waits for itself.
+        for start in range(0, len(ordered), self._max_pending):
+            await self._accept(ordered[start : start + self._max_pending])
+        return errors
+
+    async def _accept(self, commands: Sequence[tuple[Received, ReplyCommand]]) -> None:
+        fresh = {
+            (command.command_id, 0): command
+            for _, command in commands
+            if command.retry == 0 and (command.command_id, 0) not in self._held
+        }
+        taken = 0
+        try:
+            for _ in fresh:
+                await self._slots.acquire()
+                taken += 1
+            if fresh:
+                await self._queue.add_new(list(fresh.values()))
+        except BaseException:
+            for _ in range(taken):
+                self._slots.release()
+            raise
+        for record, command in commands:
+            with record.scope():  # the delivery's trace follows from its command's
+                if fresh.pop((command.command_id, command.retry), None) is not None:
+                    log.debug("reply accepted", command_id=command.command_id)
+                    self._dispatch(command)
+                elif command.retry > 0:
+                    await self.submit(command)
 
     async def on_reply(self, command: ReplyCommand) -> None:
         """The reply path for autoresponses: accepted like a merchant's reply."""

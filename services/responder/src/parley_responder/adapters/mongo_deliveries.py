@@ -13,13 +13,15 @@ a merchant retry arrives as the same command with ``retry`` raised, and
 ``failed``/``unknown`` only, with one conditional write (see its docstring).
 
 :class:`MongoDeliveryQueue` keeps the replies accepted and not yet settled in a small
-collection of its own, keyed by command id: the responder commits a command's Kafka
-offset once it is there, and resumes what it holds after a restart (one read of the
-whole, small collection at start, and the backlog gauge at a metrics scrape; every
-other access is by ``_id``). Its lease (``claim``) and ``remove`` add a guard to the
-``_id`` (the lease's owner or expiry, the merchant retry round), atomic on MongoDB; on
-FerretDB v1/SQLite, which pushes down only an exact ``{_id: value}``, the guard costs
-a read of the queue, which holds only replies not settled yet.
+collection of its own, keyed by command id (a batch of first rounds: one unordered
+insert of records and one of entries, :meth:`MongoDeliveryQueue.add_new`): the
+responder commits a command's Kafka offset once it is there, and resumes what it
+holds after a restart (one read of the whole, small collection at start, and the
+backlog gauge at a metrics scrape; every other access is by ``_id``). Its lease
+(``claim``) and ``remove`` add a guard to the ``_id`` (the lease's owner or expiry,
+the merchant retry round), atomic on MongoDB; on FerretDB v1/SQLite, which pushes
+down only an exact ``{_id: value}``, the guard costs a read of the queue, which holds
+only replies not settled yet.
 
 Every record of the outbox is read and written by ``_id``: the delivery by command id,
 its prepared reply per round in ``prepared_replies`` (``<retry>:<command id>``), what it
@@ -28,12 +30,14 @@ sent natively in the conversation's ``conversation_usage`` (see :mod:`.mongo_usa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley_responder.adapters.mongo_usage import record_sent
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
@@ -56,29 +60,14 @@ class MongoDeliveryStore:
         self._col = db[DELIVERIES]
         self._prepared = db[PREPARED_REPLIES]
 
+    @property
+    def collection(self) -> AsyncCollection[Any]:
+        return self._col
+
     async def open(self, command: ReplyCommand) -> tuple[Delivery, bool]:
         before = await self._col.find_one_and_update(
             {"_id": command.command_id},
-            {
-                "$setOnInsert": {
-                    "state": "queued",
-                    "attempts": 0,
-                    "discussion_id": command.discussion_id,
-                    "store_id": command.store_id,
-                    "marketplace": command.marketplace,
-                    "thread_id": command.thread_id,
-                    "created_at": utcnow(),
-                    "marketplace_message_id": None,
-                    "error": None,
-                    "sending_since": None,
-                    "command": command.model_dump(mode="json"),
-                    "retry": 0,
-                    "prepared": None,
-                    "unsure_since": None,
-                    "known_ids": None,
-                    "next_attempt_at": None,
-                }
-            },
+            {"$setOnInsert": _new_delivery(command, utcnow())},
             upsert=True,
             return_document=ReturnDocument.BEFORE,
         )
@@ -228,6 +217,35 @@ class MongoDeliveryQueue:
         )
         return True
 
+    async def add_new(self, commands: Sequence[ReplyCommand]) -> None:
+        """First rounds in bulk: the delivery records and the queue entries are each
+        inserted in one unordered command (far cheaper than upserts on FerretDB). A
+        record that exists already is left as it is (:meth:`MongoDeliveryStore.open`
+        creates it once); a queue entry that exists gets the command as received, as
+        :meth:`add` does."""
+        if not commands:
+            return
+        if any(c.retry for c in commands):
+            raise ValueError("a merchant retry begins its round on its own (add)")
+        now = utcnow()
+        await _insert_missing(
+            self._deliveries.collection,
+            [{"_id": c.command_id, **_new_delivery(c, now)} for c in commands],
+        )
+        entries = [
+            {"_id": c.command_id, "command": c.model_dump(mode="json"), "queued_at": now}
+            for c in commands
+        ]
+        existing = await _insert_missing(self._col, entries)
+        for start in range(0, len(existing), _UPDATE_CHUNK):
+            await self._col.bulk_write(
+                [
+                    UpdateOne({"_id": doc["_id"]}, {"$set": {"command": doc["command"]}})
+                    for doc in existing[start : start + _UPDATE_CHUNK]
+                ],
+                ordered=False,
+            )
+
     async def remove(self, command: ReplyCommand) -> None:
         # Only this round: a merchant retry queued meanwhile stays.
         await self._col.delete_one({"_id": command.command_id, "command.retry": command.retry})
@@ -259,6 +277,52 @@ class MongoDeliveryQueue:
         docs = [doc async for doc in self._col.find({})]
         docs.sort(key=lambda d: (str(d.get("queued_at")), str(d["_id"])))
         return [ReplyCommand.model_validate(d["command"]) for d in docs]
+
+
+_DUPLICATE_KEY = 11000
+# Updates per bulk command: FerretDB v1 (SQLite) hangs on one of ~100 updates that
+# match stored documents (see the normalizer's store adapter).
+_UPDATE_CHUNK = 32
+
+
+async def _insert_missing(
+    collection: AsyncCollection[Any], docs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Inserts the documents in one unordered command; returns those that existed
+    already (duplicate key), which are left as they are."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if exc.details.get("writeConcernErrors") or any(
+            e.get("code") != _DUPLICATE_KEY for e in errors
+        ):
+            raise
+        return [docs[int(e["index"])] for e in errors]
+    return []
+
+
+def _new_delivery(command: ReplyCommand, now: datetime) -> dict[str, Any]:
+    """A delivery record's fields (all but ``_id``, the command id) as
+    :meth:`MongoDeliveryStore.open` and :meth:`MongoDeliveryQueue.add_new` create it."""
+    return {
+        "state": "queued",
+        "attempts": 0,
+        "discussion_id": command.discussion_id,
+        "store_id": command.store_id,
+        "marketplace": command.marketplace,
+        "thread_id": command.thread_id,
+        "created_at": now,
+        "marketplace_message_id": None,
+        "error": None,
+        "sending_since": None,
+        "command": command.model_dump(mode="json"),
+        "retry": 0,
+        "prepared": None,
+        "unsure_since": None,
+        "known_ids": None,
+        "next_attempt_at": None,
+    }
 
 
 def _delivery(doc: dict[str, Any]) -> Delivery:
