@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from parley_invoicer.adapters.memory import InMemoryInvoiceLedger
-from parley_invoicer.adapters.mongo import MongoInvoiceLedger
-from parley_invoicer.ports import Claim, Intent, InvoiceLedger, InvoiceRecord
+from parley_invoicer.adapters.memory import InMemoryInvoiceLedger, InMemorySettingsStore
+from parley_invoicer.adapters.mongo import MongoInvoiceLedger, MongoSettingsStore
+from parley_invoicer.ports import (
+    Claim,
+    DocumentQuery,
+    Intent,
+    InvoiceLedger,
+    InvoiceRecord,
+    SettingsStore,
+)
 
 SERIES = "FR40303265045:FA:2026"
 AT = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)  # whole seconds: MongoDB keeps milliseconds
@@ -131,3 +139,78 @@ async def test_the_first_stored_pdf_is_kept_and_named_on_the_record(
     assert await ledger.load_pdf(first.file_id) == b"%PDF one"
     record = await ledger.find("s:m:O1")
     assert record is not None and record.file_id == first.file_id
+
+
+async def test_concurrent_stores_of_one_pdf_keep_one_file(ledger: InvoiceLedger) -> None:
+    stored = await asyncio.gather(
+        *(ledger.save_pdf("s:m:O1", "FA-2026-000001", b"%PDF " + bytes([i])) for i in range(5))
+    )
+
+    assert len({s.file_id for s in stored}) == 1
+    assert len({s.content for s in stored}) == 1
+    assert await ledger.load_pdf(stored[0].file_id) == stored[0].content
+
+
+async def test_a_pdf_larger_than_a_chunk_reads_back_whole(ledger: InvoiceLedger) -> None:
+    pdf = b"%PDF" + bytes(range(256)) * 2100  # about 2 GridFS chunks
+
+    stored = await ledger.save_pdf("s:m:O1", "FA-2026-000001", pdf)
+
+    assert await ledger.load_pdf(stored.file_id) == pdf
+
+
+async def test_an_unknown_file_is_a_lookup_error(ledger: InvoiceLedger) -> None:
+    with pytest.raises(LookupError):
+        await ledger.load_pdf("65f0c0ffee0000000000abcd")
+
+
+def listed(order: str, discussion: str | None, kind: str = "invoice") -> dict[str, Any]:
+    store, marketplace, order_id = order.split(":")
+    return {
+        "kind": kind,
+        "order": {
+            "store_id": store,
+            "marketplace": marketplace,
+            "order_id": order_id,
+            "discussion_id": discussion,
+        },
+        "settings": {},
+    }
+
+
+async def test_documents_are_found_by_order_or_by_discussion_in_number_order(
+    ledger: InvoiceLedger,
+) -> None:
+    records = [
+        (3, "s:m:O1", listed("s:m:O1", "d1", kind="credit_note")),
+        (1, "s:m:O1", listed("s:m:O1", "d1")),
+        (2, "s:m:O2", listed("s:m:O2", "d2")),
+    ]
+    for sequence, key, request in records:
+        bound = InvoiceRecord.of(claim(sequence, key))
+        await ledger.bind(replace(bound, order_key=f"{key}#{sequence}", request=request))
+
+    by_order = await ledger.documents(DocumentQuery(store_id="s", marketplace="m", order_id="O1"))
+    by_discussion = await ledger.documents(DocumentQuery(discussion_id="d2"))
+
+    assert [r.sequence for r in by_order] == [1, 3]
+    assert [r.sequence for r in by_discussion] == [2]
+    assert await ledger.documents(DocumentQuery(discussion_id="nope")) == []
+
+
+@pytest.fixture(params=["fake", "mongo"])
+def settings_store(request: pytest.FixtureRequest) -> SettingsStore:
+    if request.param == "fake":
+        return InMemorySettingsStore()
+    return MongoSettingsStore(request.getfixturevalue("mongo_db"))
+
+
+async def test_settings_are_kept_per_store_and_replaced(settings_store: SettingsStore) -> None:
+    assert await settings_store.get("st1") is None
+
+    await settings_store.put("st1", {"numbering_prefix": "FA"})
+    await settings_store.put("st1", {"numbering_prefix": "FB"})
+    await settings_store.put("st2", {"numbering_prefix": "X"})
+
+    assert await settings_store.get("st1") == {"numbering_prefix": "FB"}
+    assert await settings_store.get("st2") == {"numbering_prefix": "X"}
