@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
+from parley_gateway.adapters.kafka_live_events import KafkaLiveEventsReader
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
 from parley_gateway.adapters.mongo_delivery_records import MongoDeliveryRecords
@@ -29,12 +30,15 @@ from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.files import FileService, UploadLimits
 from parley_gateway.idempotency import IdempotencyService
+from parley_gateway.live import LiveFeed
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
+from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.logging import get_logger
 from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import MongoTimeouts, connect
 from parley_platform.outbox import MongoOutbox, OutboxPublisher, OutboxRelay, measure
+from parley_schemas import CONVERSATION_EVENTS
 from parley_store import (
     UPLOAD_KEYS,
     UPLOADS_BUCKET,
@@ -61,6 +65,8 @@ class Runtime:
     connections: ConnectionService | None = None
     # Idempotency-Key on mutating requests; None (tests wiring without it): ignored.
     idempotency: IdempotencyService | None = None
+    # Conversation events for GET /events/stream; None: live events are off.
+    live: LiveFeed | None = None
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -99,6 +105,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             relay.start()
             export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
             unmeasure = on_scrape(partial(measure, outbox))
+            live, reader = _live_events(settings)
             uploads = FileService(
                 # The gateway writes only its own bucket; it reads attachments from all.
                 GridFsFileStore(db, UPLOADS_BUCKET, UPLOAD_KEYS),
@@ -125,10 +132,15 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 deliveries=DeliveryService(discussions, MongoDeliveryRecords(db), commands),
                 connections=ConnectionService(MongoConnectionReader(db)),
                 idempotency=IdempotencyService(MongoIdempotencyStore(db)),
+                live=live,
             )
         finally:
             unmeasure()
             await relay.stop()
+            if reader is not None:
+                reader.cancel()
+            if live is not None:
+                live.close()
             await publisher.stop()
     finally:
         indexes.cancel()
@@ -166,6 +178,22 @@ async def _start_if_reachable(publisher: KafkaPublisher, settings: GatewaySettin
             await publisher.start()
     except (KafkaError, TimeoutError) as exc:
         log.warning("Kafka unreachable at start-up: commands wait for it", error=type(exc).__name__)
+
+
+def _live_events(settings: GatewaySettings) -> tuple[LiveFeed | None, asyncio.Task[None] | None]:
+    """The live feed and the task that follows the events topic into it, when enabled."""
+    if not settings.gateway_live_events:
+        return None, None
+    feed = LiveFeed(
+        buffer_size=settings.gateway_live_buffer, max_subscribers=settings.gateway_live_max_streams
+    )
+    reader = KafkaLiveEventsReader(
+        feed,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=settings.kafka_topic_prefix + CONVERSATION_EVENTS.name,
+        security=KafkaSecurity.of(settings),
+    )
+    return feed, asyncio.create_task(reader.run(), name="live-events")
 
 
 def _smtp(settings: GatewaySettings) -> SmtpRelaySettings:
