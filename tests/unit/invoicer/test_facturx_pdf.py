@@ -141,7 +141,21 @@ def test_the_pdf_is_pdf_a_3b_with_a_valid_en16931_factur_x_xml(
     pdf = renderer.render(invoice)
 
     reader = PdfReader(io.BytesIO(pdf))
-    xmp_text = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    root = reader.trailer["/Root"]
+    xmp_text = root["/Metadata"].get_object().get_data().decode()
+    # PDF/A: an sRGB output intent, every font embedded, the XML an associated file.
+    [intent] = root["/OutputIntents"]
+    assert intent.get_object()["/S"] == "/GTS_PDFA1"
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if "/DescendantFonts" in font:
+                font = font["/DescendantFonts"][0].get_object()
+            descriptor = font["/FontDescriptor"].get_object()
+            assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font
+    [associated] = root["/AF"]
+    assert associated.get_object()["/F"] == "factur-x.xml"
+    assert associated.get_object()["/AFRelationship"] == "/Data"
     assert re.search(r"pdfaid:part(?:>|=\")3", xmp_text), "PDF/A part 3 identification"
     assert re.search(r"pdfaid:conformance(?:>|=\")B", xmp_text)
     assert "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#" in xmp_text
