@@ -17,7 +17,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_invoicer.adapters.memory import InMemoryInvoiceLedger, InMemorySettingsStore
-from parley_invoicer.adapters.mongo import MongoInvoiceLedger, MongoSettingsStore
+from parley_invoicer.adapters.mongo import FILES, MongoInvoiceLedger, MongoSettingsStore
 from parley_invoicer.ports import (
     Claim,
     DocumentQuery,
@@ -214,3 +214,23 @@ async def test_settings_are_kept_per_store_and_replaced(settings_store: Settings
 
     assert await settings_store.get("st1") == {"numbering_prefix": "FB"}
     assert await settings_store.get("st2") == {"numbering_prefix": "X"}
+
+
+async def test_pdfs_stored_inline_before_the_gridfs_bucket_still_read(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """Invoices issued before PDFs moved to GridFS kept their bytes in ``invoice_files``
+    under the order's key; their records name that key as the file id."""
+    await mongo_db[FILES].insert_one(
+        {
+            "_id": "s:m:O1",
+            "number": "FA-2026-000001",
+            "content_type": "application/pdf",
+            "content": b"%PDF old",
+        }
+    )
+    ledger = MongoInvoiceLedger(mongo_db)
+
+    assert await ledger.load_pdf("s:m:O1") == b"%PDF old"
+    kept = await ledger.save_pdf("s:m:O1", "FA-2026-000001", b"%PDF new")
+    assert (kept.file_id, kept.content) == ("s:m:O1", b"%PDF old")

@@ -161,7 +161,7 @@ class MongoInvoiceLedger:
     async def save_pdf(self, order_key: str, number: str, pdf: bytes) -> StoredPdf:
         existing = await self._files.find_one({"_id": order_key})
         if existing is not None:
-            return await self._stored(str(existing["file_id"]))
+            return await self._kept(existing)
         file_id = await self._upload(f"{number}.pdf", pdf, {"key": order_key, "number": number})
         try:
             await self._files.insert_one({"_id": order_key, "file_id": str(file_id)})
@@ -169,11 +169,13 @@ class MongoInvoiceLedger:
             await self._delete(file_id, len(pdf))
             winner = await self._files.find_one({"_id": order_key})
             assert winner is not None  # key documents are never deleted
-            return await self._stored(str(winner["file_id"]))
+            return await self._kept(winner)
         return StoredPdf(str(file_id), pdf)
 
-    async def _stored(self, file_id: str) -> StoredPdf:
-        return StoredPdf(file_id, await self.load_pdf(file_id))
+    async def _kept(self, doc: dict[str, Any]) -> StoredPdf:
+        if "file_id" not in doc:  # stored inline before the GridFS bucket (its id: the key)
+            return StoredPdf(str(doc["_id"]), bytes(doc["content"]))
+        return StoredPdf(str(doc["file_id"]), await self.load_pdf(str(doc["file_id"])))
 
     async def _upload(self, name: str, content: bytes, metadata: dict[str, str]) -> ObjectId:
         """The GridFS layout, chunks first (a file document never names missing chunks)."""
@@ -211,7 +213,11 @@ class MongoInvoiceLedger:
         try:
             oid = ObjectId(file_id)
         except InvalidId:
-            raise LookupError(f"no stored invoice file {file_id!r}") from None
+            # Invoices stored before the GridFS bucket: the PDF inline, its id the key.
+            inline = await self._files.find_one({"_id": file_id})
+            if inline is None or "content" not in inline:
+                raise LookupError(f"no stored invoice file {file_id!r}") from None
+            return bytes(inline["content"])
         doc = await self._gridfs_files.find_one({"_id": oid})
         if doc is None:
             raise LookupError(f"no stored invoice file {file_id!r}")
