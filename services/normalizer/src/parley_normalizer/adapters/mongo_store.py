@@ -33,7 +33,6 @@ collection that holds only the discussions in flight), off the record path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from parley_normalizer.domain.retention import Retention
 from parley_normalizer.domain.state import (
@@ -157,14 +156,6 @@ class MongoDiscussionStore:
         doc[FOLDED_IDS] = folded
         doc[LEGACY_PENDING] = unpublished
 
-    async def _ensure_customer(self, customer_id: str, doc: dict[str, Any]) -> None:
-        # Another worker may create this very customer at the same moment: same id, so
-        # the loser's insert fails as a duplicate and the customer exists either way.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._customers.update_one(
-                {"_id": customer_id}, {"$setOnInsert": doc}, upsert=True
-            )
-
     async def load_messages(self, message_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return await self._read_many(self._messages, message_ids)
 
@@ -205,10 +196,16 @@ class MongoDiscussionStore:
             self._chunk,
         )
         customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
-        # One update each (concurrent), not a bulk: only when a discussion is linked
-        # (once), and the duplicate key of a race with another worker must be told
-        # apart per customer.
-        await asyncio.gather(*(self._ensure_customer(cid, doc) for cid, doc in customers.items()))
+        # Created once (when a discussion is linked), never changed here: inserted in
+        # one unordered command; one that exists already (another discussion of the
+        # buyer, another worker's batch) is a duplicate key, told apart per customer
+        # and left as it is, as an upsert with only $setOnInsert would.
+        await _insert_new(
+            self._customers,
+            [{**doc, "_id": cid} for cid, doc in customers.items()],
+            lambda doc: None,
+            self._chunk,
+        )
         # New messages are inserted (a message already stored, by a batch that crashed
         # before its discussion, is the same document: its duplicate key is ignored);
         # a reply's message is rewritten whole.
