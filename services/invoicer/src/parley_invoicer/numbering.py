@@ -40,6 +40,10 @@ A failed rendering does not void its number: the number is already the order's, 
 the order's next request renders it again from the stored record. (Voiding it would
 need to unbind the order, a compare-and-swap FerretDB v1 cannot do safely.)
 
+Credit notes go through the same steps, keyed by the refund (:func:`credit_key`)
+instead of the order, in the invoices' series or in a series of their own (the store's
+``credit_note_prefix``): one refund, one credit note, each series gapless.
+
 Requests for one order at once first insert an *intent* ``{_id: <order key>}``; the
 losers wait for the winner's binding instead of claiming numbers they would then void.
 An intent older than the lease (its holder died) no longer makes anyone wait.

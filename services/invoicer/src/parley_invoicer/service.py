@@ -107,7 +107,9 @@ order; past it, its process is taken for dead and the others go ahead."""
 
 
 class InvoiceIssuer:
-    """Numbers, dates, renders and stores an order's invoice, once per order."""
+    """Numbers, dates, renders and stores documents: an order's invoice once per order,
+    a refund's credit note once per refund id. Both run the same claim, bind and store
+    steps (:mod:`parley_invoicer.numbering`), keyed by the order or by the refund."""
 
     def __init__(
         self,

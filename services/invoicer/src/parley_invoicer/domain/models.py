@@ -232,7 +232,11 @@ class InvoiceSettings(_Value):
     default_language: Locale | None = Field(
         default=None, description="Used when the order does not say the buyer's language"
     )
-    default_currency: CurrencyCode | None = None
+    default_currency: CurrencyCode | None = Field(
+        default=None,
+        description="For callers completing an order whose marketplace gives no currency; "
+        "the order sent to the invoicer always names its currency",
+    )
     legal_mentions: tuple[LongText, ...] = Field(
         default=(), max_length=10, description="Printed at the foot, e.g. late payment terms"
     )
