@@ -208,3 +208,51 @@ async def test_two_processes_number_gaplessly_once_per_order_and_go_on_after_a_r
         f"FV-{YEAR}-{ORDERS + 1:06d}",
     )
     assert await fates(mongo_db) == ["issued"] * (ORDERS + 5)
+
+
+REFUNDS = 8
+
+
+async def test_two_processes_issue_one_credit_note_per_refund_in_a_gapless_series_of_their_own(
+    invoicers: Invoicers, mongo_db: AsyncDatabase[Any]
+) -> None:
+    await post_all(invoicers, [(n, 0) for n in range(REFUNDS)])
+    settings = copy.deepcopy(POLISH_ORDER["settings"]) | {"credit_note_prefix": "FK"}
+
+    def refund(n: int) -> dict[str, Any]:
+        return {
+            "settings": settings,
+            "refund": {
+                "store_id": "store-pl",
+                "marketplace": "allegro",
+                "order_id": f"ALG-{n}",
+                "refund_id": f"RF-{n}",
+            },
+        }
+
+    # Each refund asked on both processes at once.
+    async with httpx.AsyncClient(timeout=180) as http:
+        responses = await asyncio.gather(
+            *(
+                http.post(f"{invoicers.url(p)}/credit-notes", json=refund(n))
+                for n in range(REFUNDS)
+                for p in (0, 1)
+            )
+        )
+
+    by_refund: dict[str, set[tuple[str, bytes]]] = {}
+    for response in responses:
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["x-document-kind"] == "credit_note"
+        by_refund.setdefault(response.headers["x-invoice-number"], set()).add(
+            (response.headers["x-invoice-file-id"], response.content)
+        )
+    assert sorted(by_refund) == [f"FK-{YEAR}-{i:06d}" for i in range(1, REFUNDS + 1)]
+    assert all(len(copies) == 1 for copies in by_refund.values())  # same file, same bytes
+    series = InvoiceSeries("PL5260250995", "FK", YEAR)
+    claims = {
+        int(c["sequence"]): (c["order_key"], c.get("voided"))
+        async for c in mongo_db[CLAIMS].find({"series": series.key})
+    }
+    bindings = {b["_id"]: int(b["sequence"]) async for b in mongo_db[INVOICES].find({})}
+    assert [f.state for f in audit(claims, bindings)] == ["issued"] * REFUNDS
