@@ -16,6 +16,7 @@ from parley_gateway.api.discussions import router as discussions_router
 from parley_gateway.api.files import FILES_PATH, install_file_routes
 from parley_gateway.api.health import router as health_router
 from parley_gateway.api.idempotency import IdempotencyKeys, QueryLimits, document_request_rules
+from parley_gateway.api.invoices import install_invoice_routes
 from parley_gateway.api.limits import BodySizeLimit
 from parley_gateway.api.live import LIVE_PATH
 from parley_gateway.api.live import router as live_router
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(autoresponders_router)
     install_autoresponder_problems(app)
     app.include_router(connections_router)
+    install_invoice_routes(app)
     app.include_router(live_router)
     app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in

@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
+from parley_gateway.adapters.http_invoicer import HttpInvoicer
 from parley_gateway.adapters.kafka_live_events import KafkaLiveEventsReader
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
@@ -30,6 +31,7 @@ from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.files import FileService, UploadLimits
 from parley_gateway.idempotency import IdempotencyService
+from parley_gateway.invoices import InvoiceService
 from parley_gateway.live import LiveFeed
 from parley_gateway.service import DiscussionService
 from parley_platform.kafka import KafkaPublisher
@@ -67,6 +69,8 @@ class Runtime:
     idempotency: IdempotencyService | None = None
     # Conversation events for GET /events/stream; None: live events are off.
     live: LiveFeed | None = None
+    # Invoices through the invoicer's HTTP API (F20); None: not wired (tests).
+    invoices: InvoiceService | None = None
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -106,6 +110,10 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
             unmeasure = on_scrape(partial(measure, outbox))
             live, reader = _live_events(settings)
+            invoicer = HttpInvoicer(
+                settings.gateway_invoicer_url,
+                timeout_seconds=settings.gateway_invoicer_timeout_seconds,
+            )
             uploads = FileService(
                 # The gateway writes only its own bucket; it reads attachments from all.
                 GridFsFileStore(db, UPLOADS_BUCKET, UPLOAD_KEYS),
@@ -133,8 +141,10 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 connections=ConnectionService(MongoConnectionReader(db)),
                 idempotency=IdempotencyService(MongoIdempotencyStore(db)),
                 live=live,
+                invoices=InvoiceService(discussions, invoicer, uploads),
             )
         finally:
+            await invoicer.close()
             unmeasure()
             await relay.stop()
             if reader is not None:

@@ -139,6 +139,19 @@ class GatewaySettings(ServiceSettings, LinkSettings):
         default=10, ge=0, description="Most files one reply may attach"
     )
 
+    # Invoices (F20): the invoicer's HTTP API, the one writer of invoices and their files.
+    gateway_invoicer_url: str = Field(
+        default="http://127.0.0.1:8300",
+        description="Base URL of the invoicer (devstack's port; compose and Helm set "
+        "their service's URL)",
+    )
+    gateway_invoicer_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for one invoicer call (a first render included) before "
+        "the request is answered 503 + Retry-After",
+    )
+
     # Live events for UIs (GET /events/stream) and browsers on other origins.
     gateway_live_events: bool = Field(
         default=True,

@@ -123,6 +123,23 @@ class FileService:
     async def describe(self, file_id: str) -> FileInfo | None:
         return await self._files.describe(file_id)
 
+    async def keep_generated(
+        self, store_id: str, key: str, name: str, content_type: str, content: bytes, *, by: str
+    ) -> str:
+        """Stores a document Parley made for a store (an invoice to attach), once per
+        ``key``: the same key gives the same file id, so a repeated request attaches
+        the same file. Only trusted callers reach this: no upload limits apply."""
+        file_id = await self._files.save(
+            f"generated/{store_id}/{key}",
+            name,
+            content_type,
+            content,
+            store_id=store_id,
+            uploaded_by=by,
+        )
+        log.info("generated file kept", file_id=file_id, store_id=store_id, size=len(content))
+        return file_id
+
     async def open_link(self, token: str) -> FileDownload:
         """The file a download link grants; LinkRefused (invalid or expired) otherwise.
 

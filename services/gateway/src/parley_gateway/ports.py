@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 from parley_gateway.domain import (
     Account,
@@ -217,4 +217,69 @@ class DeliveryRecords(Protocol):
 
     async def find(self, discussion_id: str, command_id: str) -> DeliveryRecord | None:
         """The record, None when the discussion has no such delivery."""
+        ...
+
+
+class InvoicerUnavailable(RuntimeError):
+    """The invoicer did not answer in time, or answered that it cannot now (5xx):
+    nothing the client sent is at fault, so the API answers 503 + Retry-After."""
+
+
+class InvoicerRefused(ValueError):
+    """The invoicer refused the request (4xx) with a problem+json body.
+
+    ``status`` and ``problem`` are the invoicer's own (its 422 names each invalid or
+    missing field as a JSON Pointer into the body it was sent), passed through to the
+    API client after the pointers are moved to where the client sent those fields.
+    """
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail") or f"invoicer answered {status}"))
+        self.status = status
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    """An invoice or credit note the invoicer numbered and stored, with its PDF.
+
+    ``created`` is False when the order (or refund) was documented before: the same
+    number and the same stored bytes again.
+    """
+
+    number: str
+    kind: str  # invoice | credit_note
+    file_id: str
+    created: bool
+    pdf: bytes
+
+
+class Invoicer(Protocol):
+    """The invoicer service (HTTP): the one writer of invoices, their numbers, files and
+    the stores' invoice settings. Every method raises InvoicerUnavailable or
+    InvoicerRefused; payloads are the invoicer's JSON documents."""
+
+    async def get_settings(self, store_id: str) -> dict[str, Any] | None:
+        """The store's saved invoice settings; None when none were saved."""
+        ...
+
+    async def put_settings(self, store_id: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Saves the settings (replacing the previous ones); the settings as saved."""
+        ...
+
+    async def issue_invoice(self, order: dict[str, Any]) -> IssuedDocument:
+        """The order's invoice, issued once per order (store, marketplace, order id)."""
+        ...
+
+    async def issue_credit_note(self, refund: dict[str, Any]) -> IssuedDocument:
+        """The refund's credit note, issued once per refund id."""
+        ...
+
+    async def documents_of(self, discussion_id: str) -> list[dict[str, Any]]:
+        """The invoices and credit notes listed on the discussion, as the invoicer
+        lists them (number, kind, issue_date, order_id, file_id, ...)."""
+        ...
+
+    async def pdf(self, file_id: str) -> bytes:
+        """A stored document's PDF; InvoicerRefused(404) when there is none."""
         ...

@@ -16,6 +16,8 @@ from fastapi.responses import StreamingResponse
 
 from parley_gateway.api.content import FILE_RESPONSE, file_response
 from parley_gateway.api.dependencies import CallerScope, RequestedBy, Service, get_caller
+from parley_gateway.api.invoice_models import AttachedInvoiceOut
+from parley_gateway.api.invoices import invoice_attachment
 from parley_gateway.api.models import (
     BulkStatusIn,
     BulkStatusOut,
@@ -244,19 +246,36 @@ async def reply(
     scope: CallerScope,
     requested_by: RequestedBy,
 ) -> ReplyAccepted:
+    recipients = [ParticipantRole(r.value) for r in reply.recipients]
+    attachment_ids = list(reply.attachment_ids)
+    invoice = None
+    if reply.attach_invoice is not None:
+        attached = await invoice_attachment(
+            request,
+            scope,
+            discussion_id,
+            reply.attach_invoice,
+            reply.body,
+            recipients,
+            requested_by,
+        )
+        attachment_ids.append(attached.file_id)
+        invoice = AttachedInvoiceOut(
+            number=attached.document.number, attachment_id=attached.file_id
+        )
     queued = await service.request_reply(
         scope,
         discussion_id,
         ReplyRequest(
             body=reply.body,
             action=reply.action,
-            recipients=[ParticipantRole(r.value) for r in reply.recipients],
-            attachment_ids=reply.attachment_ids,
+            recipients=recipients,
+            attachment_ids=attachment_ids,
         ),
         requested_by=requested_by,
     )
     _locate(request, response, queued.discussion_id)
-    return ReplyAccepted(command_id=queued.command_id)
+    return ReplyAccepted(command_id=queued.command_id, invoice=invoice)
 
 
 @router.post(

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from parley_gateway.api.invoice_models import AttachedInvoiceOut, InvoiceOrderIn
 from parley_gateway.api.links import attachment_path
 from parley_gateway.domain import MAX_BULK_IDS, MAX_REPLY_CHARS, BulkOutcome
 from parley_gateway.domain.workflow import MAX_TAG_CHARS, MAX_TAGS, MAX_TICKET_ID_CHARS
@@ -262,6 +263,11 @@ class ReplyIn(BaseModel):
         description="Files uploaded with POST /files for the discussion's store; sent "
         "natively where the marketplace accepts them, else as download links in the text",
     )
+    attach_invoice: InvoiceOrderIn | None = Field(
+        default=None,
+        description="Attach the invoice of the discussion's order (issued now, or the "
+        "same one again if it was): sent like any attachment, natively or as a link",
+    )
 
 
 class FileOut(ApiModel):
@@ -283,6 +289,9 @@ class RetryAccepted(ApiModel):
 class ReplyAccepted(ApiModel):
     command_id: str = Field(description="Idempotency key of the reply, end to end")
     state: Literal["queued"] = "queued"
+    invoice: AttachedInvoiceOut | None = Field(
+        default=None, description="The invoice attached (attach_invoice)"
+    )
 
 
 class StatusCounts(ApiModel):

@@ -1,0 +1,264 @@
+"""Invoices through the gateway's REST API on in-memory fakes of its ports: settings in
+scope, an order's invoice issued once, the 422 naming what is missing, the invoicer's
+refusals passed through, 503 when it is down, and "reply with invoice" queuing the
+reply with the invoice as an attachment of the discussion's store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fakes.gateway_invoicer import FakeInvoicer, KeyedUploads
+from unit.gateway.autoresponder_fakes import autoresponder_service
+from unit.gateway.fakes import (
+    PEPPER,
+    InMemoryAccounts,
+    InMemoryDiscussions,
+    RecordingPublisher,
+    discussion,
+)
+
+from parley_gateway.accounts import AccessService
+from parley_gateway.app import create_app
+from parley_gateway.bootstrap import Runtime
+from parley_gateway.config import GatewaySettings
+from parley_gateway.files import FileService, UploadLimits
+from parley_gateway.invoices import InvoiceService
+from parley_gateway.service import DiscussionService
+from parley_schemas import Participant, ParticipantRole
+from parley_store import DiscussionStatus
+
+PROBLEM = "application/problem+json"
+MINE = discussion(
+    "o-1",
+    store_id="mine",
+    order_id="O-1",
+    participants=[Participant(role=ParticipantRole.CUSTOMER, name="Ana Silva")],
+)
+NO_ORDER = discussion("q-1", store_id="mine", participants=[])
+THEIRS = discussion("t-1", store_id="theirs", order_id="O-9")
+SETTINGS: dict[str, Any] = {
+    "seller": {
+        "legal_name": "Boutique SAS",
+        "address": {"lines": ["1 rue A"], "city": "Paris", "country_code": "FR"},
+        "vat_id": "FR40123456789",
+    },
+    "numbering_prefix": "FA",
+}
+ORDER: dict[str, Any] = {
+    "order_date": "2026-05-30",
+    "currency": "EUR",
+    "buyer": {
+        "billing_address": {"lines": ["5 rue B"], "city": "Lyon", "country_code": "FR"},
+        "language": "fr",
+    },
+    "lines": [
+        {
+            "sku": "S1",
+            "label": "Mug",
+            "quantity": "1",
+            "unit_price_excl_vat": "10.00",
+            "vat_rate": "20",
+        }
+    ],
+}
+
+
+@dataclass
+class Api:
+    mine: httpx.AsyncClient
+    invoicer: FakeInvoicer
+    uploads: KeyedUploads
+    publisher: RecordingPublisher
+    repo: InMemoryDiscussions
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    repo = InMemoryDiscussions(MINE, NO_ORDER, THEIRS)
+    publisher = RecordingPublisher()
+    invoicer = FakeInvoicer()
+    uploads_store = KeyedUploads()
+    uploads = FileService(uploads_store, UploadLimits(1000, frozenset({"application/pdf"})), None)
+    access = AccessService(InMemoryAccounts(), PEPPER)
+    account, _ = await access.create_account("Mine", ["mine"])
+    key = (await access.issue_key(account.id)).secret
+
+    @asynccontextmanager
+    async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
+        yield Runtime(
+            service=DiscussionService(repo, publisher, uploads=uploads),
+            access=access,
+            autoresponders=autoresponder_service(),
+            files=uploads,
+            invoices=InvoiceService(repo, invoicer, uploads),
+        )
+
+    app = create_app(GatewaySettings(), bootstrap=wire)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport, base_url="http://gw", headers={"Authorization": f"Bearer {key}"}
+        ) as mine,
+    ):
+        yield Api(mine, invoicer, uploads_store, publisher, repo)
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def pointers(body: dict[str, Any]) -> set[str]:
+    return {e["pointer"] for e in body.get("errors", [])}
+
+
+async def test_settings_are_saved_and_read_for_the_callers_stores_only(api: Api) -> None:
+    problem(await api.mine.get("/stores/mine/invoice-settings"), 404)  # none saved yet
+    saved = await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    assert saved.status_code == 200, saved.text
+    assert (await api.mine.get("/stores/mine/invoice-settings")).json() == SETTINGS
+    # Another account's store: 404 like an unknown one, and nothing saved there.
+    problem(await api.mine.put("/stores/theirs/invoice-settings", json=SETTINGS), 404)
+    problem(await api.mine.get("/stores/theirs/invoice-settings"), 404)
+    assert set(api.invoicer.settings) == {"mine"}
+
+
+async def test_settings_are_validated_before_the_invoicer_is_asked(api: Api) -> None:
+    bad = problem(
+        await api.mine.put("/stores/mine/invoice-settings", json={**SETTINGS, "colour": "red"}),
+        422,
+    )
+    assert "#/colour" in pointers(bad)
+    assert api.invoicer.settings == {}
+
+
+async def test_an_orders_invoice_is_issued_once_from_the_discussion_and_the_request(
+    api: Api,
+) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    first = await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER)
+    assert first.status_code == 201, first.text
+    again = await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER)
+    assert again.status_code == 200
+    assert again.json()["number"] == first.json()["number"]
+    assert again.json()["file_id"] == first.json()["file_id"]
+    # What the discussion knows went to the invoicer: store, marketplace, order, buyer.
+    sent = api.invoicer.orders[0]
+    assert (sent["store_id"], sent["marketplace"], sent["order_id"]) == ("mine", "carrefour", "O-1")
+    assert (sent["discussion_id"], sent["buyer"]["name"]) == (MINE.id, "Ana Silva")
+    pdf = await api.mine.get(first.headers["location"])
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    listed = (await api.mine.get(f"/discussions/{MINE.id}/invoices")).json()["items"]
+    assert [(i["number"], i["kind"]) for i in listed] == [(first.json()["number"], "invoice")]
+
+
+async def test_missing_order_fields_are_named_and_nothing_is_issued(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    body = problem(await api.mine.post(f"/discussions/{NO_ORDER.id}/invoices", json={}), 422)
+    assert pointers(body) == {
+        "#/order_id",
+        "#/order_date",
+        "#/currency",
+        "#/lines",
+        "#/buyer/name",
+        "#/buyer/billing_address",
+    }
+    assert api.invoicer.orders == []
+
+
+async def test_another_order_than_the_discussions_is_refused(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    body = problem(
+        await api.mine.post(f"/discussions/{MINE.id}/invoices", json={**ORDER, "order_id": "X"}),
+        422,
+    )
+    assert pointers(body) == {"#/order_id"}
+    assert api.invoicer.orders == []
+
+
+async def test_the_invoicers_422_is_passed_through_with_the_clients_pointers(api: Api) -> None:
+    body = problem(await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER), 422)
+    assert pointers(body) == {"#/settings"}  # never saved
+    assert "PUT /stores/" in body["errors"][0]["detail"]
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    body = problem(
+        await api.mine.post(f"/discussions/{MINE.id}/invoices", json={**ORDER, "currency": "XXX"}),
+        422,
+    )
+    assert pointers(body) == {"#/currency"}
+
+
+async def test_a_discussion_outside_the_callers_stores_is_not_found(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    problem(await api.mine.post(f"/discussions/{THEIRS.id}/invoices", json=ORDER), 404)
+    problem(await api.mine.get(f"/discussions/{THEIRS.id}/invoices"), 404)
+    assert api.invoicer.orders == []
+
+
+async def test_a_pdf_is_served_only_through_a_discussion_it_is_listed_on(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    issued = (await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER)).json()
+    problem(await api.mine.get(f"/discussions/{NO_ORDER.id}/invoices/{issued['file_id']}"), 404)
+
+
+async def test_a_credit_note_needs_an_invoiced_order(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    refund = {"refund_id": "R-1", "reason": "Damaged"}
+    problem(await api.mine.post(f"/discussions/{MINE.id}/credit-notes", json=refund), 409)
+    await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER)
+    credit = await api.mine.post(f"/discussions/{MINE.id}/credit-notes", json=refund)
+    assert credit.status_code == 201, credit.text
+    assert credit.json()["kind"] == "credit_note"
+    again = await api.mine.post(f"/discussions/{MINE.id}/credit-notes", json=refund)
+    assert (again.status_code, again.json()["number"]) == (200, credit.json()["number"])
+
+
+async def test_an_invoicer_that_does_not_answer_is_a_503_with_retry_after(api: Api) -> None:
+    api.invoicer.down = True
+    response = await api.mine.post(f"/discussions/{MINE.id}/invoices", json=ORDER)
+    problem(response, 503)
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_reply_with_invoice_queues_the_reply_with_the_invoice_attached(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    body = {"body": "Your invoice is attached.", "attach_invoice": ORDER}
+    first = await api.mine.post(f"/discussions/{MINE.id}/replies", json=body)
+    assert first.status_code == 202, first.text
+    invoice = first.json()["invoice"]
+    command = api.publisher.published[0].data
+    assert command.attachment_file_ids == [invoice["attachment_id"]]
+    info, content = api.uploads.files[invoice["attachment_id"]]
+    assert (info.store_id, info.name, info.content_type) == (
+        "mine",
+        f"{invoice['number']}.pdf",
+        "application/pdf",
+    )
+    issued = api.invoicer.documents[next(iter(api.invoicer.documents))]
+    assert content == api.invoicer.files[issued["file_id"]]
+    # The same order again: the same number, the same file attached.
+    second = await api.mine.post(f"/discussions/{MINE.id}/replies", json=body)
+    assert second.json()["invoice"] == invoice
+    assert api.publisher.published[1].data.attachment_file_ids == [invoice["attachment_id"]]
+    assert api.repo.discussions[MINE.id].status is DiscussionStatus.OPEN
+
+
+async def test_a_reply_that_will_be_refused_issues_no_invoice(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    body = {"body": "<b>invoice</b>", "attach_invoice": ORDER}
+    problem(await api.mine.post(f"/discussions/{MINE.id}/replies", json=body), 422)
+    missing = {"body": "Here", "attach_invoice": {"currency": "EUR"}}
+    refused = problem(await api.mine.post(f"/discussions/{MINE.id}/replies", json=missing), 422)
+    assert "#/attach_invoice/lines" in pointers(refused)
+    assert api.invoicer.orders == []
+    assert api.publisher.published == []
