@@ -137,6 +137,7 @@ class ServiceGroup:
             "GATEWAY_PORT": str(p.gateway),
             "INGEST_PORT": str(p.ingest),
             "INVOICER_PORT": str(p.invoicer),
+            "GATEWAY_INVOICER_URL": f"http://127.0.0.1:{p.invoicer}",
             "NORMALIZER_WEB_PORT": str(p.normalizer),
             "RESPONDER_WEB_PORT": str(p.responder),
             "INGEST_SMTP_PORT": str(p.ingest_smtp),
