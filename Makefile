@@ -88,6 +88,7 @@ typecheck: install
 schemas: install
 	$(UV) run --frozen python -m parley_schemas.jsonschema libs/schemas/jsonschema
 	$(UV) run --frozen python -m parley_schemas.asyncapi > libs/schemas/asyncapi.json
+	$(UV) run --frozen python -m parley_schemas.examples docs/events.md
 	$(UV) run --frozen python -m parley_gateway.contracts services/gateway
 
 test: lint typecheck helm stack-up

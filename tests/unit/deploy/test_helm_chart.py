@@ -697,16 +697,13 @@ def test_the_topics_job_creates_every_contract_topic_as_the_values_say(
     assert args[1] == str(replication)
     specs = parse_topic_specs(args[args.index("--topics") + 1])
     assert set(specs) == {t.name for t in ALL_TOPICS}
-    configured = values(*VALUE_SETS[name])["topics"]
     for topic in ALL_TOPICS:
         spec = specs[topic.name]
         # Co-partitioned topics must keep the contract's counts.
         assert spec.partitions == topic.partitions, topic.name
+        # The contract's declaration, min.insync.replicas as the environment allows.
+        assert spec.config == topic.config(replication), topic.name
         assert spec.config["min.insync.replicas"] == min_isr
-        assert int(spec.config["min.insync.replicas"]) <= replication
-        assert int(spec.config["retention.ms"]) > 0
-    dead = specs["parley.deadletter.v1"].config["retention.ms"]
-    assert dead != configured["config"]["retention.ms"]  # its own, longer retention
 
 
 def test_topic_settings_come_from_the_values(helm: str) -> None:
@@ -715,14 +712,17 @@ def test_topic_settings_come_from_the_values(helm: str) -> None:
         (PROD,),
         "topics.replicationFactor=5",
         "topics.config.min\\.insync\\.replicas=4",
-        "topics.config.retention\\.ms=1000",
+        "topics.config.segment\\.ms=1000",
+        "topics.config.retention\\.ms=1",  # a topic's own config wins over this
     )
     args = _topics_job_args(docs)
     assert args[1] == "5"
     specs = parse_topic_specs(args[args.index("--topics") + 1])
     assert specs["marketplace.raw.v1"].config == {
+        "cleanup.policy": "delete",
         "min.insync.replicas": "4",
-        "retention.ms": "1000",
+        "retention.ms": "604800000",
+        "segment.ms": "1000",
     }
     assert specs["parley.deadletter.v1"].config["retention.ms"] == "2592000000"
 
@@ -744,10 +744,16 @@ def test_strimzi_mode_declares_kafka_topics_instead_of_a_job(helm: str) -> None:
     assert not by_kind(none, "Job") and not [d for d in none if d["kind"] == "KafkaTopic"]
 
 
-def test_the_values_name_every_contract_topic_with_its_partitions() -> None:
+def test_the_values_repeat_the_contract_topic_declarations() -> None:
+    """topics.py is the one declaration; the chart's copy (needed by Strimzi) must not
+    drift from it. min.insync.replicas is the environment's (topics.config)."""
     items = values()["topics"]["items"]
     assert [i["name"] for i in items] == [t.name for t in ALL_TOPICS]
     assert [i["partitions"] for i in items] == [t.partitions for t in ALL_TOPICS]
+    for item, topic in zip(items, ALL_TOPICS, strict=True):
+        declared = topic.config(replication_factor=3)
+        del declared["min.insync.replicas"]
+        assert item["config"] == declared, topic.name
     assert json.loads(json.dumps(items))  # plain data: rendered into the Job's JSON
 
 

@@ -1,17 +1,20 @@
-"""Creates the topics the contracts name; used by the local stack, tests and the Helm
-chart's topics hook Job.
+"""Creates the topics the contracts name, with the configuration they declare
+(parley_schemas.topics: retention.ms, cleanup.policy, min.insync.replicas), and sets
+that configuration again on topics that exist, so the declaration stays true; used by
+the local stack, tests and the Helm chart's topics hook Job.
 
-Idempotent: existing topics are left as they are (their partitions and config are
-changed with Kafka's own tools, or by the Strimzi topic operator in the chart's
-``topics.mode: strimzi``).
+Idempotent. The config of an existing topic is replaced by the declared one (plus the
+deployment's ``--topics`` overrides): a value changed by hand is set back. Partitions of
+an existing topic are never changed here: growing them moves keys between partitions,
+which co-partitioned topics must do together and with their consumers stopped.
 
     python -m parley_platform.topics_admin BOOTSTRAP [REPLICATION] [--prefix P]
         [--topics '[{"name": "marketplace.raw.v1", "partitions": 6,
                      "config": {"retention.ms": "604800000"}}, ...]']
 
-``--topics`` overrides the partitions and sets the config of the topics it names (the
-chart renders it from its values); a contract topic it leaves out is created with the
-contract's partition count and the broker's defaults.
+``--topics`` overrides the partitions and config of the topics it names (the chart
+renders it from its values); a contract topic it leaves out gets the contract's
+declaration as it is.
 
 The command reads the connection's security from the environment like every service
 (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_* and their *_FILE variants), and
@@ -25,8 +28,10 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from parley_schemas import ALL_TOPICS
 
@@ -75,10 +80,20 @@ def new_topics(
                 name=prefix + t.name,
                 num_partitions=spec.partitions if spec else t.partitions,
                 replication_factor=replication_factor,
-                topic_configs=dict(spec.config) if spec else {},
+                topic_configs=topic_config(t.name, replication_factor, specs),
             )
         )
     return topics
+
+
+def topic_config(
+    name: str, replication_factor: int, specs: Mapping[str, TopicSpec] | None = None
+) -> dict[str, str]:
+    """The config a contract topic must have: its declaration, then the deployment's
+    overrides for it."""
+    (topic,) = [t for t in ALL_TOPICS if t.name == name]
+    spec = (specs or {}).get(name)
+    return {**topic.config(replication_factor), **(dict(spec.config) if spec else {})}
 
 
 async def ensure_topics(
@@ -95,12 +110,57 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            t for t in new_topics(replication_factor, prefix, specs) if t.name not in existing
-        ]
+        wanted = new_topics(replication_factor, prefix, specs)
+        missing = [t for t in wanted if t.name not in existing]
         if missing:
             await admin.create_topics(missing)
+        present = [t for t in wanted if t.name in existing]
+        if present:
+            # AlterConfigs replaces a topic's dynamic config with this set: the topic
+            # ends up with exactly what is declared, whatever was set on it before.
+            responses = await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, t.name, configs=t.topic_configs)
+                    for t in present
+                ]
+            )
+            _raise_for_errors(responses)
         return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+def _raise_for_errors(responses: list[Any]) -> None:
+    """AlterConfigs answers an error per resource instead of raising: raise it here, so
+    a config the broker refused (an unknown key, a bad value) fails the run."""
+    refused = [
+        f"{name}: {message or code}"
+        for response in responses
+        for code, message, _type, name in response.resources
+        if code
+    ]
+    if refused:
+        raise RuntimeError(f"topic config refused: {'; '.join(refused)}")
+
+
+async def describe_topic_configs(
+    bootstrap_servers: str, names: list[str], *, security: KafkaSecurity | None = None
+) -> dict[str, dict[str, str]]:
+    """The current config of these topics, by topic and key (what an operator would see
+    with ``kafka-configs --describe``)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, **kafka_client_options(security)
+    )
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        )
+        found: dict[str, dict[str, str]] = {}
+        for response in responses:
+            for _code, _message, _type, name, entries in response.resources:
+                found[name] = {entry[0]: entry[1] for entry in entries}
+        return found
     finally:
         await admin.close()
 

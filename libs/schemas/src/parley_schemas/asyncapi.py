@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .examples import PUBLIC_TYPES, example
 from .topics import ALL_TOPICS
 
 
@@ -36,21 +37,31 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "payload": {"$ref": f"jsonschema/{record_type.name}.json"},
-                "bindings": {
-                    "kafka": {
-                        "key": {
-                            "type": "string",
-                            "description": "discussion key store:marketplace:thread",
-                        }
-                    }
-                },
+                "bindings": {"kafka": {"key": {"type": "string", "description": topic.key}}},
             }
+            if record_type in PUBLIC_TYPES:
+                messages[message_id]["examples"] = [
+                    {"name": message_id, "payload": example(record_type)}
+                ]
             channel_messages[message_id] = {"$ref": f"#/components/messages/{message_id}"}
         channels[channel_id] = {
             "address": topic.name,
             "description": topic.description,
             "messages": channel_messages,
-            "bindings": {"kafka": {"topic": topic.name, "partitions": topic.partitions}},
+            "bindings": {
+                "kafka": {
+                    "topic": topic.name,
+                    "partitions": topic.partitions,
+                    # Replication decides min.insync.replicas too (see Topic.config).
+                    "topicConfiguration": {
+                        "cleanup.policy": ["compact" if topic.compact else "delete"],
+                        "retention.ms": topic.retention_ms
+                        if topic.retention_ms is not None
+                        else -1,
+                    },
+                    "bindingVersion": "0.5.0",
+                }
+            },
         }
         operations[f"consume_{channel_id}"] = {
             "action": "receive",
