@@ -8,11 +8,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fakes.normalizer import RecordingSink
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_normalizer.handlers import Normalizer
 from parley_normalizer.retention import sweep
-from parley_schemas import Participant, ParticipantRole, RawMessage, RawThreadSnapshot
+from parley_schemas import (
+    DISCUSSION_DELETED,
+    Participant,
+    ParticipantRole,
+    RawMessage,
+    RawThreadSnapshot,
+)
 from parley_store import DISCUSSIONS, MESSAGES
 
 pytestmark = pytest.mark.integration
@@ -155,3 +162,26 @@ async def test_a_status_change_the_sweep_has_not_seen_yet_is_reviewed_before_del
     )
     assert await sweep(mongo_db, NOW) == 0
     assert await messages_of(mongo_db, snap) == 1
+
+
+async def test_each_deletion_is_announced_once_with_the_discussion_it_removed(
+    normalizer: Normalizer, mongo_db: AsyncDatabase[Any]
+) -> None:
+    store = new_store()
+    expired = snapshot(store, "gone", 40 * DAY)
+    kept = snapshot(store, "kept", 1 * DAY)
+    for snap in (expired, kept):
+        await normalizer.on_snapshot(snap)
+    sink = RecordingSink()
+
+    await sweep(mongo_db, NOW, sink=sink)
+    await sweep(mongo_db, NOW, sink=sink)  # nothing left to delete: nothing announced
+
+    mine = [e for e in sink.events if e.data.store_id == store]
+    (event,) = mine
+    assert event.type == DISCUSSION_DELETED.name
+    assert event.subject == str(expired.key)
+    assert event.data.discussion_id == expired.key.discussion_id
+    assert event.data.reason == "retention" and event.data.status == "new"
+    assert event.data.expired_at == NOW - 40 * DAY + 30 * DAY
+    assert await discussion(mongo_db, kept) is not None

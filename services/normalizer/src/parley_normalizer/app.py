@@ -74,7 +74,7 @@ async def enforce_retention() -> None:
     with job_span("retention sweep") as span:
         try:
             rt = await runtime.get()
-            await retention.sweep(rt.db, utcnow(), rt.retention)
+            await retention.sweep(rt.db, utcnow(), rt.retention, rt.events)
         except Exception as exc:  # the next tick tries again; the stream is never affected
             log.exception("retention sweep failed")
             failed(span, exc)

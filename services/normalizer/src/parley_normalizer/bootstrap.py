@@ -18,6 +18,7 @@ from .adapters.mongo_store import MongoDiscussionStore, ensure_pending_index
 from .config import NormalizerSettings
 from .domain.retention import RetentionPolicies
 from .handlers import Normalizer
+from .ports import EventSink
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     mongo: AsyncMongoClient[Any]
     db: AsyncDatabase[Any]
     retention: RetentionPolicies
+    events: EventSink  # conversation events outside the record path (retention)
 
     async def close(self) -> None:
         await self.publisher.stop()
@@ -47,7 +49,13 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
         by_id_reads=settings.normalizer_by_id_reads,
         write_chunk=settings.normalizer_write_chunk,
     )
-    normalizer = Normalizer(store, KafkaEventSink(publisher), retention)
+    events = KafkaEventSink(publisher)
+    normalizer = Normalizer(store, events, retention)
     return Runtime(
-        normalizer=normalizer, publisher=publisher, mongo=client, db=db, retention=retention
+        normalizer=normalizer,
+        publisher=publisher,
+        mongo=client,
+        db=db,
+        retention=retention,
+        events=events,
     )

@@ -242,7 +242,8 @@ class Normalizer:
                 key=lambda m: (m.sent_at, m.id),
             )
             for message in messages:
-                await self._sink.emit(events.message_event(discussion, message))
+                for envelope in events.message_events(discussion, message):
+                    await self._sink.emit(envelope)
 
     # ------------------------------------------------------------------ sweeper
 

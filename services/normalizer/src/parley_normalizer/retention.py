@@ -16,6 +16,9 @@ that was lengthened since its expiry was stored never deletes it early.
 Every worker sweeps (Faust runs timers on each one; there is no leader here): the
 steps are idempotent and each deletion is conditional, so overlapping sweeps only
 repeat work. Customers, delivery records and stored files are not touched.
+
+Each deletion is announced (``com.parley.discussion.deleted.v1``) by the sweeper that
+made it, so consumers forget the discussion too (docs/events.md).
 """
 
 from __future__ import annotations
@@ -28,17 +31,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from parley_platform.logging import get_logger
 from parley_store import DiscussionStatus
 
+from . import events
 from .adapters.mongo_retention import MongoRetentionStore
 from .domain.retention import RetentionPolicies, review
-from .ports import RetentionStore
+from .ports import EventSink, RetentionStore
 
 log = get_logger(__name__)
 
 
 class RetentionSweeper:
-    def __init__(self, store: RetentionStore, policies: RetentionPolicies) -> None:
+    def __init__(
+        self, store: RetentionStore, policies: RetentionPolicies, sink: EventSink | None = None
+    ) -> None:
+        """``sink``: where deletions are announced; None announces nothing."""
         self._store = store
         self._policies = policies
+        self._sink = sink
 
     async def sweep(self, now: datetime) -> int:
         """One pass; returns how many discussions were deleted."""
@@ -53,6 +61,11 @@ class RetentionSweeper:
                     discussion.id, retention.status, now
                 ):
                     deleted += 1
+                    if self._sink is not None:
+                        gone = discussion.model_copy(update={"status": retention.status})
+                        await self._sink.emit(
+                            events.discussion_deleted(gone, retention.expires_at, now)
+                        )
         if reviewed or deleted:
             log.info("retention swept", reviewed=reviewed, deleted=deleted)
         return deleted
@@ -69,9 +82,12 @@ class RetentionSweeper:
 
 
 async def sweep(
-    db: AsyncDatabase[Any], now: datetime, policies: RetentionPolicies | None = None
+    db: AsyncDatabase[Any],
+    now: datetime,
+    policies: RetentionPolicies | None = None,
+    sink: EventSink | None = None,
 ) -> int:
-    """Reviews and deletes what has expired at ``now``; returns the number deleted."""
-    return await RetentionSweeper(MongoRetentionStore(db), policies or RetentionPolicies()).sweep(
-        now
-    )
+    """Reviews and deletes what has expired at ``now``, announcing each deletion to
+    ``sink``; returns the number deleted."""
+    sweeper = RetentionSweeper(MongoRetentionStore(db), policies or RetentionPolicies(), sink)
+    return await sweeper.sweep(now)
