@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from unit.gateway.autoresponder_fakes import autoresponder_service
 
@@ -22,7 +23,7 @@ from parley_gateway.domain import (
     StoredKey,
     WorkflowUpdate,
 )
-from parley_gateway.ports import AccountExists, CommandNotQueued, KeyIdTaken
+from parley_gateway.ports import AccountExists, CommandNotQueued, KeyIdTaken, WorkflowWrite
 from parley_gateway.service import DiscussionService
 from parley_schemas import (
     AttachmentRef,
@@ -147,12 +148,12 @@ class InMemoryDiscussions:
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         return self._visible(scope, discussion_id)
 
-    async def mark_read(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
+    async def mark_read(self, scope: Scope, discussion_id: str) -> WorkflowWrite | None:
         doc = self._visible(scope, discussion_id)
         if doc is None:
             return None
-        self.discussions[doc.id] = doc = doc.model_copy(update={"read": True})
-        return doc
+        self.discussions[doc.id] = after = doc.model_copy(update={"read": True})
+        return WorkflowWrite(doc, after)
 
     async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
         mine = [m for m in self.messages if m.discussion_id == discussion.id]
@@ -172,32 +173,37 @@ class InMemoryDiscussions:
             None,
         )
 
-    async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
+    async def change_status(
+        self, scope: Scope, discussion_id: str, change: StatusChange
+    ) -> WorkflowWrite | None:
         if self.fail_status_change:
             raise ConnectionError("store went away")
         doc = self._visible(scope, discussion_id)
         if doc is None or not change.applies_to(doc.status):
-            return False
-        self.discussions[doc.id] = doc.model_copy(update={"status": change.to})
-        return True
+            return None
+        self.discussions[doc.id] = after = doc.model_copy(update={"status": change.to})
+        return WorkflowWrite(doc, after)
 
     async def update_workflow(
         self, scope: Scope, discussion_id: str, update: WorkflowUpdate
-    ) -> DiscussionDocument | None:
+    ) -> WorkflowWrite | None:
         doc = self._visible(scope, discussion_id)
         if doc is None:
             return None
-        self.discussions[doc.id] = doc = DiscussionDocument.model_validate(
+        self.discussions[doc.id] = after = DiscussionDocument.model_validate(
             {**doc.model_dump(by_alias=True), **update.fields()}
         )
-        return doc
+        return WorkflowWrite(doc, after)
 
     async def set_status_many(
         self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
-    ) -> set[str]:
-        found = {i for i in discussion_ids if self._visible(scope, i) is not None}
-        for i in found:
-            self.discussions[i] = self.discussions[i].model_copy(update={"status": status})
+    ) -> dict[str, WorkflowWrite]:
+        found: dict[str, WorkflowWrite] = {}
+        for i in discussion_ids:
+            doc = self._visible(scope, i)
+            if doc is not None:
+                self.discussions[i] = after = doc.model_copy(update={"status": status})
+                found[i] = WorkflowWrite(doc, after)
         return found
 
     async def ping(self) -> None:
@@ -322,3 +328,16 @@ def fake_bootstrap(
         )
 
     return wire
+
+
+class RecordingEvents:
+    """The EventPublisher port in memory: what the service announced, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Envelope[Any]] = []
+        self.fail = False
+
+    async def publish(self, events: Sequence[Envelope[Any]]) -> None:
+        if self.fail:
+            raise ConnectionError("broker went away")
+        self.events.extend(events)

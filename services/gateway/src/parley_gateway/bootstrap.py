@@ -16,6 +16,7 @@ from pymongo.errors import PyMongoError
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
 from parley_gateway.adapters.http_invoicer import HttpInvoicer
+from parley_gateway.adapters.kafka_events import KafkaEventPublisher
 from parley_gateway.adapters.kafka_live_events import KafkaLiveEventsReader
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
@@ -129,6 +130,9 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                     files=GridFsFileReader(db),
                     uploads=uploads,
                     max_attachments=settings.gateway_max_reply_attachments,
+                    events=KafkaEventPublisher(
+                        publisher, timeout_seconds=settings.gateway_command_timeout_seconds
+                    ),
                 ),
                 access=AccessService(MongoAccountRepository(db), settings.pepper()),
                 autoresponders=AutoresponderService(

@@ -49,6 +49,15 @@ class KeyIdTaken(ValueError):
     """A key with that id already exists (a 48-bit collision: issue another)."""
 
 
+@dataclass(frozen=True)
+class WorkflowWrite:
+    """A discussion just before and just after one write of its workflow fields: what
+    changed is what the gateway announces (docs/events.md)."""
+
+    before: DiscussionDocument
+    after: DiscussionDocument
+
+
 class DiscussionRepository(Protocol):
     """The discussions read model, and the workflow fields the gateway owns.
 
@@ -70,8 +79,8 @@ class DiscussionRepository(Protocol):
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None: ...
 
-    async def mark_read(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
-        """Sets ``read`` and returns the discussion as it is after that write."""
+    async def mark_read(self, scope: Scope, discussion_id: str) -> WorkflowWrite | None:
+        """Sets ``read``; the discussion before and after that write."""
         ...
 
     async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
@@ -84,20 +93,22 @@ class DiscussionRepository(Protocol):
         """The attachment stored as ``file_id`` on one of the discussion's messages."""
         ...
 
-    async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
-        """Applies the change atomically; False when its condition did not hold."""
+    async def change_status(
+        self, scope: Scope, discussion_id: str, change: StatusChange
+    ) -> WorkflowWrite | None:
+        """Applies the change atomically; None when its condition did not hold."""
         ...
 
     async def update_workflow(
         self, scope: Scope, discussion_id: str, update: WorkflowUpdate
-    ) -> DiscussionDocument | None:
-        """Sets the update's fields and returns the discussion after that write."""
+    ) -> WorkflowWrite | None:
+        """Sets the update's fields; the discussion before and after that write."""
         ...
 
     async def set_status_many(
         self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
-    ) -> set[str]:
-        """Sets ``status`` on those of the discussions in scope; answers their ids."""
+    ) -> dict[str, WorkflowWrite]:
+        """Sets ``status`` on those of the discussions in scope; answers them by id."""
         ...
 
     async def ping(self) -> None:
@@ -110,6 +121,15 @@ class FileStore(Protocol):
 
     async def download(self, file_id: str) -> FileDownload:
         """Raises parley_store.FileNotStored when there is no such file."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """The gateway's conversation events (workflow changes), the one way it announces
+    them: Kafka today; the transactional outbox can take the adapter's place."""
+
+    async def publish(self, events: Sequence[Envelope[Any]]) -> None:
+        """Returns once every event is durably queued, in order; raises otherwise."""
         ...
 
 

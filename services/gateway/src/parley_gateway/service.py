@@ -28,7 +28,14 @@ from parley_gateway.domain import (
     status_change_after,
 )
 from parley_gateway.files import FileService, check_attachments
-from parley_gateway.ports import CommandPublisher, DiscussionRepository, FileStore
+from parley_gateway.ports import (
+    CommandPublisher,
+    DiscussionRepository,
+    EventPublisher,
+    FileStore,
+    WorkflowWrite,
+)
+from parley_gateway.workflow_events import API, BULK, OPENED, REPLY, workflow_events
 from parley_platform.logging import get_logger
 from parley_schemas import (
     REPLY_REQUESTED,
@@ -133,7 +140,11 @@ class DiscussionService:
         files: FileStore | None = None,
         uploads: FileService | None = None,
         max_attachments: int = 10,
+        events: EventPublisher | None = None,
     ) -> None:
+        """``events``: where workflow changes are announced; None announces nothing
+        (unit tests that do not look at events)."""
+        self._events = events
         self._uploads = uploads
         self._max_attachments = max_attachments
         self._discussions = discussions
@@ -178,11 +189,12 @@ class DiscussionService:
         Read is set *before* the messages are fetched: a message arriving in between
         is then both shown and able to turn the discussion unread again.
         """
-        discussion = await self._discussions.mark_read(scope, discussion_id)
-        if discussion is None:
+        write = await self._discussions.mark_read(scope, discussion_id)
+        if write is None:
             raise DiscussionNotFound(discussion_id)
-        messages = await self._discussions.messages_of(discussion)
-        return DiscussionThread(discussion, messages)
+        await self._announce([write], OPENED)
+        messages = await self._discussions.messages_of(write.after)
+        return DiscussionThread(write.after, messages)
 
     async def open_attachment(self, scope: Scope, discussion_id: str, file_id: str) -> FileDownload:
         """A stored attachment of one of the discussion's messages (F11), as a stream.
@@ -250,7 +262,8 @@ class DiscussionService:
 
         change = status_change_after(reply.action)
         try:
-            await self._discussions.change_status(scope, discussion.id, change)
+            changed = await self._discussions.change_status(scope, discussion.id, change)
+            await self._announce([changed] if changed else [], REPLY)
         except Exception:
             # The reply is queued and will be delivered: failing the request now would
             # invite a retry that sends it twice. The status is the lesser loss.
@@ -272,11 +285,12 @@ class DiscussionService:
         self, scope: Scope, discussion_id: str, update: WorkflowUpdate
     ) -> DiscussionDocument:
         """Sets status, read, ticket id and/or tags, as given; answers the discussion."""
-        discussion = await self._discussions.update_workflow(scope, discussion_id, update)
-        if discussion is None:
+        write = await self._discussions.update_workflow(scope, discussion_id, update)
+        if write is None:
             raise DiscussionNotFound(discussion_id)
         log.info("workflow fields set", discussion_id=discussion_id, fields=sorted(update.fields()))
-        return discussion
+        await self._announce([write], API)
+        return write.after
 
     async def set_status_many(
         self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
@@ -286,6 +300,7 @@ class DiscussionService:
         ids = clean_bulk_ids(discussion_ids)
         updated = await self._discussions.set_status_many(scope, ids, status)
         log.info("bulk status set", status=status.value, asked=len(ids), updated=len(updated))
+        await self._announce([updated[i] for i in ids if i in updated], BULK)
         return [
             BulkResult(i, BulkOutcome.UPDATED if i in updated else BulkOutcome.NOT_FOUND)
             for i in ids
@@ -318,6 +333,28 @@ class DiscussionService:
         )
         log.info("resync queued", discussion_id=discussion.id, request_id=request.request_id)
         return QueuedResync(request.request_id, discussion.id)
+
+    async def _announce(self, writes: Sequence[WorkflowWrite], cause: str) -> None:
+        """Publishes what the writes changed (nothing for a write that changed nothing).
+
+        The change is stored already and stays: an event that could not be published
+        is logged, not turned into a failed request (repeating the request would change
+        nothing and so announce nothing either). The transactional outbox is where
+        this gap closes; it replaces the EventPublisher adapter, not this call.
+        """
+        if self._events is None:
+            return
+        at = self._clock()
+        events = [e for write in writes for e in workflow_events(write, cause=cause, at=at)]
+        if not events:
+            return
+        try:
+            await self._events.publish(events)
+        except Exception:
+            log.exception(
+                "workflow change stored but not announced",
+                events=[(e.type, e.data.discussion_id) for e in events],
+            )
 
     async def check_ready(self) -> None:
         await self._discussions.ping()

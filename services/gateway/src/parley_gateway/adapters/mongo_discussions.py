@@ -21,6 +21,7 @@ from parley_gateway.domain import (
     StatusChange,
     WorkflowUpdate,
 )
+from parley_gateway.ports import WorkflowWrite
 from parley_schemas import AttachmentRef
 from parley_store import (
     DISCUSSIONS,
@@ -112,17 +113,8 @@ class MongoDiscussionRepository:
         doc = await self._discussions.find_one(query, max_time_ms=self._max_time_ms)
         return DiscussionDocument.model_validate(doc) if doc else None
 
-    async def mark_read(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
-        query = _scoped(scope, {"_id": discussion_id})
-        if query is None:
-            return None
-        doc = await self._discussions.find_one_and_update(
-            query,
-            _set_workflow({"read": True}),
-            return_document=ReturnDocument.AFTER,
-            maxTimeMS=self._max_time_ms,
-        )
-        return DiscussionDocument.model_validate(doc) if doc else None
+    async def mark_read(self, scope: Scope, discussion_id: str) -> WorkflowWrite | None:
+        return await self._write_workflow(_scoped(scope, {"_id": discussion_id}), {"read": True})
 
     async def messages_of(self, discussion: DiscussionDocument) -> list[MessageDocument]:
         cursor = self._messages.find(
@@ -144,49 +136,51 @@ class MongoDiscussionRepository:
         found = (AttachmentRef.model_validate(a) for a in doc.get("attachments", []))
         return next((a for a in found if a.file_id == file_id), None)
 
-    async def change_status(self, scope: Scope, discussion_id: str, change: StatusChange) -> bool:
+    async def change_status(
+        self, scope: Scope, discussion_id: str, change: StatusChange
+    ) -> WorkflowWrite | None:
         condition: dict[str, Any] = {"_id": discussion_id}
         if change.only_from is not None:
             condition["status"] = {"$in": sorted(s.value for s in change.only_from)}
-        query = _scoped(scope, condition)
-        if query is None:
-            return False
-        result = await self._discussions.update_one(
-            query, _set_workflow({"status": change.to.value})
-        )
-        return result.matched_count > 0
+        return await self._write_workflow(_scoped(scope, condition), {"status": change.to.value})
 
     async def update_workflow(
         self, scope: Scope, discussion_id: str, update: WorkflowUpdate
-    ) -> DiscussionDocument | None:
-        query = _scoped(scope, {"_id": discussion_id})
+    ) -> WorkflowWrite | None:
+        return await self._write_workflow(_scoped(scope, {"_id": discussion_id}), update.fields())
+
+    async def _write_workflow(
+        self, query: dict[str, Any] | None, fields: Mapping[str, Any]
+    ) -> WorkflowWrite | None:
+        """One atomic write answering the document as it was before it: before and
+        after then differ exactly by this write, whatever else happens meanwhile."""
         if query is None:
             return None
         doc = await self._discussions.find_one_and_update(
             query,
-            _set_workflow(update.fields()),
-            return_document=ReturnDocument.AFTER,
+            _set_workflow(fields),
+            return_document=ReturnDocument.BEFORE,
             maxTimeMS=self._max_time_ms,
         )
-        return DiscussionDocument.model_validate(doc) if doc else None
+        return _written(doc, fields) if doc else None
 
     async def set_status_many(
         self, scope: Scope, discussion_ids: Sequence[str], status: DiscussionStatus
-    ) -> set[str]:
+    ) -> dict[str, WorkflowWrite]:
         query = _scoped(scope, {"_id": {"$in": list(discussion_ids)}})
         if query is None or not discussion_ids:
-            return set()
+            return {}
         # Only ids found in scope are updated, and only those are reported as such;
-        # the update is restricted to them, so nothing else can ever be touched.
+        # the update is restricted to them, so nothing else can ever be touched. The
+        # documents read first say what each one's status was (announced with the change).
+        fields = {"status": status.value}
         found = {
-            str(doc["_id"])
-            async for doc in self._discussions.find(
-                query, {"_id": 1}, max_time_ms=self._max_time_ms
-            )
+            str(doc["_id"]): _written(doc, fields)
+            async for doc in self._discussions.find(query, max_time_ms=self._max_time_ms)
         }
         if found:
             await self._discussions.update_many(
-                _scoped_ids(scope, found), _set_workflow({"status": status.value})
+                _scoped_ids(scope, set(found)), _set_workflow(fields)
             )
         return found
 
@@ -289,6 +283,13 @@ def _scoped(scope: Scope, query: dict[str, Any]) -> dict[str, Any] | None:
     if not stores:
         return None
     return {**query, "store_id": _one_or_in(stores)}
+
+
+def _written(before: Mapping[str, Any], fields: Mapping[str, Any]) -> WorkflowWrite:
+    return WorkflowWrite(
+        DiscussionDocument.model_validate(before),
+        DiscussionDocument.model_validate({**before, **fields}),
+    )
 
 
 def _set_workflow(fields: Mapping[str, Any]) -> dict[str, Any]:
