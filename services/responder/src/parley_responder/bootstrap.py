@@ -18,6 +18,7 @@ from parley_platform.mongo import connect
 from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.fnac import FnacReplies
+from parley_responder.adapters.kafka_events import KafkaEventPublisher
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_autoresponder import (
@@ -28,6 +29,7 @@ from parley_responder.adapters.mongo_deliveries import MongoDeliveryQueue, Mongo
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_responder.adapters.mongo_usage import MongoConversationUsage
 from parley_responder.adapters.rakuten import RakutenReplies
+from parley_responder.announcements import AnnouncingResultSink
 from parley_responder.autoresponder import Autoresponder
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
@@ -71,7 +73,7 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
             "fnac": FnacReplies(),
             "rakuten": RakutenReplies(),
         },
-        KafkaResultSink(publisher),
+        AnnouncingResultSink(KafkaResultSink(publisher), KafkaEventPublisher(publisher)),
         RetryPolicy(
             max_attempts=settings.responder_max_attempts,
             base_delay=settings.responder_base_delay_seconds,

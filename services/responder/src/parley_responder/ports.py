@@ -204,6 +204,12 @@ class ResultSink(Protocol):
     async def emit(self, envelope: Envelope[Any]) -> None: ...
 
 
+class EventPublisher(Protocol):
+    """The responder's conversation events (autoresponse sent); one adapter, Kafka."""
+
+    async def publish(self, envelope: Envelope[Any]) -> None: ...
+
+
 class ReplyDelivery(Protocol):
     """The reply path (the :class:`~parley_responder.handlers.Responder`): autoresponses
     take it too, so they share its outbox, rules, retries and delivery results."""
