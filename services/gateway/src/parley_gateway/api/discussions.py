@@ -235,6 +235,8 @@ async def patch_discussion(
     status_code=202,
     summary="Queue a reply for delivery to the marketplace",
     response_description="Queued; follow the delivery state on the discussion (Location)",
+    # ``invoice`` only when one was attached: plain replies answer as they always did.
+    response_model_exclude_none=True,
     responses={s: PROBLEM_RESPONSES[s] for s in (404, 413, 422, 503)},
 )
 async def reply(
