@@ -112,9 +112,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         wanted = new_topics(replication_factor, prefix, specs)
         missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            await admin.create_topics(missing)
-        present = [t for t in wanted if t.name in existing]
+        # The topic list can lag a creation just made (by us or another process): a
+        # topic that exists after all is not created but has its config set below.
+        raced = await _create(admin, missing) if missing else set()
+        missing = [t for t in missing if t.name not in raced]
+        present = [t for t in wanted if t.name in existing or t.name in raced]
         if present:
             # AlterConfigs replaces a topic's dynamic config with this set: the topic
             # ends up with exactly what is declared, whatever was set on it before.
@@ -128,6 +130,26 @@ async def ensure_topics(
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> set[str]:
+    """Creates the topics; answers those that existed already. CreateTopics answers an
+    error per topic instead of raising: any other error fails the run."""
+    response = await admin.create_topics(topics)
+    existed: set[str] = set()
+    refused: list[str] = []
+    for error in response.topic_errors:
+        name, code = error[0], error[1]
+        if code == _TOPIC_ALREADY_EXISTS:
+            existed.add(name)
+        elif code:
+            refused.append(f"{name}: {error[2] if len(error) > 2 else code}")
+    if refused:
+        raise RuntimeError(f"topics not created: {'; '.join(refused)}")
+    return existed
 
 
 def _raise_for_errors(responses: list[Any]) -> None:
