@@ -108,9 +108,12 @@ async def test_every_runnable_readme_block_works_against_the_stack(system: Servi
         async def delivered() -> bool:
             answer = await sandbox.get(f"/_sandbox/mirakl/{instance}/replies")
             replies[:] = answer.json()["replies"]
-            return len(replies) == 3
+            return len(replies) == 4
 
         await eventually(delivered, timeout=TIMEOUT)
         bodies = " ".join(str(r.get("body")) for r in replies)
         assert "your parcel ships tomorrow" in bodies
         assert "delivery note is attached" in bodies
+        # Reply with invoice: the invoice's PDF travelled with the reply (Mirakl takes files).
+        (with_invoice,) = [r for r in replies if "invoice is attached" in str(r.get("body"))]
+        assert [a["content_type"] for a in with_invoice["attachments"]] == ["application/pdf"]
