@@ -160,3 +160,33 @@ async def test_the_scheduler_records_success_and_internal_faults() -> None:
     bad = await pass_with(Exploding())
     assert bad.get("synced_at") is None
     assert bad["error"].kind is SyncErrorKind.INTERNAL and bad["failures"] == 3
+
+
+class Events:
+    def __init__(self) -> None:
+        self.published: list[Any] = []
+
+    async def publish(self, envelope: Any) -> None:
+        self.published.append(envelope)
+
+
+async def test_refused_credentials_are_announced_once_as_a_health_change() -> None:
+    events = Events()
+    for fault in (AuthenticationFailed(f"401: key {SECRET} refused"), None):
+        scheduler = Scheduler(
+            Repo(connection()),
+            SyncService(lambda _c, f=fault: Connector(f), Sink()),
+            owner="me",
+            tick_seconds=1,
+            lease_seconds=60,
+            max_concurrent=1,
+            events=events,
+        )
+        await scheduler.tick()
+        await scheduler.stop()
+
+    (event,) = events.published  # the healthy pass changed nothing
+    assert event.type == "com.parley.connection.health_changed.v1"
+    assert event.subject == "c1"
+    assert (event.data.previous_health, event.data.health) == ("ok", "needs_attention")
+    assert SECRET not in event.to_json_bytes().decode()

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.inbound_addresses import MongoInboundAddressBook
+from parley_ingest.adapters.kafka_events import KafkaEventPublisher
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
 from parley_ingest.adapters.smtp_server import (
     InboundMailHandler,
@@ -69,6 +70,7 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
         tick_seconds=settings.ingest_tick_seconds,
         lease_seconds=settings.ingest_lease_seconds,
         max_concurrent=settings.ingest_max_concurrent_syncs,
+        events=KafkaEventPublisher(publisher),
     )
     resync = ResyncHandler(connections, sync)
     inbound_smtp = None

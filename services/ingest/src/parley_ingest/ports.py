@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from parley_ingest.domain.connections import Connection
-from parley_schemas import AttachmentRef, RawThreadSnapshot
+from parley_schemas import AttachmentRef, Envelope, RawThreadSnapshot
 from parley_store import SyncError
 
 
@@ -89,3 +89,10 @@ class ConnectionRepository(Protocol):
         ...
 
     async def failures(self, connection_id: str) -> int: ...
+
+
+class EventPublisher(Protocol):
+    """Ingest's public events (connection health); one adapter, Kafka, which the
+    transactional outbox can replace."""
+
+    async def publish(self, envelope: Envelope[Any]) -> None: ...

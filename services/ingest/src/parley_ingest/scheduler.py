@@ -13,13 +13,18 @@ import time
 from functools import partial
 
 from parley_ingest.domain.connections import Connection, backoff_run
-from parley_ingest.ports import ConnectionRepository
+from parley_ingest.ports import ConnectionRepository, EventPublisher
 from parley_ingest.sync import SyncOutcome, SyncService, sync_error
 from parley_platform.logging import get_logger
 from parley_platform.metrics import SYNC_DURATION, SYNCS
 from parley_platform.metrics import SyncOutcome as Counted
 from parley_platform.tracing import job_span
-from parley_schemas import utcnow
+from parley_schemas import (
+    CONNECTION_HEALTH_CHANGED,
+    ConnectionHealthChanged,
+    Envelope,
+    utcnow,
+)
 from parley_store import SyncErrorKind
 
 log = get_logger(__name__)
@@ -35,7 +40,10 @@ class Scheduler:
         tick_seconds: float,
         lease_seconds: int,
         max_concurrent: int,
+        events: EventPublisher | None = None,
     ) -> None:
+        """``events``: where health changes are announced; None announces nothing."""
+        self._events = events
         self._repo = repo
         self._service = service
         self._owner = owner
@@ -116,6 +124,32 @@ class Scheduler:
             synced_at=utcnow() if outcome.completed else None,
             error=outcome.error,
         )
+        await self._announce_health(connection, outcome.connection)
+
+    async def _announce_health(self, before: Connection, after: Connection) -> None:
+        """connection.health_changed once the pass stored a different health. Logged,
+        not raised, when it cannot be published: the health is stored either way."""
+        if self._events is None or before.health is after.health:
+            return
+        event = Envelope[ConnectionHealthChanged](
+            source="/parley/ingest",
+            type=CONNECTION_HEALTH_CHANGED.name,
+            subject=after.id,
+            data=ConnectionHealthChanged(
+                connection_id=after.id,
+                store_id=after.store_id,
+                marketplace=after.marketplace,
+                family=after.family,
+                health=after.health.value,
+                previous_health=before.health.value,
+                reason=after.health_reason,
+                changed_at=utcnow(),
+            ),
+        )
+        try:
+            await self._events.publish(event)
+        except Exception:
+            log.exception("connection health stored but not announced", connection_id=after.id)
 
 
 def counted_outcome(outcome: SyncOutcome) -> Counted:
