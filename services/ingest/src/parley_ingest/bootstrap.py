@@ -62,7 +62,8 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
     files = GridFsFileStore(db)
     # Allegro's OAuth tokens rotate: connectors save them back into the connection.
     connectors = connector_factory(connections)
-    sync = SyncService(connectors, sink, files, settings.ingest_max_attachment_bytes)
+    events = KafkaEventPublisher(publisher)
+    sync = SyncService(connectors, sink, files, settings.ingest_max_attachment_bytes, events=events)
     scheduler = Scheduler(
         connections,
         sync,
@@ -70,7 +71,7 @@ async def bootstrap(settings: IngestSettings) -> Runtime:
         tick_seconds=settings.ingest_tick_seconds,
         lease_seconds=settings.ingest_lease_seconds,
         max_concurrent=settings.ingest_max_concurrent_syncs,
-        events=KafkaEventPublisher(publisher),
+        events=events,
     )
     resync = ResyncHandler(connections, sync)
     inbound_smtp = None

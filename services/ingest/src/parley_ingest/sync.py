@@ -8,6 +8,7 @@ again and, for refused credentials, flag the connection for a person.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,12 +25,20 @@ from parley_ingest.ports import (
     AttachmentSource,
     Connector,
     ConnectorFactory,
+    EventPublisher,
     FileStore,
     MalformedThread,
     SnapshotSink,
 )
 from parley_platform.logging import get_logger
-from parley_schemas import AttachmentRef, RawThreadSnapshot, utcnow
+from parley_schemas import (
+    ATTACHMENT_STORED,
+    AttachmentRef,
+    AttachmentStored,
+    Envelope,
+    RawThreadSnapshot,
+    utcnow,
+)
 from parley_store import SyncError, SyncErrorKind, safe_error_message
 
 log = get_logger(__name__)
@@ -66,6 +75,7 @@ def sync_error(
 
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+_EVENTS = uuid.UUID("3f1e2d4c-5b6a-4978-8e1d-0c2b3a495867")
 
 
 class SyncService:
@@ -76,7 +86,10 @@ class SyncService:
         files: FileStore | None = None,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
         clock: Callable[[], datetime] = utcnow,
+        events: EventPublisher | None = None,
     ) -> None:
+        """``events``: where stored attachments are announced; None announces nothing."""
+        self._events = events
         self._connectors = connectors
         self._sink = sink
         self._files = files
@@ -197,9 +210,42 @@ class SyncService:
         for message in snapshot.messages:
             refs = []
             for ref in message.attachments:
-                refs.append(await self._store(connector, connection, ref))
+                stored = await self._store(connector, connection, ref)
+                if stored.file_id and not ref.file_id:
+                    await self._announce(snapshot, message.marketplace_message_id, stored)
+                refs.append(stored)
             messages.append(message.model_copy(update={"attachments": refs}))
         return snapshot.model_copy(update={"messages": messages})
+
+    async def _announce(
+        self, snapshot: RawThreadSnapshot, message_id: str | None, ref: AttachmentRef
+    ) -> None:
+        """attachment.stored, with an id derived from the file: a file referenced again
+        by a later pass is announced with the same id (a duplicate consumers drop)."""
+        if self._events is None or ref.file_id is None:
+            return
+        key = snapshot.key
+        await self._events.publish(
+            Envelope[AttachmentStored](
+                id=uuid.uuid5(_EVENTS, f"{key}/{ref.file_id}").hex,
+                source="/parley/ingest",
+                type=ATTACHMENT_STORED.name,
+                subject=str(key),
+                data=AttachmentStored(
+                    discussion_id=key.discussion_id,
+                    store_id=snapshot.store_id,
+                    marketplace=snapshot.marketplace,
+                    thread_id=snapshot.thread_id,
+                    marketplace_message_id=message_id,
+                    marketplace_attachment_id=ref.marketplace_attachment_id,
+                    file_id=ref.file_id,
+                    name=ref.name,
+                    size=ref.size,
+                    content_type=ref.content_type,
+                    stored_at=self._clock(),
+                ),
+            )
+        )
 
     async def _store(
         self, source: AttachmentSource, connection: Connection, ref: AttachmentRef
