@@ -262,3 +262,52 @@ async def test_a_reply_that_will_be_refused_issues_no_invoice(api: Api) -> None:
     assert "#/attach_invoice/lines" in pointers(refused)
     assert api.invoicer.orders == []
     assert api.publisher.published == []
+
+
+async def graphql(api: Api, query: str, **variables: Any) -> dict[str, Any]:
+    response = await api.mine.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+SAVE = "mutation($s: String!, $v: JSON!) { saveInvoiceSettings(storeId: $s, settings: $v) }"
+ISSUE = """mutation($d: ID!, $o: JSON!) {
+  issueInvoice(discussionId: $d, order: $o) { number kind fileId download created }
+}"""
+LIST = "query($d: ID!) { discussionInvoices(discussionId: $d) { number kind orderId download } }"
+
+
+async def test_graphql_saves_settings_issues_once_and_lists(api: Api) -> None:
+    saved = await graphql(api, SAVE, s="mine", v=SETTINGS)
+    assert saved["data"]["saveInvoiceSettings"] == SETTINGS
+    first = (await graphql(api, ISSUE, d=MINE.id, o=ORDER))["data"]["issueInvoice"]
+    again = (await graphql(api, ISSUE, d=MINE.id, o=ORDER))["data"]["issueInvoice"]
+    assert (first["created"], again["created"]) == (True, False)
+    assert again["number"] == first["number"]
+    listed = (await graphql(api, LIST, d=MINE.id))["data"]["discussionInvoices"]
+    assert listed == [
+        {
+            "number": first["number"],
+            "kind": "invoice",
+            "orderId": "O-1",
+            "download": first["download"],
+        }
+    ]
+    assert (await api.mine.get(first["download"])).content.startswith(b"%PDF")
+
+
+async def test_graphql_refuses_like_rest(api: Api) -> None:
+    theirs = await graphql(api, SAVE, s="theirs", v=SETTINGS)
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    bad = await graphql(api, SAVE, s="mine", v={**SETTINGS, "colour": "red"})
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    missing = await graphql(api, ISSUE, d=NO_ORDER.id, o={"currency": "EUR"})
+    extensions = missing["errors"][0]["extensions"]
+    assert extensions["code"] == "VALIDATION"
+    assert "#/order/lines" in extensions["fields"]
+    api.invoicer.down = True
+    down = await graphql(api, LIST, d=MINE.id)
+    assert down["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert api.invoicer.orders == []

@@ -21,6 +21,7 @@ from parley_gateway.bootstrap import Runtime
 from parley_gateway.connections import ConnectionService
 from parley_gateway.deliveries import DeliveryService
 from parley_gateway.domain import Caller, Scope
+from parley_gateway.invoices import InvoiceService
 from parley_gateway.service import DiscussionService
 
 
@@ -39,12 +40,14 @@ class GraphQLContext(BaseContext):
         deliveries: DeliveryService | None = None,
         autoresponders: AutoresponderService | None = None,
         connections: ConnectionService | None = None,
+        invoices: InvoiceService | None = None,
     ) -> None:
         super().__init__()
         self.service = service
         self._deliveries = deliveries
         self._autoresponders = autoresponders
         self._connections = connections
+        self._invoices = invoices
         self.root_path = root_path
         self._caller = caller
         self._key_presented = key_presented
@@ -78,6 +81,13 @@ class GraphQLContext(BaseContext):
         return self._connections
 
     @property
+    def invoices(self) -> InvoiceService:
+        """Invoices (F20); Unavailable when this gateway runs without them."""
+        if self._invoices is None:
+            raise Unavailable("invoices are not available on this gateway")
+        return self._invoices
+
+    @property
     def scope(self) -> Scope:
         """The stores of the caller's account: every resolver queries within them."""
         return self.caller.scope
@@ -103,4 +113,5 @@ async def get_context(
         deliveries=runtime.deliveries,
         autoresponders=runtime.autoresponders,
         connections=runtime.connections,
+        invoices=runtime.invoices,
     )

@@ -35,7 +35,18 @@ from parley_gateway.autoresponder_service import AutoresponderNotFound
 from parley_gateway.deliveries import DeliveryNotFound, DeliveryNotRetryable
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
 from parley_gateway.graphql.context import Unavailable
-from parley_gateway.ports import CommandNotQueued, MailNotSent
+from parley_gateway.invoices import (
+    InvoiceFieldsMissing,
+    InvoiceFileNotFound,
+    SettingsNotSaved,
+    StoreNotInScope,
+)
+from parley_gateway.ports import (
+    CommandNotQueued,
+    InvoicerRefused,
+    InvoicerUnavailable,
+    MailNotSent,
+)
 from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
 from parley_platform.logging import get_logger
 from parley_store.autoresponders import AutoresponderRejected
@@ -111,6 +122,24 @@ def describe(error: BaseException | None) -> tuple[str, dict[str, Any]] | None:
         return (
             f"The request could not be queued{within}, so nothing was queued or changed; "
             "retry in a few seconds.",
+            {"code": SERVICE_UNAVAILABLE},
+        )
+    if isinstance(error, StoreNotInScope | SettingsNotSaved | InvoiceFileNotFound):
+        return f"{str(error)[0].upper()}{str(error)[1:]}.", {"code": NOT_FOUND}
+    if isinstance(error, InvoiceFieldsMissing):
+        fields = list(error.fields)
+        return (
+            f"The invoice needs {', '.join(fields)}: {error.fields[fields[0]]}.",
+            {"code": VALIDATION, "field": fields[0], "fields": fields, "reason": "missing"},
+        )
+    if isinstance(error, InvoicerRefused):
+        pointers = [str(e.get("pointer")) for e in error.problem.get("errors") or []]
+        code = {404: NOT_FOUND, 409: CONFLICT}.get(error.status, VALIDATION)
+        return str(error), {"code": code, "fields": pointers}
+    if isinstance(error, InvoicerUnavailable):
+        return (
+            "The invoice service did not answer, so nothing was issued; retry in a few "
+            "seconds (a retry never issues a second invoice).",
             {"code": SERVICE_UNAVAILABLE},
         )
     if isinstance(error, PyMongoError) and store_unavailable(error):

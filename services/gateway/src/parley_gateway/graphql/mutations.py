@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from parley_gateway.domain import WorkflowUpdate
 from parley_gateway.graphql.autoresponders import (
@@ -17,6 +18,7 @@ from parley_gateway.graphql.autoresponders import (
     send_autoresponder_test,
 )
 from parley_gateway.graphql.context import GraphQLContext
+from parley_gateway.graphql.invoices import InvoiceDocument, issue_invoice, save_invoice_settings
 from parley_gateway.graphql.types import (
     BulkStatusPayload,
     Discussion,
@@ -180,6 +182,15 @@ class Mutation:
         resolver=retry_delivery,
         description="One more delivery round for a failed reply (its commandId); "
         "CONFLICT for a delivery that has not failed",
+    )
+    save_invoice_settings: JSON = strawberry.mutation(
+        resolver=save_invoice_settings,
+        description="Save a store's invoice settings (the REST body's shape)",
+    )
+    issue_invoice: InvoiceDocument = strawberry.mutation(
+        resolver=issue_invoice,
+        description="The invoice of the discussion's order, issued once (the same again "
+        "on repeats); the order is the REST body's shape",
     )
     save_autoresponder: Autoresponder = strawberry.mutation(
         resolver=save_autoresponder,

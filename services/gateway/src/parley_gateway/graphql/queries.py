@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from parley_gateway.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, DiscussionFilters
 from parley_gateway.graphql.autoresponders import (
@@ -16,6 +17,7 @@ from parley_gateway.graphql.autoresponders import (
 from parley_gateway.graphql.connections import MarketplaceConnection, list_connections
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.errors import InvalidArgument
+from parley_gateway.graphql.invoices import InvoiceDocument, discussion_invoices, invoice_settings
 from parley_gateway.graphql.types import (
     DiscussionConnection,
     DiscussionDetail,
@@ -91,4 +93,12 @@ class Query:
         resolver=list_connections,
         description="Your marketplace connections (or those of the given stores of yours)"
         " and their sync health",
+    )
+    invoice_settings: JSON = strawberry.field(
+        resolver=invoice_settings,
+        description="A store's invoice settings (the REST body's shape); NOT_FOUND if none",
+    )
+    discussion_invoices: list[InvoiceDocument] = strawberry.field(
+        resolver=discussion_invoices,
+        description="A discussion's invoices and credit notes, each with its PDF's path",
     )
