@@ -21,6 +21,7 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
 from integration.gateway.documents import discussion_doc, inbound_doc
+from integration.gateway.invoicer_process import running_invoicer
 from pymongo.asynchronous.database import AsyncDatabase
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -75,10 +76,20 @@ async def seeded(gateway_db: AsyncDatabase[Any], access: AccessService) -> dict[
 
 
 @pytest.fixture(scope="module")
-def live_gateway(gateway_settings: GatewaySettings) -> Iterator[str]:
+def invoicer_url(
+    gateway_db: AsyncDatabase[Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real invoicer for the invoice routes: their answers are held to the contract too."""
+    with running_invoicer(gateway_db.name, tmp_path_factory.mktemp("invoicer")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def live_gateway(gateway_settings: GatewaySettings, invoicer_url: str) -> Iterator[str]:
     """The gateway served by uvicorn in a thread, with its own real lifespan."""
+    settings = gateway_settings.model_copy(update={"gateway_invoicer_url": invoicer_url})
     server = uvicorn.Server(
-        uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=0, log_config=None)
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

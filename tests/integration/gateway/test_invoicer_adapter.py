@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from integration.gateway.invoicer_process import free_port, running_invoicer
 from integration.test_invoicer_http import POLISH_ORDER
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -33,54 +27,14 @@ from parley_gateway.ports import InvoicerRefused, InvoicerUnavailable
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
 DISCUSSION = "d0c5e1a7b2"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def invoicer_url(mongo_db: AsyncDatabase[Any], tmp_path: Path) -> Iterator[str]:
     """``python -m parley_invoicer`` on a throw-away database, until the test ends."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_DATABASE": mongo_db.name,
-        "INVOICER_PORT": str(port),
-        "OTEL_TRACES_EXPORTER": "none",
-    }
-    with (tmp_path / "invoicer.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "parley_invoicer"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"invoicer exited; see {tmp_path}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"invoicer not healthy; see {tmp_path}"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with running_invoicer(mongo_db.name, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
