@@ -2,7 +2,8 @@
 
 Pins that a reply lands in the right API (Message Center thread or issue), that a
 reply found after a crash is recognised, that Allegro's rules refuse what Allegro
-would, and that rotated OAuth tokens are written back for the connection.
+would, and that the responder never rotates the OAuth tokens itself: ingest, which
+owns the credentials, refreshes them when asked, and the responder uses what it saved.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from parley_connectors.allegro import AllegroClient, TokenStore, client_credentials
+from parley_connectors.allegro import (
+    AllegroAuth,
+    AllegroClient,
+    OAuthTokens,
+    TokenStore,
+    client_credentials,
+    credentials_with_tokens,
+    tokens_from_credentials,
+)
 from parley_connectors.errors import BadRequest
 from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.domain.rules import RuleViolation, check_reply
@@ -27,7 +36,8 @@ CUSTOMER = [ParticipantRole.CUSTOMER]
 
 
 class Vault:
-    """Stands in for the connections collection: credentials by connection id."""
+    """Stands in for the connections collection: credentials by connection id. Only
+    ingest writes it (``saved_by_ingest``); the responder reads it."""
 
     def __init__(self, credentials: dict[str, str]) -> None:
         self.credentials = {"c1": dict(credentials)}
@@ -36,9 +46,44 @@ class Vault:
     async def load_credentials(self, connection_id: str) -> dict[str, str] | None:
         return self.credentials.get(connection_id)
 
-    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
+    def saved_by_ingest(self, connection_id: str, credentials: dict[str, str]) -> None:
         self.credentials[connection_id] = dict(credentials)
         self.writes += 1
+
+
+class VaultTokens:
+    """Ingest's view of the vault as a token store: it refreshes and saves."""
+
+    def __init__(self, vault: Vault, connection_id: str) -> None:
+        self._vault = vault
+        self._id = connection_id
+
+    async def load(self) -> OAuthTokens:
+        return tokens_from_credentials(self._vault.credentials[self._id])
+
+    async def save(self, tokens: OAuthTokens) -> None:
+        current = self._vault.credentials[self._id]
+        self._vault.saved_by_ingest(self._id, credentials_with_tokens(current, tokens))
+
+
+class Ingest:
+    """Stands in for ingest answering a refresh request: its sync refreshes the tokens
+    (here: renews the stored access token, as after a 401) and saves the rotation."""
+
+    def __init__(self, vault: Vault, http: httpx.AsyncClient) -> None:
+        self.vault = vault
+        self.http = http
+        self.asked: list[str | None] = []
+
+    async def request_refresh(self, destination: Destination) -> None:
+        self.asked.append(destination.connection_id)
+        assert destination.connection_id is not None
+        store = VaultTokens(self.vault, destination.connection_id)
+        auth = AllegroAuth(
+            "http://sandbox/allegro", client_credentials(destination.credentials), store, self.http
+        )
+        current = await store.load()
+        await auth.renew(current.access_token or "")
 
 
 @pytest.fixture
@@ -73,11 +118,16 @@ def vault(destination: Destination) -> Vault:
 
 
 @pytest.fixture
-def replies(sandbox: httpx.AsyncClient, vault: Vault) -> AllegroReplies:
+def ingest(sandbox: httpx.AsyncClient, vault: Vault) -> Ingest:
+    return Ingest(vault, sandbox)
+
+
+@pytest.fixture
+def replies(sandbox: httpx.AsyncClient, vault: Vault, ingest: Ingest) -> AllegroReplies:
     def on_sandbox(d: Destination, tokens: TokenStore) -> AllegroClient:
         return AllegroClient(d.base_url, client_credentials(d.credentials), tokens, http=sandbox)
 
-    return AllegroReplies(vault, on_sandbox)
+    return AllegroReplies(vault, on_sandbox, refreshes=ingest)
 
 
 async def control(sandbox: httpx.AsyncClient, path: str, **body: Any) -> dict[str, Any]:
@@ -139,21 +189,30 @@ async def test_a_sent_reply_is_found_after_a_crash(
     assert await replies.shop_replies(destination, issue, later) == []
 
 
-async def test_rotated_tokens_are_written_back_and_reused(
-    sandbox: httpx.AsyncClient, replies: AllegroReplies, destination: Destination, vault: Vault
+async def test_the_responder_never_rotates_tokens_it_asks_ingest_and_uses_what_it_saved(
+    sandbox: httpx.AsyncClient,
+    replies: AllegroReplies,
+    destination: Destination,
+    vault: Vault,
+    ingest: Ingest,
 ) -> None:
     thread = (await control(sandbox, "messages", text="Halo"))["thread_id"]
+    # No access token yet: ingest is asked, refreshes and saves; the reply goes out
+    # with the tokens it saved.
     await replies.send(destination, thread, "raz", CUSTOMER)
+    assert ingest.asked == ["c1"] and vault.writes == 1
     rotated = vault.credentials["c1"]
     assert rotated["refresh_token"] != destination.credentials["refresh_token"]
     assert rotated["client_id"] == "sandbox-allegro-client", "the other fields are kept"
 
-    # The destination still carries the revoked refresh token (strict rotation): the
-    # adapter must use the written-back one.
+    # Tokens refused (revoked, strict rotation): the responder asks again; a refresh
+    # token it spent itself would be missing from the vault, and the next one refused.
     await sandbox.post(f"/_sandbox/allegro/{ACCOUNT}/tokens/revoke")
     await replies.send(destination, thread, "dwa", CUSTOMER)
-    assert vault.writes == 2
-    assert [r["text"] for r in await received(sandbox)] == ["raz", "dwa"]
+    assert ingest.asked == ["c1", "c1"] and vault.writes == 2
+    await replies.send(destination, thread, "trzy", CUSTOMER)  # the saved tokens do
+    assert ingest.asked == ["c1", "c1"]
+    assert [r["text"] for r in await received(sandbox)] == ["raz", "dwa", "trzy"]
 
 
 def command(body: str, *recipients: ParticipantRole) -> ReplyCommand:

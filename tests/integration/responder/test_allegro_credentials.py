@@ -1,4 +1,4 @@
-"""The responder writes rotated OAuth tokens back into the real connections collection."""
+"""The responder reads a connection's credentials as ingest saved them, and writes none."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
 
 
-async def test_credentials_round_trip_encrypted(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_credentials_are_read_as_ingest_last_saved_them(mongo_db: AsyncDatabase[Any]) -> None:
     cipher = CredentialCipher(CredentialCipher.generate_key())
     original = {"client_id": "app", "client_secret": "s3", "refresh_token": "rt-1"}
     await mongo_db[CONNECTIONS].insert_one(
@@ -43,12 +43,15 @@ async def test_credentials_round_trip_encrypted(mongo_db: AsyncDatabase[Any]) ->
 
     destination = await lookup.find("s1", "allegro-pl")
     assert destination is not None and destination.connection_id == "c-allegro"
+    assert destination.credentials == original
+    # Ingest (the credentials' one writer) rotates the tokens: the responder reads
+    # the latest on every load.
     rotated = {**original, "refresh_token": "rt-2-rotated", "access_token": "at-2"}
-    await lookup.save_credentials("c-allegro", rotated)
-
+    await mongo_db[CONNECTIONS].update_one(
+        {"_id": "c-allegro"}, {"$set": {"credentials": cipher.encrypt(rotated)}}
+    )
     assert await lookup.load_credentials("c-allegro") == rotated
     assert await lookup.load_credentials("missing") is None
-    raw = await mongo_db[CONNECTIONS].find_one({"_id": "c-allegro"})
-    assert raw is not None and "rt-2-rotated" not in repr(raw)
     again = await lookup.find("s1", "allegro-pl")
     assert again is not None and again.credentials == rotated
+    assert not hasattr(lookup, "save_credentials"), "the responder writes no credentials"

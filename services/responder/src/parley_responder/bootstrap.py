@@ -19,6 +19,7 @@ from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.fnac import FnacReplies
 from parley_responder.adapters.kafka_events import KafkaEventPublisher
+from parley_responder.adapters.kafka_refresh_requests import KafkaRefreshRequests
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_autoresponder import (
@@ -69,7 +70,8 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
         {
             "mirakl": MiraklReplies(),
             "email_relay": EmailRelayReplies(db, _smtp(settings)),
-            "allegro": AllegroReplies(destinations),
+            # Ingest owns the credentials: the responder reads them and asks it to refresh.
+            "allegro": AllegroReplies(destinations, refreshes=KafkaRefreshRequests(publisher)),
             "fnac": FnacReplies(),
             "rakuten": RakutenReplies(),
         },

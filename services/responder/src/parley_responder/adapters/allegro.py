@@ -10,9 +10,18 @@ To tell whether a reply arrived, the conversation is read back: the seller's mes
 after a moment (less a clock-skew margin). Which of them is our reply is decided by
 :mod:`parley_responder.domain.reconcile`, never by the text alone.
 
-The connection's OAuth tokens rotate on refresh; the new ones are written back into
-the connection's encrypted credentials through :class:`CredentialsStore`, the same
-document ingest reads, so both services keep working with one grant.
+The connection's OAuth tokens rotate on refresh, and a used refresh token is dead, so
+one service must own the rotation: ingest, which owns the connections and their
+credentials (parley_store.collections.OWNERS). The responder only reads the tokens
+ingest saved (:class:`CredentialsReader`, the latest on every load). When they will
+not do (expired, or refused with 401), it never spends the refresh token itself: its
+token store's refresh lock is never granted, and asking for it sends ingest a resync
+of the connection (:class:`RefreshRequests`), whose sync refreshes, saves and so
+rotates the tokens under ingest's own lock. Meanwhile the responder's
+:class:`~parley_connectors.allegro.AllegroAuth` re-reads the store until new tokens
+appear (within its lock wait), or reports the marketplace unavailable for now, and the
+reply is retried later like any transient fault. So a refresh token is used by one
+service, saved before use, and never lost between two.
 """
 
 from __future__ import annotations
@@ -26,7 +35,6 @@ from parley_connectors.allegro import (
     Channel,
     OAuthTokens,
     RefreshLock,
-    RefreshLocks,
     TokenStore,
     client_credentials,
     credentials_with_tokens,
@@ -42,40 +50,74 @@ from parley_schemas import ParticipantRole
 CLOCK_SKEW = timedelta(minutes=2)
 
 
-class CredentialsStore(Protocol):
-    """Reads and writes back a connection's (encrypted) credentials."""
+class CredentialsReader(Protocol):
+    """Reads a connection's (decrypted) credentials as ingest last saved them."""
 
     async def load_credentials(self, connection_id: str) -> dict[str, str] | None: ...
 
-    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None: ...
+
+class RefreshRequests(Protocol):
+    """Asks ingest, the owner of the credentials, to refresh a connection's tokens."""
+
+    async def request_refresh(self, destination: Destination) -> None: ...
+
+
+class _AskIngest:
+    """The refresh lock of a token store whose tokens ingest rotates: never granted, so
+    this process never spends the refresh token; the first try asks ingest to refresh."""
+
+    def __init__(self, destination: Destination, requests: RefreshRequests) -> None:
+        self._destination = destination
+        self._requests = requests
+        self._asked = False
+
+    async def acquire(self) -> bool:
+        if not self._asked:
+            self._asked = True
+            await self._requests.request_refresh(self._destination)
+        return False
+
+    async def release(self) -> None:
+        """Never acquired: nothing to release."""
 
 
 class DestinationTokenStore:
-    """The destination's credentials as a token store, persisted when a store is given."""
+    """The destination's tokens, read back from ingest's credentials when a reader is
+    given (production); in memory only otherwise (tests, one-off scripts), where this
+    process may refresh them itself."""
 
-    def __init__(self, destination: Destination, store: CredentialsStore | None) -> None:
-        self._connection_id = destination.connection_id
+    def __init__(
+        self,
+        destination: Destination,
+        credentials: CredentialsReader | None,
+        refreshes: RefreshRequests | None = None,
+    ) -> None:
+        self._destination = destination
         self._credentials = dict(destination.credentials)
-        self._store = store if destination.connection_id else None
+        shared = credentials is not None and destination.connection_id is not None
+        self._reader = credentials if shared else None
+        self._refreshes = refreshes
 
     async def load(self) -> OAuthTokens:
-        if self._store is not None and self._connection_id is not None:
-            latest = await self._store.load_credentials(self._connection_id)
+        if self._reader is not None and self._destination.connection_id is not None:
+            latest = await self._reader.load_credentials(self._destination.connection_id)
             if latest is not None:
                 self._credentials = dict(latest)
         return tokens_from_credentials(self._credentials)
 
     async def save(self, tokens: OAuthTokens) -> None:
+        if self._reader is not None:  # never reached: the lock is never granted
+            raise RuntimeError("the responder does not write ingest's credentials")
         self._credentials = credentials_with_tokens(self._credentials, tokens)
-        if self._store is not None and self._connection_id is not None:
-            await self._store.save_credentials(self._connection_id, self._credentials)
 
     def refresh_lock(self) -> RefreshLock | None:
-        """The connection's refresh lock, when the store offers one: ingest refreshes
-        the same tokens, and one refresh at a time keeps the rotation intact."""
-        if isinstance(self._store, RefreshLocks) and self._connection_id is not None:
-            return self._store.lock_for(self._connection_id)
-        return None
+        """None (refresh here, in memory) without a reader; else the lock that asks
+        ingest, which owns the rotation."""
+        if self._reader is None:
+            return None
+        if self._refreshes is None:
+            raise RuntimeError("shared Allegro credentials need a way to ask ingest to refresh")
+        return _AskIngest(self._destination, self._refreshes)
 
 
 def connect(destination: Destination, tokens: TokenStore) -> AllegroClient:
@@ -93,14 +135,17 @@ class AllegroReplies:
 
     def __init__(
         self,
-        credentials: CredentialsStore | None = None,
+        credentials: CredentialsReader | None = None,
         clients: Callable[[Destination, TokenStore], AllegroClient] = connect,
+        refreshes: RefreshRequests | None = None,
     ) -> None:
         self._credentials = credentials
         self._clients = clients
+        self._refreshes = refreshes
 
     def _client(self, destination: Destination) -> AllegroClient:
-        return self._clients(destination, DestinationTokenStore(destination, self._credentials))
+        tokens = DestinationTokenStore(destination, self._credentials, self._refreshes)
+        return self._clients(destination, tokens)
 
     async def send(
         self,

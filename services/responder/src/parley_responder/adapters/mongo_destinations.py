@@ -1,7 +1,7 @@
 """Finds where a reply goes: the store's active connection to the marketplace.
 
-It also writes back credentials a marketplace rotated (Allegro's OAuth tokens) into the
-same encrypted connection document ingest reads.
+It reads the connection's credentials as ingest, their one writer, last saved them
+(Allegro's rotated OAuth tokens included); it never writes them.
 
 Every reply asks, so the lookup is two reads by ``_id``: the (store, marketplace) key
 document ingest keeps with the connection (``connection_keys``, see
@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_platform.crypto import CredentialCipher
 from parley_responder.ports import Destination
-from parley_store import CONNECTIONS, ConnectionDocument, MongoRefreshLock
+from parley_store import CONNECTIONS, ConnectionDocument
 from parley_store.connections import CONNECTION_KEYS, connection_key_id
 
 
@@ -53,13 +53,3 @@ class MongoDestinationLookup:
         """The connection's current credentials (another service may have rotated them)."""
         raw = await self._col.find_one({"_id": connection_id}, {"credentials": 1})
         return self._cipher.decrypt(raw["credentials"]) if raw else None
-
-    def lock_for(self, connection_id: str) -> MongoRefreshLock:
-        """The connection's refresh lock, shared with ingest (see parley_store)."""
-        return MongoRefreshLock(self._col.database, connection_id)
-
-    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
-        """Writes back rotated OAuth tokens, encrypted like every credential."""
-        await self._col.update_one(
-            {"_id": connection_id}, {"$set": {"credentials": self._cipher.encrypt(credentials)}}
-        )
