@@ -12,12 +12,13 @@ import contextlib
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
+from support.waiting import eventually
 
 from parley_gateway.app import create_app
 from parley_gateway.bootstrap import Runtime
@@ -48,6 +49,13 @@ class SseEvent:
     data: str
 
 
+def _truthy(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def condition() -> bool:
+        return check()
+
+    return condition
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,14 +68,12 @@ async def served(gateway_settings: GatewaySettings) -> AsyncIterator[Served]:
     app = create_app(gateway_settings.model_copy(update={"gateway_live_keepalive_seconds": 0.5}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.05)
-        runtime: Runtime = app.state.runtime
-        assert runtime.live is not None
-        # The reader follows the topic from its end once it has its partitions.
-        while not runtime.live.position.offsets:
-            await asyncio.sleep(0.05)
+    await eventually(_truthy(lambda: server.started), timeout=30, interval=0.05)
+    runtime: Runtime = app.state.runtime
+    live = runtime.live
+    assert live is not None
+    # The reader follows the topic from its end once it has its partitions.
+    await eventually(_truthy(lambda: bool(live.position.offsets)), timeout=30, interval=0.05)
     try:
         yield Served(f"http://127.0.0.1:{port}", runtime)
     finally:

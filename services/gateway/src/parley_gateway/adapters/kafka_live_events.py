@@ -51,7 +51,7 @@ class KafkaLiveEventsReader:
                 raise
             except (KafkaError, OSError) as exc:
                 log.warning("live events: Kafka unreachable, retrying", error=type(exc).__name__)
-            except Exception as exc:  # noqa: BLE001 - the feed must outlive any one fault
+            except Exception as exc:  # the feed must outlive any one fault
                 log.error("live events: reader failed, restarting", error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
