@@ -1,10 +1,15 @@
-"""The gateway while a dependency is really unavailable: honest 503s, nothing half done.
+"""The gateway while a dependency is really unavailable: honest answers, nothing half done.
 
 Each test starts a gateway (the real app, real adapters) whose MongoDB URI or Kafka
 bootstrap points at a local port nobody listens on (or one that accepts connections
-and never answers), with short bounds from its settings. Every answer must be a 503
-problem+json with Retry-After, naming the bound but no internals, and a refused reply
-must leave nothing queued or changed. Speed is not asserted: the bounds are settings.
+and never answers), with short bounds from its settings.
+
+- MongoDB down: every answer is a 503 problem+json with Retry-After, naming the bound
+  but no internals (nothing can be read or stored).
+- Kafka down: commands are still taken (202), because the gateway's outbox in MongoDB,
+  not the broker, is where a command becomes durable; a gateway that reaches the
+  broker relays them later with the ids they were stored with. Speed is not asserted:
+  the bounds are settings.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ import pytest
 from integration.gateway.accounts import PEPPER
 from integration.gateway.documents import discussion_doc
 from pymongo.asynchronous.database import AsyncDatabase
+from support.kafka import TopicProbe
+from support.waiting import eventually
 
 from parley_gateway.app import create_app
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
-from parley_store import DELIVERIES, DISCUSSIONS
+from parley_platform.outbox import outbox_collection
+from parley_schemas import CONVERSATION_COMMANDS, REPLY_REQUESTED, RESYNC_REQUESTED
+from parley_store import DISCUSSIONS
 
 BASE_URL = "http://gateway"
 RETRY_AFTER = "7"
@@ -141,12 +150,13 @@ async def stored(mongo_db: AsyncDatabase[Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def gateway_with_kafka_at(
-    port: int, mongo_uri: str, mongo_db: AsyncDatabase[Any], store_id: str
+    bootstrap: str, mongo_uri: str, mongo_db: AsyncDatabase[Any], store_id: str, prefix: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(
         mongodb_uri=mongo_uri,
         mongodb_database=mongo_db.name,
-        kafka_bootstrap_servers=f"127.0.0.1:{port}",
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_prefix=prefix,
         api_key_pepper=PEPPER,
         kafka_request_timeout_ms=800,
         gateway_command_timeout_seconds=1.5,
@@ -159,38 +169,89 @@ async def gateway_with_kafka_at(
         yield client
 
 
-async def assert_reply_refused_and_nothing_queued(
+async def kept_for_the_relay(mongo_db: AsyncDatabase[Any], key: str) -> dict[str, dict[str, Any]]:
+    """The gateway's outbox records of one discussion, by CloudEvents type."""
+    outbox = mongo_db[outbox_collection("gateway")]
+    return {
+        d["envelope"]["type"]: d
+        async for d in outbox.find({})
+        if d["envelope"].get("subject") == key
+    }
+
+
+async def assert_commands_kept_while_kafka_is_away(
     gateway: httpx.AsyncClient, mongo_db: AsyncDatabase[Any], doc: dict[str, Any]
-) -> None:
+) -> dict[str, dict[str, Any]]:
+    """Accepted, stored in the outbox, not lost: the broker is not needed to take a command
+    (the outbox is), so the merchant is not asked to send it again."""
     reply = await gateway.post(
         f"/discussions/{doc['_id']}/replies", json={"body": "Your parcel left today."}
     )
-    problem = assert_unavailable(reply, "/command-not-queued", "within 1.5 s")
-    assert "nothing was queued" in problem["detail"]
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["state"] == "queued"
     resync = await gateway.post(f"/discussions/{doc['_id']}/resync")
-    assert_unavailable(resync, "/command-not-queued", "within 1.5 s")
+    assert resync.status_code == 202, resync.text
 
-    after = await mongo_db[DISCUSSIONS].find_one({"_id": doc["_id"]})
-    assert after is not None
-    assert after["status"] == doc["status"], "a refused reply must not change the status"
-    assert await mongo_db[DELIVERIES].count_documents({"discussion_id": doc["_id"]}) == 0
+    kept = await kept_for_the_relay(mongo_db, doc["key"])
+    assert set(kept) == {REPLY_REQUESTED.name, RESYNC_REQUESTED.name}
+    assert (
+        kept[REPLY_REQUESTED.name]["envelope"]["data"]["command_id"] == reply.json()["command_id"]
+    )
     # Reads do not need the broker.
     assert (await gateway.get(f"/discussions/{doc['_id']}")).status_code == 200
+    return kept
 
 
-async def test_a_reply_is_refused_at_once_while_kafka_refuses_connections(
-    mongo_uri: str, mongo_db: AsyncDatabase[Any], stored: dict[str, Any]
+async def assert_relayed_once_kafka_answers(
+    mongo_uri: str,
+    mongo_db: AsyncDatabase[Any],
+    doc: dict[str, Any],
+    kept: dict[str, dict[str, Any]],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:
+    """A gateway with a broker (this one restarted, or another replica) relays what the
+    outage left, with the ids it was stored with; the outbox ends empty."""
+    async with (
+        TopicProbe(kafka_bootstrap, CONVERSATION_COMMANDS, topic_prefix) as probe,
+        gateway_with_kafka_at(kafka_bootstrap, mongo_uri, mongo_db, doc["store_id"], topic_prefix),
+    ):
+        [record] = await probe.wait_for(lambda r: r.key == doc["key"].encode(), timeout=30)
+
+        async def relayed() -> bool:
+            return not await kept_for_the_relay(mongo_db, doc["key"])
+
+        await eventually(relayed, timeout=30)
+    relayed_reply = record.envelope()
+    assert relayed_reply.id == kept[REPLY_REQUESTED.name]["_id"]
+    assert relayed_reply.data.body == "Your parcel left today."
+
+
+async def test_commands_taken_while_kafka_refuses_connections_are_relayed_once_it_answers(
+    mongo_uri: str,
+    mongo_db: AsyncDatabase[Any],
+    stored: dict[str, Any],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:
+    away = f"127.0.0.1:{closed_port()}"
+    async with gateway_with_kafka_at(
+        away, mongo_uri, mongo_db, stored["store_id"], topic_prefix
+    ) as gateway:
+        kept = await assert_commands_kept_while_kafka_is_away(gateway, mongo_db, stored)
+    await assert_relayed_once_kafka_answers(
+        mongo_uri, mongo_db, stored, kept, kafka_bootstrap, topic_prefix
+    )
+
+
+async def test_commands_are_taken_within_their_bound_while_kafka_hangs(
+    mongo_uri: str,
+    mongo_db: AsyncDatabase[Any],
+    stored: dict[str, Any],
+    silent_port: int,
+    topic_prefix: str,
 ) -> None:
     async with gateway_with_kafka_at(
-        closed_port(), mongo_uri, mongo_db, stored["store_id"]
+        f"127.0.0.1:{silent_port}", mongo_uri, mongo_db, stored["store_id"], topic_prefix
     ) as gateway:
-        await assert_reply_refused_and_nothing_queued(gateway, mongo_db, stored)
-
-
-async def test_a_reply_is_refused_within_its_bound_while_kafka_hangs(
-    mongo_uri: str, mongo_db: AsyncDatabase[Any], stored: dict[str, Any], silent_port: int
-) -> None:
-    async with gateway_with_kafka_at(
-        silent_port, mongo_uri, mongo_db, stored["store_id"]
-    ) as gateway:
-        await assert_reply_refused_and_nothing_queued(gateway, mongo_db, stored)
+        await assert_commands_kept_while_kafka_is_away(gateway, mongo_db, stored)

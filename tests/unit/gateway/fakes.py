@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo.errors import ServerSelectionTimeoutError
 from unit.gateway.autoresponder_fakes import autoresponder_service
 
 from parley_gateway.accounts import AccessService
@@ -23,7 +24,7 @@ from parley_gateway.domain import (
     StoredKey,
     WorkflowUpdate,
 )
-from parley_gateway.ports import AccountExists, CommandNotQueued, KeyIdTaken, WorkflowWrite
+from parley_gateway.ports import AccountExists, KeyIdTaken, WorkflowWrite
 from parley_gateway.service import DiscussionService
 from parley_schemas import (
     AttachmentRef,
@@ -255,6 +256,10 @@ class InMemoryFiles:
         return FileDownload(file_id, name, content_type, len(content), chunks())
 
 
+class OutboxDown(ServerSelectionTimeoutError):
+    """The command could not be stored for publishing: the outbox's MongoDB is down."""
+
+
 class RecordingPublisher:
     def __init__(self) -> None:
         self.published: list[Envelope[ReplyCommand]] = []
@@ -263,12 +268,12 @@ class RecordingPublisher:
 
     async def publish_reply(self, envelope: Envelope[ReplyCommand]) -> None:
         if self.fail:
-            raise CommandNotQueued("broker unavailable")
+            raise OutboxDown("outbox not written")
         self.published.append(envelope)
 
     async def publish_resync(self, envelope: Envelope[ResyncRequest]) -> None:
         if self.fail:
-            raise CommandNotQueued("broker unavailable")
+            raise OutboxDown("outbox not written")
         self.resyncs.append(envelope)
 
 

@@ -241,7 +241,7 @@ async def test_oversized_streamed_body_is_a_413_problem(api: Api) -> None:
     assert api.publisher.published == []
 
 
-async def test_unqueued_reply_is_a_503_with_retry_after(api: Api) -> None:
+async def test_a_reply_the_outbox_cannot_store_is_a_503_with_retry_after(api: Api) -> None:
     doc = next(iter(api.repo.discussions.values()))
     api.publisher.fail = True
     response = await api.client.post(f"/discussions/{doc.id}/replies", json={"body": "hi"})

@@ -311,7 +311,7 @@ async def test_resync_queues_a_request_for_ingest(api: Api) -> None:
     assert envelope.data.requested_by == api.account_id
 
 
-async def test_resync_not_queued_is_a_503(api: Api) -> None:
+async def test_a_resync_the_outbox_cannot_store_is_a_503(api: Api) -> None:
     api.publisher.fail = True
     response = await api.mine.post(f"/discussions/{doc_id('o-1')}/resync")
     problem(response, 503)

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 from fakes.gateway import InMemoryDeliveryRecords
-from unit.gateway.fakes import T0, InMemoryDiscussions, RecordingPublisher, discussion
+from unit.gateway.fakes import T0, InMemoryDiscussions, OutboxDown, RecordingPublisher, discussion
 
 from parley_gateway.deliveries import DeliveryNotFound, DeliveryNotRetryable, DeliveryService
 from parley_gateway.domain import ReplyRejected, Scope
 from parley_gateway.files import FileService, UploadLimits, UploadRejected
-from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import DiscussionNotFound, DiscussionService, ReplyRequest
 from parley_platform.signed_links import LinkExpired, LinkInvalid, LinkSigner
 from parley_schemas import ParticipantRole, ReplyCommand
@@ -199,7 +198,7 @@ async def test_a_retry_that_cannot_be_queued_changes_nothing(state: str) -> None
     records, publisher = failed_delivery(doc, state), RecordingPublisher()
     publisher.fail = True
     service = DeliveryService(InMemoryDiscussions(doc), records, publisher)
-    with pytest.raises(CommandNotQueued):
+    with pytest.raises(OutboxDown):
         await service.retry(SCOPE, doc.id, "cmd-00000001")
     assert records.rows["cmd-00000001"]["state"] == state
     publisher.fail = False

@@ -351,7 +351,7 @@ async def test_resync_queues_a_request(gql: Gql) -> None:
     assert envelope.data.requested_by == gql.account_id
 
 
-async def test_queue_outage_and_unexpected_errors_have_codes_without_internals(gql: Gql) -> None:
+async def test_store_outage_and_unexpected_errors_have_codes_without_internals(gql: Gql) -> None:
     gql.publisher.fail = True
     t0 = discussion("t0").id
     down = await gql.run(f'mutation {{ resync(discussionId: "{t0}") {{ requestId }} }}')

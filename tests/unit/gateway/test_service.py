@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from unit.gateway.fakes import InMemoryDiscussions, RecordingPublisher, discussion, message
+from unit.gateway.fakes import (
+    InMemoryDiscussions,
+    OutboxDown,
+    RecordingPublisher,
+    discussion,
+    message,
+)
 
 from parley_gateway.domain import DiscussionFilters, InvalidCursor, ReplyRejected, Scope
-from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import DiscussionNotFound, DiscussionService, ReplyRequest
 from parley_schemas import REPLY_REQUESTED, DiscussionKey, ParticipantRole, ReplyAction
 from parley_schemas.text import PLAIN_TEXT_ONLY
@@ -187,12 +192,12 @@ async def test_reply_action_sets_the_status(
     assert repo.discussions[doc.id].status is after
 
 
-async def test_unqueued_reply_leaves_the_status_alone() -> None:
+async def test_a_reply_the_outbox_cannot_store_leaves_the_status_alone() -> None:
     doc = discussion("t1")
     repo = InMemoryDiscussions(doc)
     publisher = RecordingPublisher()
     publisher.fail = True
-    with pytest.raises(CommandNotQueued):
+    with pytest.raises(OutboxDown):
         await make_service(repo, publisher).request_reply(
             EVERYONE,
             doc.id,

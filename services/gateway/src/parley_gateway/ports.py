@@ -29,18 +29,6 @@ from parley_store import (
 from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
 
 
-class CommandNotQueued(RuntimeError):
-    """The command bus did not acknowledge the command in time; nothing was queued.
-
-    ``within_seconds`` is the bound the command had (told to the client, so it knows
-    the refusal was not a hang), when the adapter has one.
-    """
-
-    def __init__(self, reason: str, *, within_seconds: float | None = None) -> None:
-        super().__init__(reason)
-        self.within_seconds = within_seconds
-
-
 class AccountExists(ValueError):
     """An account with that id already exists."""
 
@@ -135,11 +123,12 @@ class EventPublisher(Protocol):
 
 class CommandPublisher(Protocol):
     async def publish_reply(self, envelope: Envelope[ReplyCommand]) -> None:
-        """Returns once the command is durably queued; raises CommandNotQueued otherwise."""
+        """Returns once the command is durably stored for publishing (the outbox); raises
+        when it could not be stored (the store is down), and then nothing was queued."""
         ...
 
     async def publish_resync(self, envelope: Envelope[ResyncRequest]) -> None:
-        """Returns once the request is durably queued; raises CommandNotQueued otherwise."""
+        """As :meth:`publish_reply`, for a resync request."""
         ...
 
 

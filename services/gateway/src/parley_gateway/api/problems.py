@@ -23,7 +23,6 @@ from parley_gateway.accounts import NotAuthenticated
 from parley_gateway.adapters.mongo_unavailable import bound_ms, store_unavailable
 from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import InvalidCursor, InvalidFilter, ReplyRejected, WorkflowRejected
-from parley_gateway.ports import CommandNotQueued
 from parley_gateway.service import AttachmentNotFound, DiscussionNotFound
 from parley_platform.logging import get_logger, mask_secrets
 
@@ -220,21 +219,6 @@ def retry_after(request: Request) -> str:
     return str(getattr(settings, "gateway_retry_after_seconds", DEFAULT_RETRY_AFTER_SECONDS))
 
 
-async def _command_not_queued(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CommandNotQueued)
-    log.warning("command not queued", reason=str(exc), path=request.url.path)
-    within = f" within {exc.within_seconds:g} s" if exc.within_seconds is not None else ""
-    return problem_response(
-        request,
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        f"The request could not be queued{within}, so nothing was queued or changed; "
-        "retry after the Retry-After delay.",
-        problem_type=PROBLEM_TYPE_BASE + "command-not-queued",
-        title="Command not queued",
-        headers={"Retry-After": retry_after(request)},
-    )
-
-
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     """A database outage is a 503 the client can retry, not a fault of ours."""
     if not store_unavailable(exc):
@@ -279,7 +263,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DiscussionNotFound, _discussion_not_found)
     app.add_exception_handler(AttachmentNotFound, _attachment_not_found)
-    app.add_exception_handler(CommandNotQueued, _command_not_queued)
     app.add_exception_handler(PyMongoError, _store_error)
     app.add_exception_handler(Exception, _unexpected)
     _document_problems_as_problem_json(app)

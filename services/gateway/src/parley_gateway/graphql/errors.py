@@ -42,7 +42,6 @@ from parley_gateway.invoices import (
     StoreNotInScope,
 )
 from parley_gateway.ports import (
-    CommandNotQueued,
     InvoicerRefused,
     InvoicerUnavailable,
     MailNotSent,
@@ -117,13 +116,6 @@ def describe(error: BaseException | None) -> tuple[str, dict[str, Any]] | None:
         )
     if isinstance(error, Unavailable):
         return str(error), {"code": SERVICE_UNAVAILABLE}
-    if isinstance(error, CommandNotQueued):
-        within = f" within {error.within_seconds:g} s" if error.within_seconds else ""
-        return (
-            f"The request could not be queued{within}, so nothing was queued or changed; "
-            "retry in a few seconds.",
-            {"code": SERVICE_UNAVAILABLE},
-        )
     if isinstance(error, StoreNotInScope | SettingsNotSaved | InvoiceFileNotFound):
         return f"{str(error)[0].upper()}{str(error)[1:]}.", {"code": NOT_FOUND}
     if isinstance(error, InvoiceFieldsMissing):
