@@ -1,10 +1,12 @@
-"""Allegro token rotation serialised across services, on the real FerretDB.
+"""Allegro token rotation owned by ingest, on the real FerretDB.
 
-Ingest and the responder hold the same connection's tokens and refresh them at the
-same moment, against the in-process Allegro sandbox with strict rotation (a used
-refresh token is revoked at once). The shared refresh lock lets one of them ask for a
-grant; the other waits and reads back the saved tokens. Exactly one grant, both end
-with the same working token, the connection stays healthy.
+Ingest and the responder need the same connection's tokens at the same moment, against
+the in-process Allegro sandbox with strict rotation (a used refresh token is revoked at
+once). Ingest owns the credentials: it refreshes under its refresh lock and saves the
+rotation; the responder never spends the refresh token, it asks ingest (in production a
+resync on ingest.commands; here ingest's own refresh, started the same way, without
+waiting for it) and reads the saved tokens back. Exactly one grant, both end with the
+same working token, the connection stays healthy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
 from parley_responder.adapters.allegro import DestinationTokenStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.ports import Destination
 from parley_sandbox import create_app
 from parley_store import REFRESH_LOCKS, MongoRefreshLock
 
@@ -59,7 +62,7 @@ async def http(app: FastAPI, grants: list[httpx.Request]) -> AsyncIterator[httpx
         yield client
 
 
-async def test_two_services_refreshing_at_once_make_one_grant_and_share_it(
+async def test_ingest_refreshes_once_for_both_services_and_the_responder_reads_it_back(
     http: httpx.AsyncClient, grants: list[httpx.Request], mongo_db: AsyncDatabase[Any]
 ) -> None:
     account = f"rot{uuid.uuid4().hex[:8]}"
@@ -95,10 +98,18 @@ async def test_two_services_refreshing_at_once_make_one_grant_and_share_it(
     assert destination is not None
 
     ingest = client_for(connection, repo, http=http)
+    asked: list[asyncio.Task[str]] = []
+
+    class AskIngest:
+        """What ingest does with the responder's refresh request: its sync refreshes."""
+
+        async def request_refresh(self, _: Destination) -> None:
+            asked.append(asyncio.create_task(ingest.auth.access_token()))
+
     responder = AllegroClient(  # what the responder's adapter builds, on the sandbox
         destination.base_url,
         client_credentials(destination.credentials),
-        DestinationTokenStore(destination, lookup),
+        DestinationTokenStore(destination, lookup, AskIngest()),
         http=http,
     )
 
@@ -118,9 +129,13 @@ async def test_two_services_refreshing_at_once_make_one_grant_and_share_it(
     assert isinstance(await responder.threads_page(), list)
     assert await mongo_db[REFRESH_LOCKS].find_one({"_id": connection.id}) is None
 
+    assert len(asked) == 1, "the responder asked ingest once"
+    await asyncio.gather(*asked)
+    assert len(grants) == 1, "ingest answering the request found the tokens fresh"
+
     # The next rotation starts from the saved refresh token: still valid, not revoked.
-    renewed = await responder.auth.renew(responder_token)
-    assert renewed != responder_token and len(grants) == 2
+    renewed = await ingest.auth.renew(ingest_token)
+    assert renewed != ingest_token and len(grants) == 2
 
 
 async def test_a_refresh_lock_is_exclusive_and_a_dead_holders_claim_expires(
