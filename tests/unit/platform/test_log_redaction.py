@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 
 import pytest
 import structlog
@@ -92,6 +93,21 @@ def test_httpx_info_lines_are_silenced_by_configure_logging() -> None:
     try:
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
         assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
+def test_access_lines_come_back_after_a_dict_config_silenced_existing_loggers() -> None:
+    # A library that runs logging.config.dictConfig (disable_existing_loggers defaults to
+    # True) disables every logger that exists then, uvicorn's access log included.
+    logging.getLogger("uvicorn.access")
+    logging.config.dictConfig({"version": 1})
+    assert logging.getLogger("uvicorn.access").disabled
+    configure_logging("test", "INFO")
+    try:
+        assert not logging.getLogger("uvicorn.access").disabled
+        assert logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
