@@ -2,7 +2,7 @@
 
 from .alerts import ALERT_THREAD_PREFIX, OrderAlert, OrderAlertKind, alert_thread_id
 from .codec import UndecodableRecord, decode
-from .commands import ReplyAction, ReplyCommand, ResyncRequest
+from .commands import InvoiceDocument, InvoiceKind, ReplyAction, ReplyCommand, ResyncRequest
 from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
 from .deadletter import DeadLetter
 from .delivery import DeliveryResult, DeliveryState, DeliveryStatus
@@ -116,6 +116,8 @@ __all__ = [
     "DiscussionStatusChanged",
     "DiscussionTagsChanged",
     "Envelope",
+    "InvoiceDocument",
+    "InvoiceKind",
     "MerchantTicketChanged",
     "MessageEvent",
     "MessageReceived",

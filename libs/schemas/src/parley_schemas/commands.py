@@ -16,6 +16,27 @@ class ReplyAction(StrEnum):
     REPLY_AND_PENDING = "reply_and_pending"
 
 
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceDocument(Record):
+    """The invoice (or credit note) a reply carries, named so a family with a document
+    channel (Mirakl order documents) can also file it on the order.
+
+    ``file_id`` is one of the command's ``attachment_file_ids``: the PDF travels with
+    the message as before; this only says which file it is and for which order.
+    """
+
+    file_id: str = Field(min_length=1)
+    number: str = Field(min_length=1, description="The document's number, as printed")
+    order_id: str | None = Field(
+        default=None, description="The marketplace's order the document belongs to"
+    )
+    kind: InvoiceKind = InvoiceKind.INVOICE
+
+
 class ReplyCommand(Record):
     """One reply to deliver; ``command_id`` is the idempotency key end to end."""
 
@@ -36,6 +57,11 @@ class ReplyCommand(Record):
         "failed delivery of the same command_id (a new attempt, never a second reply)",
     )
     requested_at: datetime
+    invoice: InvoiceDocument | None = Field(
+        default=None,
+        description="Which attachment is the invoice, with its order: set by the gateway "
+        "for attach_invoice; a family with order documents also files it on the order",
+    )
 
 
 class ResyncRequest(Record):
