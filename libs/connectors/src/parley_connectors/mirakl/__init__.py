@@ -1,12 +1,22 @@
 """The Mirakl family: one client for every Mirakl-powered operator instance."""
 
-from parley_connectors.mirakl.client import MiraklClient, format_datetime
+from parley_connectors.mirakl.client import (
+    CUSTOMER_INVOICE,
+    MAX_ORDER_DOCUMENTS,
+    ORDER_DOCUMENT_EXTENSIONS,
+    MiraklClient,
+    format_datetime,
+)
 from parley_connectors.mirakl.models import (
     DownloadedFile,
     MiraklAttachment,
+    MiraklDocumentsUploadResult,
+    MiraklDocumentWithErrors,
     MiraklEntity,
+    MiraklError,
     MiraklMessage,
     MiraklMetadata,
+    MiraklOrderDocument,
     MiraklOrganization,
     MiraklParticipant,
     MiraklParticipantType,
@@ -20,12 +30,19 @@ from parley_connectors.mirakl.models import (
 )
 
 __all__ = [
+    "CUSTOMER_INVOICE",
+    "MAX_ORDER_DOCUMENTS",
+    "ORDER_DOCUMENT_EXTENSIONS",
     "DownloadedFile",
     "MiraklAttachment",
     "MiraklClient",
+    "MiraklDocumentWithErrors",
+    "MiraklDocumentsUploadResult",
     "MiraklEntity",
+    "MiraklError",
     "MiraklMessage",
     "MiraklMetadata",
+    "MiraklOrderDocument",
     "MiraklOrganization",
     "MiraklParticipant",
     "MiraklParticipantType",

@@ -1,4 +1,5 @@
-"""Async client for the Mirakl shop messaging API (M10, M11, M12, M13).
+"""Async client for the Mirakl shop messaging API (M10, M11, M12, M13) and order
+documents (OR72, OR74).
 
 One client talks to one operator instance (Carrefour, Empik, Decathlon …) for one
 shop API key; ingest uses the read side, the responder the write side.
@@ -23,6 +24,17 @@ What the public Mirakl documentation says, and this client relies on
   "thread_id"}``. At most 1000 messages per thread and 50 attachments across the
   threads of one entity.
 - M13 ``GET /api/inbox/threads/{attachment_id}/download``: the file's bytes.
+- OR74 ``POST /api/orders/{order_id}/documents`` ("Orders" section, "Upload documents
+  to associate to an order"): multipart/form-data with one ``files`` part per
+  document and an ``order_documents`` part describing them
+  (``{"order_documents": [{"file_name", "type_code"}]}``, JSON or XML); file names
+  must be distinct; csv, doc, xls, ppt, pdf, odt, ods, odp, txt, rtf, png, jpg, gif
+  only; at most 50 documents per order. The answer counts the documents refused
+  (``errors_count``) and lists each with its ``errors`` (``order_documents``). A
+  customer invoice has the type code ``CUSTOMER_INVOICE``.
+- OR72 ``GET /api/orders/documents?order_ids=…``: the orders' documents
+  (``order_documents``: ``id``, ``file_name``, ``file_size``, ``type``, ``order_id``,
+  ``date_uploaded``).
 - HTTP 429 comes with a ``Retry-After`` header in seconds.
 - Integrations must accept new fields and new enumeration values.
 
@@ -50,6 +62,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 import httpx
@@ -68,6 +81,8 @@ from parley_connectors.http import (
 )
 from parley_connectors.mirakl.models import (
     DownloadedFile,
+    MiraklDocumentsUploadResult,
+    MiraklOrderDocument,
     MiraklPayloadError,
     MiraklRecipient,
     MiraklReplyResult,
@@ -79,6 +94,25 @@ from parley_connectors.payloads import format_iso_millis
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
+CUSTOMER_INVOICE = "CUSTOMER_INVOICE"  # OR74's type code of an invoice to the customer
+MAX_ORDER_DOCUMENTS = 50  # documented for OR74: documents one order can hold
+ORDER_DOCUMENT_EXTENSIONS = frozenset(
+    [
+        ".csv",
+        ".doc",
+        ".xls",
+        ".ppt",
+        ".pdf",
+        ".odt",
+        ".ods",
+        ".odp",
+        ".txt",
+        ".rtf",
+        ".png",
+        ".jpg",
+        ".gif",
+    ]
+)
 
 # ``updated_since`` as Mirakl writes dates: ISO 8601 UTC, milliseconds, ``Z``.
 format_datetime = format_iso_millis
@@ -241,6 +275,62 @@ class MiraklClient(MarketplaceHttpClient):
             "GET", f"/inbox/threads/{path_segment(attachment_id)}/download", {}, operation="M13"
         )
         return downloaded_file(response, attachment_id)
+
+    # --- OR74 ----------------------------------------------------------------------
+
+    async def upload_order_documents(
+        self, order_id: str, documents: Sequence[tuple[OutgoingFile, str]]
+    ) -> MiraklDocumentsUploadResult:
+        """Files documents on the order: each ``(file, type_code)``. Mirakl answers 200
+        even when it refuses some: read :meth:`MiraklDocumentsUploadResult.errors_of`."""
+        if not documents:
+            raise ValueError("OR74 needs at least one document")
+        names = [f.name for f, _ in documents]
+        if len(set(names)) != len(names):
+            raise ValueError("OR74 document file names must be distinct")
+        if len(documents) > MAX_ORDER_DOCUMENTS:
+            raise ValueError(f"an order holds at most {MAX_ORDER_DOCUMENTS} documents")
+        for name in names:
+            if PurePosixPath(name.lower()).suffix not in ORDER_DOCUMENT_EXTENSIONS:
+                raise ValueError(f"Mirakl does not take {name!r} as an order document")
+        described = {
+            "order_documents": [{"file_name": f.name, "type_code": code} for f, code in documents]
+        }
+        parts: MultipartFiles = [
+            ("files", (f.name, f.content, f.content_type or "application/octet-stream"))
+            for f, _ in documents
+        ]
+        parts.append(
+            (
+                "order_documents",
+                (None, json.dumps(described, ensure_ascii=False).encode(), "application/json"),
+            )
+        )
+        response = await self._send(
+            "POST", f"/orders/{path_segment(order_id)}/documents", {}, operation="OR74", files=parts
+        )
+        payload = read_json(response, "OR74", MiraklPayloadError)
+        try:
+            return MiraklDocumentsUploadResult.model_validate(payload)
+        except ValueError as exc:
+            raise MiraklPayloadError(f"OR74 answer unreadable: {exc}", payload=payload) from exc
+
+    # --- OR72 ----------------------------------------------------------------------
+
+    async def list_order_documents(self, order_ids: Sequence[str]) -> list[MiraklOrderDocument]:
+        """The documents of the orders (OR72)."""
+        if not order_ids:
+            raise ValueError("OR72 needs at least one order id")
+        payload = await self._get_json(
+            "/orders/documents", {"order_ids": ",".join(order_ids)}, "OR72"
+        )
+        raw = payload.get("order_documents") if isinstance(payload, dict) else None
+        if not isinstance(raw, list):
+            raise MiraklPayloadError("OR72 answer has no 'order_documents' list", payload=payload)
+        try:
+            return [MiraklOrderDocument.model_validate(item) for item in raw]
+        except ValueError as exc:
+            raise MiraklPayloadError(f"OR72 answer unreadable: {exc}", payload=payload) from exc
 
     # --- plumbing ------------------------------------------------------------------
 

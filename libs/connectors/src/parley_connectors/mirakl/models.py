@@ -189,3 +189,53 @@ class MiraklReplyResult(MiraklModel):
 
     message_id: str = Field(min_length=1)
     thread_id: str = Field(min_length=1)
+
+
+# --- order documents (OR72, OR74) ---------------------------------------------------
+
+
+class MiraklOrderDocument(MiraklModel):
+    """A document of an order as OR72 lists it. The type code is ``type`` in the
+    answer (Mirakl's SDK reads it as ``type_code``); both are accepted."""
+
+    id: str = Field(min_length=1)
+    file_name: str
+    order_id: str | None = None
+    type: str | None = None
+    type_code: str | None = None
+    file_size: int | None = Field(default=None, ge=0)
+    date_uploaded: UtcDatetime | None = None
+
+    @property
+    def code(self) -> str | None:
+        return self.type or self.type_code
+
+
+class MiraklError(MiraklModel):
+    code: str | None = None
+    message: str | None = None
+    field: str | None = None
+
+
+class MiraklDocumentWithErrors(MiraklModel):
+    """One document of an OR74 upload, with what Mirakl held against it."""
+
+    file_name: str | None = None
+    type_code: str | None = None
+    errors: list[MiraklError] = Field(default_factory=list)
+
+
+class MiraklDocumentsUploadResult(MiraklModel):
+    """OR74's answer: how many documents failed, and the errors of each."""
+
+    errors_count: int = Field(default=0, ge=0)
+    order_documents: list[MiraklDocumentWithErrors] = Field(default_factory=list)
+
+    def errors_of(self, file_name: str) -> list[str]:
+        """The reasons given for one file (empty: Mirakl took it)."""
+        return [
+            e.message or e.code or "refused"
+            for d in self.order_documents
+            if d.file_name == file_name
+            for e in d.errors
+        ]
