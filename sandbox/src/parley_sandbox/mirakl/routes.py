@@ -26,6 +26,7 @@ from parley_sandbox.faults import Fault, FaultKind
 from parley_sandbox.mirakl import pagination, wire
 from parley_sandbox.mirakl.store import (
     CUSTOMER,
+    MAX_ORDER_DOCUMENTS,
     PARTY_TYPES,
     SHOP,
     MiraklInstance,
@@ -44,6 +45,13 @@ TOPIC_TYPES = frozenset({"FREE_TEXT", "REASON_CODE"})
 DEFAULT_LIMIT = 50  # documented default for M11
 MAX_LIMIT = 100
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024  # documented for OR43; assumed for M12 too
+# OR74: the file types an order document may have (documented).
+DOCUMENT_EXTENSIONS = frozenset(
+    {".csv", ".doc", ".xls", ".ppt", ".pdf", ".odt", ".ods", ".odp", ".txt", ".rtf", ".png"}
+    | {".jpg", ".gif"}
+)
+# Type codes are configured by each operator; the sandbox's operators know these.
+DOCUMENT_TYPES = frozenset({"CUSTOMER_INVOICE"})
 
 
 def sandbox_of(request: Request) -> MiraklSandbox:
@@ -354,3 +362,124 @@ def content_disposition(name: str) -> str:
     """RFC 6266: an ASCII fallback plus the exact UTF-8 name."""
     fallback = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+# --- OR74 ------------------------------------------------------------------------------
+
+
+@router.post("/orders/{order_id}/documents")
+async def upload_order_documents(request: Request, instance: str, order_id: str) -> Response:
+    """Files the request's documents on the order. A malformed request is refused as a
+    whole (400, Mirakl's error body); a document Mirakl will not keep is reported in
+    the 200 answer with its errors, and the others are kept."""
+    found, fault = await enter(request, instance, "OR74")
+    described, files = await read_documents_form(request)
+    if not found.knows_order(order_id):
+        raise SandboxError(404, f"Order with id '{order_id}' not found")
+    names = [name for name, _ in described]
+    if len(set(names)) != len(names):
+        raise SandboxError(400, "order_documents file names must be distinct")
+    by_name = {name: (content_type, content) for name, content_type, content in files}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise SandboxError(400, f"No file part named '{missing[0]}' in files")
+    unused = sorted(set(by_name) - set(names))
+    if unused:
+        raise SandboxError(400, f"File '{unused[0]}' is not described in order_documents")
+    held = len(found.order_documents.get(order_id, []))
+    refused: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for name, type_code in described:
+        errors: list[tuple[str, str]] = []
+        suffix = name.lower().rpartition(".")[2]
+        if "." not in name or f".{suffix}" not in DOCUMENT_EXTENSIONS:
+            errors.append(("DOCUMENT_FORMAT_NOT_SUPPORTED", f"File type of '{name}' refused"))
+        if type_code not in DOCUMENT_TYPES:
+            errors.append(("DOCUMENT_TYPE_NOT_FOUND", f"Unknown document type '{type_code}'"))
+        if held >= MAX_ORDER_DOCUMENTS:
+            errors.append(
+                ("MAX_DOCUMENTS_REACHED", f"An order holds at most {MAX_ORDER_DOCUMENTS} documents")
+            )
+        if errors:
+            refused.append((name, type_code, errors))
+            continue
+        content_type, content = by_name[name]
+        found.file_order_document(order_id, name, type_code, content_type, content)
+        held += 1
+    if fault is not None and fault.kind is FaultKind.LOST_ANSWER:
+        await asyncio.sleep(fault.delay_seconds)  # kept; the answer comes too late
+    return json_answer(wire.documents_upload(refused), fault)
+
+
+async def read_documents_form(
+    request: Request,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str, bytes]]]:
+    """OR74's parts: ``order_documents`` (JSON ``{"order_documents": [{file_name,
+    type_code}]}``) and at least one ``files`` part."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise SandboxError(400, "OR74 expects a multipart/form-data body")
+    try:
+        form = await request.form(max_files=MAX_ORDER_DOCUMENTS, max_part_size=MAX_MESSAGE_BYTES)
+    except Exception as exc:  # python-multipart raises several kinds
+        raise SandboxError(400, f"Unreadable multipart body: {exc}") from exc
+    try:
+        raw = form.get("order_documents")
+        if raw is None:
+            raise SandboxError(400, "order_documents is required")
+        text = (
+            (await raw.read()).decode("utf-8", errors="replace")
+            if isinstance(raw, UploadFile)
+            else raw
+        )
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SandboxError(400, "order_documents is not valid JSON") from exc
+        items = parsed.get("order_documents") if isinstance(parsed, dict) else None
+        if not isinstance(items, list) or not items:
+            raise SandboxError(400, "order_documents must list at least one document")
+        described: list[tuple[str, str]] = []
+        for item in items:
+            name = item.get("file_name") if isinstance(item, dict) else None
+            code = item.get("type_code") if isinstance(item, dict) else None
+            if not isinstance(name, str) or not name or not isinstance(code, str) or not code:
+                raise SandboxError(400, "each order document needs a file_name and a type_code")
+            described.append((name, code))
+        files: list[tuple[str, str, bytes]] = []
+        for part in form.getlist("files"):
+            if not isinstance(part, UploadFile):
+                raise SandboxError(400, "files parts must be files")
+            files.append(
+                (
+                    part.filename or "",
+                    part.content_type or "application/octet-stream",
+                    await part.read(),
+                )
+            )
+        if not files:
+            raise SandboxError(400, "files is required")
+        return described, files
+    finally:
+        await form.close()
+
+
+# --- OR72 ------------------------------------------------------------------------------
+
+
+@router.get("/orders/documents")
+async def list_order_documents(request: Request, instance: str) -> Response:
+    found, fault = await enter(request, instance, "OR72")
+    order_ids = [
+        part.strip()
+        for value in request.query_params.getlist("order_ids")
+        for part in value.split(",")
+        if part.strip()
+    ]
+    if not order_ids:
+        raise SandboxError(400, "order_ids is required")
+    documents = [
+        wire.order_document(d)
+        for order_id in order_ids
+        for d in found.order_documents.get(order_id, [])
+    ]
+    return json_answer({"order_documents": documents, "total_count": len(documents)}, fault)

@@ -25,6 +25,7 @@ from parley_sandbox.faults import FaultQueue
 DEFAULT_API_KEY = "sandbox-shop-key"  # the sandbox's public demo key, not a secret
 MAX_MESSAGES_PER_THREAD = 1000  # documented for M12
 MAX_ATTACHMENTS_PER_ENTITY = 50  # documented for M12
+MAX_ORDER_DOCUMENTS = 50  # documented for OR74
 INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 CUSTOMER, OPERATOR, SHOP = "CUSTOMER", "OPERATOR", "SHOP"
@@ -142,6 +143,23 @@ class ReceivedReply:
 
 
 @dataclass
+class StoredOrderDocument:
+    """A document the shop filed on an order through OR74."""
+
+    id: str
+    order_id: str
+    file_name: str
+    type_code: str
+    content_type: str
+    content: bytes
+    date_uploaded: datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass
 class InstanceConfig:
     name: str
     api_key: str = DEFAULT_API_KEY
@@ -172,6 +190,7 @@ class MiraklInstance:
         self.threads: dict[str, StoredThread] = {}
         self.attachments: dict[str, StoredAttachment] = {}
         self.replies: list[ReceivedReply] = []
+        self.order_documents: dict[str, list[StoredOrderDocument]] = {}
         self.faults = FaultQueue()
 
     @property
@@ -277,6 +296,31 @@ class MiraklInstance:
                 continue
             found.append(thread)
         return found
+
+    # --- order documents (OR72, OR74) ------------------------------------------------
+
+    def knows_order(self, order_id: str) -> bool:
+        """The sandbox has no order book: an order exists once a thread is about it."""
+        return any(
+            e.get("type") == "MMP_ORDER" and e.get("id") == order_id
+            for thread in self.threads.values()
+            for e in thread.entities
+        )
+
+    def file_order_document(
+        self, order_id: str, file_name: str, type_code: str, content_type: str, content: bytes
+    ) -> StoredOrderDocument:
+        document = StoredOrderDocument(
+            id=str(uuid.uuid4().int % 10**9),
+            order_id=order_id,
+            file_name=file_name,
+            type_code=type_code,
+            content_type=content_type,
+            content=content,
+            date_uploaded=self.clock.now(),
+        )
+        self.order_documents.setdefault(order_id, []).append(document)
+        return document
 
 
 class MiraklSandbox:

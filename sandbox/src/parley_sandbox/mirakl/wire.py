@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from parley_sandbox.mirakl.store import OPERATOR, Party, StoredMessage, StoredThread
+from parley_sandbox.mirakl.store import (
+    OPERATOR,
+    Party,
+    StoredMessage,
+    StoredOrderDocument,
+    StoredThread,
+)
 
 M11_MAX_MESSAGES = 100  # "Limited to the last 100 messages" of each thread
 
@@ -73,6 +79,33 @@ def thread(item: StoredThread, *, with_messages: bool, message_cap: int | None) 
         out["messages"] = [message(m) for m in shown]
         out["no_store_reply_needed"] = list(item.no_store_reply_needed)
     return out
+
+
+def order_document(document: StoredOrderDocument) -> dict[str, Any]:
+    """An OR72 entry; the type code is named ``type`` in the answer."""
+    return {
+        "date_uploaded": iso(document.date_uploaded),
+        "file_name": document.file_name,
+        "file_size": document.size,
+        "id": document.id,
+        "order_id": document.order_id,
+        "type": document.type_code,
+    }
+
+
+def documents_upload(refused: list[tuple[str, str, list[tuple[str, str]]]]) -> dict[str, Any]:
+    """OR74's answer: how many documents were refused and, for each, its errors."""
+    return {
+        "errors_count": len(refused),
+        "order_documents": [
+            {
+                "errors": [{"code": code, "message": text} for code, text in errors],
+                "file_name": name,
+                "type_code": type_code,
+            }
+            for name, type_code, errors in refused
+        ],
+    }
 
 
 def error(status: int, message_text: str) -> dict[str, Any]:
