@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -32,8 +33,16 @@ from support.waiting import eventually
 from parley_gateway.app import create_app
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
-from parley_platform.outbox import outbox_collection
-from parley_schemas import CONVERSATION_COMMANDS, REPLY_REQUESTED, RESYNC_REQUESTED
+from parley_platform.outbox import MongoOutbox
+from parley_schemas import (
+    CONVERSATION_COMMANDS,
+    CONVERSATION_EVENTS,
+    DISCUSSION_READ_CHANGED,
+    DISCUSSION_STATUS_CHANGED,
+    REPLY_REQUESTED,
+    RESYNC_REQUESTED,
+    utcnow,
+)
 from parley_store import DISCUSSIONS
 
 BASE_URL = "http://gateway"
@@ -169,21 +178,24 @@ async def gateway_with_kafka_at(
         yield client
 
 
-async def kept_for_the_relay(mongo_db: AsyncDatabase[Any], key: str) -> dict[str, dict[str, Any]]:
-    """The gateway's outbox records of one discussion, by CloudEvents type."""
-    outbox = mongo_db[outbox_collection("gateway")]
-    return {
-        d["envelope"]["type"]: d
-        async for d in outbox.find({})
-        if d["envelope"].get("subject") == key
-    }
+async def kept_for_the_relay(mongo_db: AsyncDatabase[Any], key: str) -> list[dict[str, Any]]:
+    """The gateway's outbox records of one discussion, in the order the relay takes them."""
+    outbox = MongoOutbox(mongo_db, "gateway")
+    return [
+        {"id": r.id, "topic": r.topic.name, "type": r.envelope.type, "data": r.envelope.data}
+        for r in await outbox.pending(1000, utcnow() + timedelta(seconds=1))
+        if r.envelope.subject == key
+    ]
 
 
-async def assert_commands_kept_while_kafka_is_away(
+async def assert_kept_while_kafka_is_away(
     gateway: httpx.AsyncClient, mongo_db: AsyncDatabase[Any], doc: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
+) -> list[dict[str, Any]]:
     """Accepted, stored in the outbox, not lost: the broker is not needed to take a command
-    (the outbox is), so the merchant is not asked to send it again."""
+    or to change a discussion (the outbox is), so the merchant is not asked to do it again
+    and consumers still learn of the change."""
+    changed = await gateway.patch(f"/discussions/{doc['_id']}", json={"status": "pending"})
+    assert changed.status_code == 200, changed.text
     reply = await gateway.post(
         f"/discussions/{doc['_id']}/replies", json={"body": "Your parcel left today."}
     )
@@ -191,12 +203,19 @@ async def assert_commands_kept_while_kafka_is_away(
     assert reply.json()["state"] == "queued"
     resync = await gateway.post(f"/discussions/{doc['_id']}/resync")
     assert resync.status_code == 202, resync.text
+    opened = await gateway.patch(f"/discussions/{doc['_id']}", json={"read": True})
+    assert opened.status_code == 200, opened.text
 
     kept = await kept_for_the_relay(mongo_db, doc["key"])
-    assert set(kept) == {REPLY_REQUESTED.name, RESYNC_REQUESTED.name}
-    assert (
-        kept[REPLY_REQUESTED.name]["envelope"]["data"]["command_id"] == reply.json()["command_id"]
-    )
+    assert [k["type"] for k in kept] == [
+        DISCUSSION_STATUS_CHANGED.name,
+        REPLY_REQUESTED.name,
+        RESYNC_REQUESTED.name,
+        DISCUSSION_READ_CHANGED.name,
+    ]
+    assert kept[0]["data"]["status"] == "pending"
+    assert kept[1]["data"]["command_id"] == reply.json()["command_id"]
+    assert kept[3]["data"]["read"] is True
     # Reads do not need the broker.
     assert (await gateway.get(f"/discussions/{doc['_id']}")).status_code == 200
     return kept
@@ -206,28 +225,32 @@ async def assert_relayed_once_kafka_answers(
     mongo_uri: str,
     mongo_db: AsyncDatabase[Any],
     doc: dict[str, Any],
-    kept: dict[str, dict[str, Any]],
+    kept: list[dict[str, Any]],
     kafka_bootstrap: str,
     topic_prefix: str,
 ) -> None:
     """A gateway with a broker (this one restarted, or another replica) relays what the
-    outage left, with the ids it was stored with; the outbox ends empty."""
+    outage left, in order, with the ids it was stored with; the outbox ends empty."""
+    mine = doc["key"].encode()
     async with (
-        TopicProbe(kafka_bootstrap, CONVERSATION_COMMANDS, topic_prefix) as probe,
+        TopicProbe(kafka_bootstrap, CONVERSATION_COMMANDS, topic_prefix) as commands,
+        TopicProbe(kafka_bootstrap, CONVERSATION_EVENTS, topic_prefix) as events,
         gateway_with_kafka_at(kafka_bootstrap, mongo_uri, mongo_db, doc["store_id"], topic_prefix),
     ):
-        [record] = await probe.wait_for(lambda r: r.key == doc["key"].encode(), timeout=30)
+        [command] = await commands.wait_for(lambda r: r.key == mine, timeout=30)
+        announced = await events.wait_for(lambda r: r.key == mine, count=2, timeout=30)
 
         async def relayed() -> bool:
             return not await kept_for_the_relay(mongo_db, doc["key"])
 
         await eventually(relayed, timeout=30)
-    relayed_reply = record.envelope()
-    assert relayed_reply.id == kept[REPLY_REQUESTED.name]["_id"]
+    relayed_reply = command.envelope()
+    assert relayed_reply.id == kept[1]["id"]
     assert relayed_reply.data.body == "Your parcel left today."
+    assert [r.envelope().id for r in announced] == [kept[0]["id"], kept[3]["id"]]
 
 
-async def test_commands_taken_while_kafka_refuses_connections_are_relayed_once_it_answers(
+async def test_commands_and_changes_taken_while_kafka_refuses_connections_are_relayed_later(
     mongo_uri: str,
     mongo_db: AsyncDatabase[Any],
     stored: dict[str, Any],
@@ -238,7 +261,7 @@ async def test_commands_taken_while_kafka_refuses_connections_are_relayed_once_i
     async with gateway_with_kafka_at(
         away, mongo_uri, mongo_db, stored["store_id"], topic_prefix
     ) as gateway:
-        kept = await assert_commands_kept_while_kafka_is_away(gateway, mongo_db, stored)
+        kept = await assert_kept_while_kafka_is_away(gateway, mongo_db, stored)
     await assert_relayed_once_kafka_answers(
         mongo_uri, mongo_db, stored, kept, kafka_bootstrap, topic_prefix
     )
@@ -254,4 +277,4 @@ async def test_commands_are_taken_within_their_bound_while_kafka_hangs(
     async with gateway_with_kafka_at(
         f"127.0.0.1:{silent_port}", mongo_uri, mongo_db, stored["store_id"], topic_prefix
     ) as gateway:
-        await assert_commands_kept_while_kafka_is_away(gateway, mongo_db, stored)
+        await assert_kept_while_kafka_is_away(gateway, mongo_db, stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -59,3 +60,17 @@ async def test_records_round_trip_once_each_and_leave_by_id(
         log.recording = False
     assert all(q.by_id() or q.filter == {} for q in log.queries), log.queries
     assert await mongo_db["outbox_gateway"].count_documents({}) == 1
+
+
+async def test_records_written_together_are_relayed_in_the_order_given(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    outbox = MongoOutbox(mongo_db, f"order{uuid.uuid4().hex[:6]}")
+    # Ids that sort against the order given: the relay must not fall back on them.
+    batch = [resync(n).model_copy(update={"id": f"{9 - n:032x}"}) for n in range(5)]
+    await outbox.record(INGEST_COMMANDS, batch)
+    pending = await outbox.pending(10, utcnow() + timedelta(seconds=1))
+    assert [r.id for r in pending] == [e.id for e in batch]
+    assert [r.envelope.data["request_id"] for r in pending] == [
+        f"request-{n:04d}" for n in range(5)
+    ]

@@ -12,7 +12,9 @@ no multi-document transactions, so the guarantee rests on single-document writes
    document by ``_id`` once the broker acknowledged it.
 3. :class:`OutboxRelay`, a background loop in every instance, publishes what is left:
    documents older than ``min_age`` (so it does not race the fast path of a live
-   request), in bounded batches, oldest first, each deleted by ``_id`` after its ack.
+   request), in bounded batches, oldest first (records written together keep the
+   order they were given: one discussion's events stay in order), each deleted by
+   ``_id`` after its ack.
 
 Delivery is at least once: a crash between the broker's ack and the delete, or the
 relay and the fast path meeting on one record, puts the record on the wire twice with
@@ -135,8 +137,9 @@ class MongoOutbox:
                 "topic": topic.name,
                 "envelope": e.model_dump(mode="json", by_alias=True),
                 "created_at": now,
+                "seq": seq,  # the order within one write: created_at is the same
             }
-            for e in envelopes
+            for seq, e in enumerate(envelopes)
         ]
         try:
             if len(docs) == 1:
@@ -157,7 +160,7 @@ class MongoOutbox:
         # would scan the collection for any filter or sort anyway.
         docs = [d async for d in self._col.find({})]
         due = [d for d in docs if _aware(d["created_at"]) < older_than]
-        due.sort(key=lambda d: (_aware(d["created_at"]), str(d["_id"])))
+        due.sort(key=lambda d: (_aware(d["created_at"]), d.get("seq", 0), str(d["_id"])))
         return [_record(d) for d in due[:limit]]
 
     async def remove(self, record_id: str) -> None:

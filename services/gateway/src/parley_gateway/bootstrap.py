@@ -16,7 +16,6 @@ from pymongo.errors import PyMongoError
 from parley_connectors.email_relay import SmtpRelaySettings
 from parley_gateway.accounts import AccessService
 from parley_gateway.adapters.http_invoicer import HttpInvoicer
-from parley_gateway.adapters.kafka_events import KafkaEventPublisher
 from parley_gateway.adapters.kafka_live_events import KafkaLiveEventsReader
 from parley_gateway.adapters.mongo_accounts import MongoAccountRepository
 from parley_gateway.adapters.mongo_connections import MongoConnectionReader
@@ -25,6 +24,7 @@ from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.adapters.mongo_idempotency import MongoIdempotencyStore
 from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.adapters.outbox_commands import OutboxCommandPublisher
+from parley_gateway.adapters.outbox_events import OutboxEventPublisher
 from parley_gateway.adapters.smtp_mailer import SmtpMailer
 from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.config import GatewaySettings
@@ -99,13 +99,13 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             discussions = MongoDiscussionRepository(
                 db, max_time_ms=settings.gateway_query_max_time_ms
             )
-            # Commands go through the outbox: stored first, published now or by the relay.
+            # Commands and workflow events go through the outbox: stored first, published
+            # now or by the relay.
             outbox = MongoOutbox(db, "gateway")
-            commands = OutboxCommandPublisher(
-                OutboxPublisher(
-                    outbox, publisher, timeout_seconds=settings.gateway_command_timeout_seconds
-                )
+            outboxed = OutboxPublisher(
+                outbox, publisher, timeout_seconds=settings.gateway_command_timeout_seconds
             )
+            commands = OutboxCommandPublisher(outboxed)
             relay = OutboxRelay(outbox, publisher)
             relay.start()
             export(OUTBOX_OLDEST_AGE, OUTBOX_QUEUED)
@@ -130,9 +130,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                     files=GridFsFileReader(db),
                     uploads=uploads,
                     max_attachments=settings.gateway_max_reply_attachments,
-                    events=KafkaEventPublisher(
-                        publisher, timeout_seconds=settings.gateway_command_timeout_seconds
-                    ),
+                    events=OutboxEventPublisher(outboxed),
                 ),
                 access=AccessService(MongoAccountRepository(db), settings.pepper()),
                 autoresponders=AutoresponderService(

@@ -337,10 +337,11 @@ class DiscussionService:
     async def _announce(self, writes: Sequence[WorkflowWrite], cause: str) -> None:
         """Publishes what the writes changed (nothing for a write that changed nothing).
 
-        The change is stored already and stays: an event that could not be published
-        is logged, not turned into a failed request (repeating the request would change
-        nothing and so announce nothing either). The transactional outbox is where
-        this gap closes; it replaces the EventPublisher adapter, not this call.
+        The change is stored already and stays. The events go to the gateway's outbox
+        (adapters/outbox_events.py), which publishes them now or once the broker is back;
+        only a failure to store them there (the database gone right after the change)
+        is logged here, not turned into a failed request: repeating the request would
+        change nothing and so announce nothing either.
         """
         if self._events is None:
             return
