@@ -146,3 +146,70 @@ async def test_or72_lists_the_documents_of_an_order() -> None:
     )
     assert seen[0].url.path == "/api/orders/documents"
     assert seen[0].url.params["order_ids"] == "ORDER-0001-A"
+
+
+# --- the responder's Mirakl adapter ----------------------------------------------------
+
+
+def adapter(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[Any, list[Any]]:
+    from parley_responder.adapters.mirakl import MiraklReplies
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+
+    return MiraklReplies(http=httpx.AsyncClient(transport=httpx.MockTransport(handler))), seen
+
+
+def destination() -> Any:
+    from parley_responder.ports import Destination
+
+    return Destination("mirakl", BASE, {"api_key": KEY}, {"shop_id": "2001"})
+
+
+async def test_the_responder_files_the_invoice_as_a_customer_invoice_with_or74() -> None:
+    """OR74 as the responder sends it: the invoice PDF in ``files`` and its
+    ``order_documents`` entry with the documented ``CUSTOMER_INVOICE`` type code."""
+    replies, seen = adapter(
+        lambda _: httpx.Response(200, json={"errors_count": 0, "order_documents": []})
+    )
+    await replies.upload_order_document(destination(), "ORDER-0001-A", PDF, "CUSTOMER_INVOICE")
+    (request,) = seen
+    assert (request.method, request.url.path) == ("POST", "/api/orders/ORDER-0001-A/documents")
+    parts = parts_of(request)
+    assert [p[:3] for p in parts if p[0] == "files"] == [("files", PDF.name, "application/pdf")]
+    (described,) = [json.loads(p[3]) for p in parts if p[0] == "order_documents"]
+    assert described["order_documents"] == [
+        {"file_name": PDF.name, "type_code": "CUSTOMER_INVOICE"}
+    ]
+
+
+async def test_the_responder_reads_a_per_file_error_as_a_refusal() -> None:
+    """OR74 answers 200 with ``errors_count`` 1: the document was not filed."""
+    refused = {
+        "errors_count": 1,
+        "order_documents": [
+            {
+                "file_name": PDF.name,
+                "type_code": "CUSTOMER_INVOICE",
+                "errors": [{"code": "MAX_DOCUMENTS", "message": "Too many documents"}],
+            }
+        ],
+    }
+    replies, _ = adapter(lambda _: httpx.Response(200, json=refused))
+    with pytest.raises(BadRequest, match="Too many documents"):
+        await replies.upload_order_document(destination(), "ORDER-0001-A", PDF, "CUSTOMER_INVOICE")
+
+
+async def test_the_responder_asks_or72_whether_the_invoice_is_on_the_order() -> None:
+    listed = {
+        "order_documents": [
+            {"id": "9", "file_name": PDF.name, "order_id": "ORDER-0001-A", "type": "X"}
+        ]
+    }
+    replies, seen = adapter(lambda _: httpx.Response(200, json=listed))
+    assert await replies.has_order_document(destination(), "ORDER-0001-A", PDF.name)
+    assert not await replies.has_order_document(destination(), "ORDER-0001-A", "other.pdf")
+    assert seen[0].url.params["order_ids"] == "ORDER-0001-A"

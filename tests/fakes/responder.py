@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from parley_responder.ports import Delivery, PreparedReply
+from parley_responder.ports import Delivery, OrderDocumentRecord, PreparedReply
 from parley_schemas import ReplyCommand
 
 
@@ -108,3 +108,7 @@ class FakeDeliveries:
             self.rows[command_id], error=error, attempts=attempts, next_attempt_at=next_attempt_at
         )
         self.rows[command_id] = row if sending else replace(row, state="queued")
+
+    async def mark_order_document(self, command_id: str, record: OrderDocumentRecord) -> Delivery:
+        self.rows[command_id] = replace(self.rows[command_id], order_document=record)
+        return self.rows[command_id]

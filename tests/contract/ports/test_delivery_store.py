@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
-from parley_responder.ports import DeliveryStore, PreparedReply
+from parley_responder.ports import DeliveryStore, OrderDocumentRecord, PreparedReply
 from parley_schemas import ParticipantRole, ReplyCommand
 
 # Whole seconds: MongoDB keeps milliseconds, so the store answers what it was given.
@@ -201,3 +201,21 @@ async def test_records_are_independent(store: DeliveryStore) -> None:
     await store.mark_sent(one.command_id, "mp-1")
     row, _ = await store.open(two)
     assert row.state == "queued" and row.marketplace_message_id is None
+
+
+async def test_the_order_document_outcome_is_kept_and_read_back(store: DeliveryStore) -> None:
+    """Issue 14: filing the invoice on the order is recorded with the delivery,
+    ``uploading`` first, then its outcome; a re-opened record shows it."""
+    cmd = command()
+    fresh, _ = await store.open(cmd)
+    assert fresh.order_document is None
+    uploading = OrderDocumentRecord("uploading", "O-1", "f1", "FA-1.pdf")
+    assert (await store.mark_order_document(cmd.command_id, uploading)).order_document == uploading
+    await store.mark_sent(cmd.command_id, "m-1")
+    failed = OrderDocumentRecord("failed", "O-1", "f1", "FA-1.pdf", "Unknown type")
+    await store.mark_order_document(cmd.command_id, failed)
+    again, created = await store.open(cmd)
+    assert not created
+    assert again.state == "sent"
+    assert again.order_document == failed
+    assert again.order_document is not None and again.order_document.settled

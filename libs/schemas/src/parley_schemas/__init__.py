@@ -5,7 +5,13 @@ from .codec import UndecodableRecord, decode
 from .commands import InvoiceDocument, InvoiceKind, ReplyAction, ReplyCommand, ResyncRequest
 from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
 from .deadletter import DeadLetter
-from .delivery import DeliveryResult, DeliveryState, DeliveryStatus
+from .delivery import (
+    DeliveryResult,
+    DeliveryState,
+    DeliveryStatus,
+    OrderDocumentOutcome,
+    OrderDocumentState,
+)
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, utcnow
 from .events import (
     AttachmentStored,
@@ -124,6 +130,8 @@ __all__ = [
     "MessageSent",
     "OrderAlert",
     "OrderAlertKind",
+    "OrderDocumentOutcome",
+    "OrderDocumentState",
     "Participant",
     "ParticipantRole",
     "RawEntity",

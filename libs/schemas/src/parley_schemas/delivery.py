@@ -35,6 +35,25 @@ class DeliveryStatus(StrEnum):
         return cls(state.value)
 
 
+class OrderDocumentState(StrEnum):
+    UPLOADED = "uploaded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class OrderDocumentOutcome(Record):
+    """What became of filing the reply's invoice on its order, where the family has an
+    order-document channel (Mirakl OR74). Tried once per command, after the message
+    was sent; a failure here never sends the message again."""
+
+    state: OrderDocumentState
+    order_id: str
+    file_id: str
+    detail: str | None = Field(
+        default=None, description="Why it failed or was skipped, in the marketplace's words"
+    )
+
+
 class DeliveryResult(Record):
     """The state of one reply; later states replace earlier ones (queued < sent|failed),
     and a merchant retry (higher ``retry``) replaces everything before it."""
@@ -76,4 +95,8 @@ class DeliveryResult(Record):
     attachments: list[AttachmentRef] = Field(
         default_factory=list,
         description="The files of the reply: sent natively, or as download links in the body",
+    )
+    order_document: OrderDocumentOutcome | None = Field(
+        default=None,
+        description="With state sent: the invoice filed on the order as well (or why not)",
     )

@@ -21,6 +21,14 @@ can. A merchant retry of a failed delivery (the gateway queues the command again
 when the failure came after an attempt that may have landed, the marketplace is asked
 first, exactly as after a crash.
 
+Where the family has a document channel (Mirakl order documents, see
+:func:`~parley_responder.domain.rules.order_document_due`) and the command names its
+invoice and order, the invoice is filed on the order too, after the message was sent
+and before ``sent`` is announced: at most once per command (its outcome is kept with
+the delivery; ``uploading`` before the call, so after a crash the marketplace is asked
+whether the document is there instead of uploading blindly). Its failure is reported
+in the result's ``order_document`` and the log, and never sends the message again.
+
 A result is announced again after a crash (the delivery queue resumes the reply, and
 a settled record is announced, never re-sent): its CloudEvents id is derived from the
 command, the round, the state and the attempts, so the repeat is a duplicate that
@@ -59,15 +67,23 @@ from parley_platform.logging import get_logger
 from parley_platform.metrics import DELIVERIES, DeliveryOutcome
 from parley_platform.outbox import stable_id
 from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
-from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_responder.domain.rules import (
+    RuleViolation,
+    check_reply,
+    order_document_due,
+    order_document_type,
+)
 from parley_responder.outgoing import ReplyPreparer
 from parley_responder.ports import (
     UNKNOWN,
+    UPLOADING,
     Delivery,
     DeliveryStore,
     Destination,
     DestinationLookup,
     MarketplaceReplies,
+    OrderDocumentRecord,
+    OrderDocuments,
     PreparedReply,
     ResultSink,
 )
@@ -79,6 +95,8 @@ from parley_schemas import (
     DeliveryState,
     DiscussionKey,
     Envelope,
+    OrderDocumentOutcome,
+    OrderDocumentState,
     ReplyCommand,
     utcnow,
 )
@@ -134,6 +152,13 @@ class Responder:
     async def on_reply(self, command: ReplyCommand) -> None:
         delivery, created = await self._deliveries.open(command)
         if delivery.final:
+            if delivery.state == DeliveryState.SENT.value and self._document_pending(
+                command, delivery
+            ):
+                # Sent, and a crash came before its invoice was filed (or while).
+                found = await self._destinations.find(command.store_id, command.marketplace)
+                if found is not None:
+                    delivery = await self._file_document(command, delivery, found)
             await self._announce(command, delivery)
             return
         if created or (delivery.state == DeliveryState.QUEUED.value and delivery.attempts == 0):
@@ -234,11 +259,12 @@ class Responder:
                     if verdict.verdict is Verdict.LANDED:
                         log.info("reply found at the marketplace", command_id=command.command_id)
                         _count(destination.family, DeliveryOutcome.SENT)
-                        await self._announce(
+                        await self._sent(
                             command,
                             await self._deliveries.mark_sent(
                                 command.command_id, verdict.message_id
                             ),
+                            destination,
                         )
                         return
                     if verdict.verdict is Verdict.UNDECIDABLE:
@@ -337,7 +363,7 @@ class Responder:
             delivery = await self._deliveries.mark_sent(command.command_id, message_id)
             log.info("reply sent", command_id=command.command_id, attempts=attempt)
             _count(destination.family, DeliveryOutcome.SENT)
-            await self._announce(command, delivery)
+            await self._sent(command, delivery, destination)
             return
 
     async def _settle(
@@ -366,8 +392,10 @@ class Responder:
         verdict = reconcile(listed, prepared.body, known)
         if verdict.verdict is Verdict.LANDED:
             _count(destination.family, DeliveryOutcome.SENT)
-            await self._announce(
-                command, await self._deliveries.mark_sent(command.command_id, verdict.message_id)
+            await self._sent(
+                command,
+                await self._deliveries.mark_sent(command.command_id, verdict.message_id),
+                destination,
             )
         elif verdict.verdict is Verdict.NOT_LANDED:
             await self._fail(command, gave_up, unsure_since, family=destination.family)
@@ -375,6 +403,108 @@ class Responder:
             await self._unknown(
                 command, f"{gave_up}; {verdict.reason}", unsure_since, family=destination.family
             )
+
+    async def _sent(
+        self, command: ReplyCommand, delivery: Delivery, destination: Destination
+    ) -> None:
+        """The message is at the marketplace: file its invoice on the order where due,
+        then announce ``sent`` with how that went."""
+        if self._document_pending(command, delivery):
+            delivery = await self._file_document(command, delivery, destination)
+        await self._announce(command, delivery)
+
+    def _document_pending(self, command: ReplyCommand, delivery: Delivery) -> bool:
+        if command.invoice is None or not command.invoice.order_id:
+            return False
+        record = delivery.order_document
+        return record is None or not record.settled
+
+    async def _file_document(
+        self, command: ReplyCommand, delivery: Delivery, destination: Destination
+    ) -> Delivery:
+        """Files the reply's invoice on its order, once; the outcome is kept with the
+        delivery. Nothing here fails the delivery: the message is sent already."""
+        invoice = command.invoice
+        assert invoice is not None and invoice.order_id
+        if not order_document_due(command, destination.family):
+            return delivery  # the family has no document channel: nothing to report
+        order_id = invoice.order_id
+        family = self._families.get(destination.family)
+        kept = delivery.order_document
+
+        async def settle(state: OrderDocumentState, detail: str | None, name: str) -> Delivery:
+            record = OrderDocumentRecord(state.value, order_id, invoice.file_id, name, detail)
+            if state is OrderDocumentState.UPLOADED:
+                log.info(
+                    "invoice filed on the order",
+                    command_id=command.command_id,
+                    order_id=order_id,
+                    number=invoice.number,
+                )
+            else:
+                log.warning(
+                    "invoice not filed on the order",
+                    command_id=command.command_id,
+                    order_id=order_id,
+                    number=invoice.number,
+                    outcome=state.value,
+                    reason=detail,
+                )
+            return await self._deliveries.mark_order_document(command.command_id, record)
+
+        type_code = order_document_type(destination.family, invoice.kind)
+        if type_code is None:
+            return await settle(
+                OrderDocumentState.SKIPPED,
+                f"{destination.family} documents no type code for a {invoice.kind.value}",
+                "",
+            )
+        if not isinstance(family, OrderDocuments):
+            return await settle(
+                OrderDocumentState.SKIPPED,
+                f"this responder does not file {destination.family} order documents",
+                "",
+            )
+        prepared = delivery.prepared
+        planned = [*prepared.native, *(x.file for x in prepared.linked)] if prepared else []
+        reply_file = next((f for f in planned if f.file_id == invoice.file_id), None)
+        if reply_file is None or self._preparer is None:
+            return await settle(
+                OrderDocumentState.SKIPPED,
+                f"the invoice {invoice.file_id} is not among the reply's files",
+                "",
+            )
+        name = reply_file.name
+        try:
+            # An upload may have landed before a crash: look before uploading again.
+            if (
+                kept is not None
+                and kept.state == UPLOADING
+                and await family.has_order_document(destination, order_id, name)
+            ):
+                return await settle(OrderDocumentState.UPLOADED, "found on the order", name)
+            (file,) = await self._preparer.load([reply_file])
+            await self._deliveries.mark_order_document(
+                command.command_id,
+                OrderDocumentRecord(UPLOADING, order_id, invoice.file_id, name),
+            )
+            await family.upload_order_document(destination, order_id, file, type_code)
+        except (
+            BadRequest,
+            NotFound,
+            AuthenticationFailed,
+            RateLimited,
+            MarketplaceUnavailable,
+            PayloadError,
+            RuleViolation,
+            ValueError,
+        ) as exc:
+            maybe = isinstance(exc, PayloadError) or (
+                isinstance(exc, MarketplaceUnavailable) and exc.maybe_delivered
+            )
+            reason = _reason(exc) + (" (it may have been filed: check the order)" if maybe else "")
+            return await settle(OrderDocumentState.FAILED, reason, name)
+        return await settle(OrderDocumentState.UPLOADED, None, name)
 
     async def _unknown(
         self, command: ReplyCommand, reason: str, unsure_since: datetime, *, family: str
@@ -409,6 +539,7 @@ class Responder:
             retry=delivery.retry,
             prepared=delivery.prepared,
             unconfirmed=delivery.state == UNKNOWN,
+            order_document=_outcome(delivery.order_document),
         )
 
     async def _emit(
@@ -423,6 +554,7 @@ class Responder:
         prepared: PreparedReply | None = None,
         unconfirmed: bool = False,
         next_attempt_at: datetime | None = None,
+        order_document: OrderDocumentOutcome | None = None,
     ) -> None:
         files = [*prepared.native, *(x.file for x in prepared.linked)] if prepared else []
         key = DiscussionKey(
@@ -456,9 +588,21 @@ class Responder:
                         )
                         for f in files
                     ],
+                    order_document=order_document if state is DeliveryState.SENT else None,
                 ),
             )
         )
+
+
+def _outcome(record: OrderDocumentRecord | None) -> OrderDocumentOutcome | None:
+    if record is None or not record.settled:
+        return None
+    return OrderDocumentOutcome(
+        state=OrderDocumentState(record.state),
+        order_id=record.order_id,
+        file_id=record.file_id,
+        detail=record.detail,
+    )
 
 
 def _count(family: str, outcome: DeliveryOutcome) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from parley_connectors.files import OutgoingFile
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
@@ -36,6 +36,25 @@ class PreparedReply:
 
 
 UNKNOWN = "unknown"  # the record's state for a failure that may have landed
+UPLOADING = "uploading"  # an order document's state while its upload may be under way
+
+
+@dataclass(frozen=True)
+class OrderDocumentRecord:
+    """Filing the reply's invoice on its order, kept with the delivery (at most once a
+    command): ``uploading`` is recorded before the marketplace call, so a crash leaves
+    it for the next run to check (never a blind second upload); then ``uploaded``,
+    ``failed`` or ``skipped``, with ``detail`` saying why."""
+
+    state: str  # uploading | uploaded | failed | skipped
+    order_id: str
+    file_id: str
+    file_name: str = ""
+    detail: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.state != UPLOADING
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,7 @@ class Delivery:
     # uncertain window (None: not recorded, or the marketplace cannot list them).
     known_ids: frozenset[str] | None = None
     next_attempt_at: datetime | None = None  # parked after a fault until then
+    order_document: OrderDocumentRecord | None = None  # the invoice filed on the order
 
     @property
     def final(self) -> bool:
@@ -108,6 +128,10 @@ class DeliveryStore(Protocol):
         """Parks the reply after a fault: ``attempts`` so far and when the next one is
         due (None: no next one). ``queued`` again, unless ``sending`` (an earlier
         attempt may have landed: the state stays for a crash to reconcile)."""
+
+    async def mark_order_document(self, command_id: str, record: OrderDocumentRecord) -> Delivery:
+        """Keeps where filing the invoice on the order stands (see OrderDocumentRecord)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -182,6 +206,24 @@ class MarketplaceReplies(Protocol):
     ) -> list[ShopReply] | None:
         """The shop's messages in the thread dated at or after ``since`` (less the
         family's clock-skew margin), or None when the marketplace cannot be asked."""
+
+
+@runtime_checkable
+class OrderDocuments(Protocol):
+    """A family's document channel (Mirakl OR74/OR72), next to its messages."""
+
+    async def upload_order_document(
+        self, destination: Destination, order_id: str, file: OutgoingFile, type_code: str
+    ) -> None:
+        """Files one document on the order; BadRequest with the marketplace's reasons
+        when it refuses it."""
+
+    async def has_order_document(
+        self, destination: Destination, order_id: str, file_name: str
+    ) -> bool:
+        """Whether the order holds a document of that name (after an upload that may
+        have landed)."""
+        ...
 
 
 class FileSource(Protocol):

@@ -1,4 +1,5 @@
-"""The Mirakl family's write side: M12 replies, and M10 to reconcile after a crash.
+"""The Mirakl family's write side: M12 replies, and M10 to reconcile after a crash;
+OR74 files a reply's invoice on its order, and OR72 tells whether it is there.
 
 M12 addresses recipients by party type and id, so the thread (M10) is read first to
 find the customer's or operator's participant entry. The same read lists the SHOP
@@ -69,6 +70,23 @@ class MiraklReplies:
             recipients = [_recipient(thread, role) for role in to]
             result = await client.reply(thread_id, body, recipients, attachments)
             return result.message_id
+
+    async def upload_order_document(
+        self, destination: Destination, order_id: str, file: OutgoingFile, type_code: str
+    ) -> None:
+        async with self._client(destination) as client:
+            result = await client.upload_order_documents(order_id, [(file, type_code)])
+        reasons = result.errors_of(file.name)
+        if reasons or result.errors_count:
+            detail = "; ".join(reasons) or f"{result.errors_count} document(s) refused"
+            raise BadRequest(f"Mirakl did not file {file.name} on order {order_id}: {detail}")
+
+    async def has_order_document(
+        self, destination: Destination, order_id: str, file_name: str
+    ) -> bool:
+        async with self._client(destination) as client:
+            documents = await client.list_order_documents([order_id])
+        return any(d.file_name == file_name and d.order_id in (None, order_id) for d in documents)
 
     async def shop_replies(
         self, destination: Destination, thread_id: str, since: datetime

@@ -23,6 +23,10 @@ the merchant retry round), atomic on MongoDB; on FerretDB v1/SQLite, which pushe
 down only an exact ``{_id: value}``, the guard costs a read of the queue, which holds
 only replies not settled yet.
 
+Where the reply's invoice is also filed on its order (Mirakl OR74), the record keeps
+how that went in ``order_document`` (``uploading`` before the call, then
+``uploaded``/``failed``/``skipped``): once per command, whatever the rounds.
+
 Every record of the outbox is read and written by ``_id``: the delivery by command id,
 its prepared reply per round in ``prepared_replies`` (``<retry>:<command id>``), what it
 sent natively in the conversation's ``conversation_usage`` (see :mod:`.mongo_usage`).
@@ -41,7 +45,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley_responder.adapters.mongo_usage import record_sent
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
-from parley_responder.ports import Delivery, PreparedReply
+from parley_responder.ports import Delivery, OrderDocumentRecord, PreparedReply
 from parley_schemas import ReplyCommand, utcnow
 from parley_store import DELIVERIES
 
@@ -185,6 +189,15 @@ class MongoDeliveryStore:
             fields["state"] = "queued"
         await self._col.update_one({"_id": command_id}, {"$set": fields})
 
+    async def mark_order_document(self, command_id: str, record: OrderDocumentRecord) -> Delivery:
+        doc = await self._col.find_one_and_update(
+            {"_id": command_id},
+            {"$set": {"order_document": _order_document_doc(record)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        return _delivery(doc)
+
     async def _final(self, command_id: str, fields: dict[str, Any]) -> Delivery:
         doc = await self._col.find_one_and_update(
             {"_id": command_id},
@@ -322,6 +335,7 @@ def _new_delivery(command: ReplyCommand, now: datetime) -> dict[str, Any]:
         "unsure_since": None,
         "known_ids": None,
         "next_attempt_at": None,
+        "order_document": None,
     }
 
 
@@ -338,6 +352,30 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
         unsure_since=doc.get("unsure_since"),
         known_ids=None if doc.get("known_ids") is None else frozenset(doc["known_ids"]),
         next_attempt_at=doc.get("next_attempt_at"),
+        order_document=_order_document(doc.get("order_document")),
+    )
+
+
+def _order_document_doc(record: OrderDocumentRecord) -> dict[str, Any]:
+    return {
+        "state": record.state,
+        "order_id": record.order_id,
+        "file_id": record.file_id,
+        "file_name": record.file_name,
+        "detail": record.detail,
+        "at": utcnow(),
+    }
+
+
+def _order_document(doc: dict[str, Any] | None) -> OrderDocumentRecord | None:
+    if not doc:
+        return None
+    return OrderDocumentRecord(
+        state=str(doc["state"]),
+        order_id=str(doc["order_id"]),
+        file_id=str(doc["file_id"]),
+        file_name=str(doc.get("file_name") or ""),
+        detail=doc.get("detail"),
     )
 
 

@@ -6,14 +6,20 @@ from other producers than the gateway.
 
 Rules are per family; a Mirakl operator instance listed in the operator catalogue
 may be stricter than its family (its own body limit), and then its limit applies.
+
+A family may also have a document channel besides its messages (``order_documents``:
+Mirakl OR74 files a document on the order): a reply that carries an invoice for an
+order is then filed there as well, once (:func:`order_document_due`), with the
+family's type code for the kind of document (:func:`order_document_type`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parley_connectors.mirakl import CUSTOMER_INVOICE
 from parley_connectors.mirakl.catalogue import CATALOGUE, OperatorCatalogue
-from parley_schemas import ParticipantRole, ReplyCommand
+from parley_schemas import InvoiceKind, ParticipantRole, ReplyCommand
 from parley_schemas.text import PLAIN_TEXT_ONLY, contains_html
 
 
@@ -21,6 +27,10 @@ from parley_schemas.text import PLAIN_TEXT_ONLY, contains_html
 class MarketplaceRules:
     allowed_recipients: frozenset[ParticipantRole]
     max_body_length: int
+    # The family files documents on orders (an invoice, besides the message), with
+    # these type codes; a kind without a code is not filed.
+    order_documents: bool = False
+    order_document_types: tuple[tuple[InvoiceKind, str], ...] = ()
 
 
 FAMILY_RULES: dict[str, MarketplaceRules] = {
@@ -30,10 +40,14 @@ FAMILY_RULES: dict[str, MarketplaceRules] = {
         allowed_recipients=frozenset({ParticipantRole.CUSTOMER}),
         max_body_length=10_000,
     ),
-    # Mirakl M12 addresses the customer and/or the operator of the thread.
+    # Mirakl M12 addresses the customer and/or the operator of the thread. OR74 files
+    # documents on the order: CUSTOMER_INVOICE is the documented type code of an
+    # invoice; no code for a credit note is documented, so credit notes are not filed.
     "mirakl": MarketplaceRules(
         allowed_recipients=frozenset({ParticipantRole.CUSTOMER, ParticipantRole.OPERATOR}),
         max_body_length=10_000,
+        order_documents=True,
+        order_document_types=((InvoiceKind.INVOICE, CUSTOMER_INVOICE),),
     ),
     # Allegro: Message Center messages and issue messages reach the buyer only;
     # NewMessageInThread.text is at most 2000 characters.
@@ -88,3 +102,21 @@ def check_reply(
     if refused:
         names = ", ".join(sorted(r.value for r in refused))
         raise RuleViolation(f"{family} does not accept replies addressed to: {names}")
+
+
+def order_document_due(command: ReplyCommand, family: str) -> bool:
+    """Whether the reply's invoice is to be filed on its order too: the family has the
+    capability, and the command names its invoice with the order it belongs to."""
+    rules = FAMILY_RULES.get(family)
+    return (
+        rules is not None
+        and rules.order_documents
+        and command.invoice is not None
+        and bool(command.invoice.order_id)
+    )
+
+
+def order_document_type(family: str, kind: InvoiceKind) -> str | None:
+    """The family's type code for this kind of document; None when it has none."""
+    rules = FAMILY_RULES.get(family)
+    return dict(rules.order_document_types).get(kind) if rules is not None else None
