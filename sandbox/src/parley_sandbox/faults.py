@@ -31,8 +31,8 @@ class FaultKind(StrEnum):
 # Faults that corrupt a document answer make no sense for a file download.
 CORRUPTING = frozenset({FaultKind.MALFORMED, FaultKind.GARBAGE})
 # Mirakl's operations (the first family; the default of a bare Fault).
-JSON_OPERATIONS = frozenset({"M10", "M11", "M12"})
-OPERATIONS = frozenset({"M10", "M11", "M12", "M13"})
+JSON_OPERATIONS = frozenset({"M10", "M11", "M12", "OR72", "OR74"})
+OPERATIONS = frozenset({"M10", "M11", "M12", "M13", "OR72", "OR74"})
 
 
 @dataclass(frozen=True)
