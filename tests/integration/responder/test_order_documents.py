@@ -1,8 +1,8 @@
 """Issue 14 on the real store: a Mirakl reply carrying its invoice also files the
 invoice on the order (OR74), and the sandbox's OR72 lists it exactly once, whatever
 is delivered again: the same command after it settled, a merchant retry of a failed
-delivery (a crash mid-upload is covered by tests/unit/responder/test_order_documents). A failed upload is reported with the
-delivery and sends the message no second time.
+delivery (a crash mid-upload: tests/unit/responder/test_order_documents.py). A failed
+upload is reported with the delivery and sends the message no second time.
 
 Delivery records live in the real MongoDB-compatible server; the marketplace is the
 sandbox in process (Mirakl seller API, "Orders": OR74 upload, OR72 list).
