@@ -19,6 +19,7 @@ from parley_schemas import (
     DeliveryState,
     Direction,
     DiscussionKey,
+    Organization,
     Participant,
     ParticipantRole,
 )
@@ -116,3 +117,54 @@ def test_a_created_discussion_says_new_and_unread() -> None:
     fresh = DISCUSSION.model_copy(update={"read": False})
     created = events.discussion_created(fresh)
     assert (created.data.status, created.data.read) == ("new", False)
+
+
+def test_a_created_discussion_carries_its_participants_and_entities() -> None:
+    buyer = Participant(
+        role=ParticipantRole.CUSTOMER,
+        name="Ana",
+        marketplace_id="C-1",
+        organization=Organization(name="Acme SA", id="ORG-7"),
+    )
+    fresh = DISCUSSION.model_copy(
+        update={
+            "order_id": "O-1",
+            "participants": [buyer, Participant(role=ParticipantRole.MERCHANT)],
+            "entities": [
+                {"type": "order", "id": "O-1", "label": "Order O-1"},
+                {"type": "offer", "id": "2077", "label": None},
+            ],
+        }
+    )
+
+    created = events.discussion_created(fresh)
+
+    assert created.data.order_id == "O-1"
+    assert created.data.participants[0] == buyer
+    assert [(e.type, e.id, e.label) for e in created.data.entities] == [
+        ("order", "O-1", "Order O-1"),
+        ("offer", "2077", None),
+    ]
+    check([created])
+
+
+def test_an_incoming_message_names_the_senders_company() -> None:
+    buyer = Participant(
+        role=ParticipantRole.CUSTOMER,
+        marketplace_id="C-1",
+        organization=Organization(name="Acme SA", id="ORG-7"),
+    )
+    inbound = MessageDocument(
+        id="m3",
+        discussion_id=DISCUSSION.id,
+        direction=Direction.INBOUND,
+        sender=buyer,
+        body="Invoice for our company, please",
+        sent_at=T0,
+        event_version=1,
+    )
+
+    (received,) = events.message_events(DISCUSSION, inbound)
+
+    assert received.data.sender.organization == Organization(name="Acme SA", id="ORG-7")
+    check([received])

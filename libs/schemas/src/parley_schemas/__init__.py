@@ -3,7 +3,7 @@
 from .alerts import ALERT_THREAD_PREFIX, OrderAlert, OrderAlertKind, alert_thread_id
 from .codec import UndecodableRecord, decode
 from .commands import InvoiceDocument, InvoiceKind, ReplyAction, ReplyCommand, ResyncRequest
-from .common import AttachmentRef, Direction, Participant, ParticipantRole, Record
+from .common import AttachmentRef, Direction, Organization, Participant, ParticipantRole, Record
 from .deadletter import DeadLetter
 from .delivery import (
     DeliveryResult,
@@ -132,6 +132,7 @@ __all__ = [
     "OrderAlertKind",
     "OrderDocumentOutcome",
     "OrderDocumentState",
+    "Organization",
     "Participant",
     "ParticipantRole",
     "RawEntity",

@@ -29,12 +29,24 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
+class Organization(Record):
+    """The company a participant acts for, as the marketplace names it (B2B buyers)."""
+
+    name: str | None = Field(default=None, description="The company's name")
+    id: str | None = Field(default=None, description="The marketplace's id for the company")
+
+
 class Participant(Record):
     role: ParticipantRole
     name: str | None = None
     email: str | None = None
     marketplace_id: str | None = Field(
         default=None, description="The marketplace's own id for this participant"
+    )
+    organization: Organization | None = Field(
+        default=None,
+        description="The company the participant acts for, where the marketplace gives one "
+        "(e.g. Mirakl's customer_organization on B2B threads)",
     )
 
 

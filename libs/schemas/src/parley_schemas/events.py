@@ -26,6 +26,7 @@ from pydantic import Field
 
 from .common import Direction, Participant, ParticipantRole, Record
 from .delivery import DeliveryState, DeliveryStatus
+from .snapshots import RawEntity
 
 WorkflowStatus = Literal["new", "open", "pending", "solved", "closed"]
 """The workflow status values (parley_store.DiscussionStatus; a unit test keeps them equal)."""
@@ -59,6 +60,15 @@ class DiscussionCreated(Record):
     )
     read: bool | None = Field(
         default=None, description="Read state it was created with (always false: unread)"
+    )
+    order_id: str | None = Field(default=None, description="The order it is about, if any")
+    participants: list[Participant] = Field(
+        default_factory=list,
+        description="Who takes part, with their marketplace id and company where given",
+    )
+    entities: list[RawEntity] = Field(
+        default_factory=list,
+        description="What it is about (order, offer, product …) as the marketplace names it",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .common import Direction, Participant, ParticipantRole
+from .common import Direction, Organization, Participant, ParticipantRole
 from .delivery import DeliveryState, DeliveryStatus
 from .envelope import Envelope
 from .events import (
@@ -34,6 +34,7 @@ from .events import (
     MessageSent,
 )
 from .keys import DiscussionKey
+from .snapshots import RawEntity
 from .topics import (
     ATTACHMENT_STORED,
     AUTORESPONSE_SENT,
@@ -99,7 +100,12 @@ _SOURCES = {
 
 
 def _payloads() -> dict[str, BaseModel]:
-    buyer = Participant(role=ParticipantRole.CUSTOMER, name="Camille Martin")
+    buyer = Participant(
+        role=ParticipantRole.CUSTOMER,
+        name="Camille Martin",
+        marketplace_id="C-2044",
+        organization=Organization(name="Atelier Martin SARL", id="ORG-318"),
+    )
     merchant = Participant(role=ParticipantRole.MERCHANT)
     return {
         DISCUSSION_CREATED.name: DiscussionCreated(
@@ -110,6 +116,9 @@ def _payloads() -> dict[str, BaseModel]:
             created_at=_AT,
             status="new",
             read=False,
+            order_id="CMD-7781-A",
+            participants=[buyer, merchant],
+            entities=[RawEntity(type="order", id="CMD-7781-A", label="CMD-7781-A")],
         ),
         MESSAGE_RECEIVED.name: MessageReceived(
             **_MESSAGE,

@@ -30,6 +30,7 @@ from parley_schemas import (
     Envelope,
     MessageReceived,
     MessageSent,
+    RawEntity,
     RecordType,
 )
 from parley_store import DiscussionDocument, MessageDocument
@@ -47,6 +48,15 @@ _EVENT_NAMESPACE = uuid.UUID("0d7d3c52-6b0e-4a8e-9f51-3f3c4a2b1e77")
 
 def _event_id(*parts: str) -> str:
     return uuid.uuid5(_EVENT_NAMESPACE, "/".join(parts)).hex
+
+
+def _entities(discussion: DiscussionDocument) -> list[RawEntity]:
+    """The stored entities that name a type and an id (all the synced ones do)."""
+    return [
+        RawEntity(type=e["type"], id=e["id"], label=e.get("label"))
+        for e in discussion.entities
+        if e.get("type") and e.get("id")
+    ]
 
 
 def discussion_created(discussion: DiscussionDocument) -> Envelope[Any]:
@@ -68,6 +78,9 @@ def discussion_created(discussion: DiscussionDocument) -> Envelope[Any]:
             customer_id=discussion.customer_id,
             status=discussion.status.value,
             read=discussion.read,
+            order_id=discussion.order_id,
+            participants=list(discussion.participants),
+            entities=_entities(discussion),
         ),
     )
 
