@@ -14,7 +14,9 @@ from parley_connectors.email_relay.marketplaces import (
     CDON,
     RelayMarketplace,
     RelayProfile,
+    Unframed,
     relay_for,
+    unframe,
 )
 from parley_connectors.email_relay.outbound import (
     OutgoingAttachment,
@@ -47,6 +49,7 @@ __all__ = [
     "RelayProfile",
     "SmtpRelaySettings",
     "SmtpSender",
+    "Unframed",
     "build_reply",
     "html_to_text",
     "message_ids",
@@ -59,4 +62,5 @@ __all__ = [
     "reply_subject",
     "root_of",
     "thread_id_for",
+    "unframe",
 ]

@@ -6,7 +6,11 @@ base64 bodies. What the mail says is taken as follows:
 
 - text: the text/plain body part; when a mail has only HTML, its visible text
   (:mod:`.html_text`); a declared charset Python does not know is read as UTF-8 with
-  replacement characters rather than losing the message;
+  replacement characters rather than losing the message. The relay's own framing
+  (Amazon's delimiter lines, order header and retention notice, CDON's preamble) is
+  then removed, so the text is the buyer's own words (:func:`.marketplaces.unframe`);
+  what was removed stays in the snapshot payload (``framing``), and the facts it gave
+  (order id, Amazon's ASIN and item) are kept;
 - attachments: every other leaf part that carries a file (``Content-Disposition:
   attachment``, a file name, or a non-text type such as an inline image), with its
   name, content type and bytes; an attached email (message/rfc822) is kept whole as
@@ -18,7 +22,7 @@ base64 bodies. What the mail says is taken as follows:
 - the buyer: the first ``From`` (else ``Reply-To``) address in a relay domain, and its
   display name without the relay's label; that domain also says which marketplace
   relayed the mail (:mod:`.marketplaces`);
-- the order id: from the subject, else from the text.
+- the order id: from the subject, else from the relay's framing, else from the text.
 
 A mail that cannot be read as a buyer message (no relay sender, neither text nor
 attachment, or bytes the parser chokes on) raises :class:`RelayPayloadError`; the
@@ -39,12 +43,13 @@ from email.parser import BytesParser
 from typing import Any
 
 from parley_connectors.email_relay.html_text import html_to_text
-from parley_connectors.email_relay.marketplaces import RelayProfile, relay_for
+from parley_connectors.email_relay.marketplaces import RelayProfile, Unframed, relay_for
 from parley_connectors.email_relay.threads import message_ids, thread_id_for
 from parley_connectors.errors import PayloadError
 
 MAX_TEXT_CHARS = 100_000  # keeps a snapshot far below Kafka's default 1 MB record limit
 _TRUNCATED = "\n[… message truncated by Parley]"
+FRAMING_MAX_CHARS = 20_000  # per side, in the snapshot payload
 _NAME_MAX = 200
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|sv|vs|antw|ant|wg|fw|fwd|tr|rif|r)\s*(?:\[\d+\])?\s*:\s*)+",
@@ -84,6 +89,7 @@ class InboundEmail:
     text: str
     attachments: tuple[InboundAttachment, ...]
     order_id: str | None
+    framing: Unframed
 
     @property
     def thread_id(self) -> str:
@@ -118,6 +124,17 @@ class InboundEmail:
                 {"name": a.name, "content_type": a.content_type, "size": a.size}
                 for a in self.attachments
             ],
+            **({"framing": self._framing_summary()} if self.framing.framed else {}),
+        }
+
+    def _framing_summary(self) -> dict[str, Any]:
+        """What the relay wrapped around the buyer's text, kept as it was."""
+        return {
+            "before": self.framing.before[:FRAMING_MAX_CHARS],
+            "after": self.framing.after[:FRAMING_MAX_CHARS],
+            "order_id": self.framing.order_id,
+            "product_id": self.framing.product_id,
+            "product_title": self.framing.product_title,
         }
 
 
@@ -147,6 +164,8 @@ def _read(message: EmailMessage, raw: bytes) -> InboundEmail:
     attachments = tuple(_attachments(message, body_part))
     if not text.strip() and not attachments:
         raise RelayPayloadError("the email has neither text nor attachments")
+    framing = relay.unframe(text)
+    text = framing.text
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS] + _TRUNCATED
     subject = _header(message, "Subject")
@@ -165,7 +184,8 @@ def _read(message: EmailMessage, raw: bytes) -> InboundEmail:
         sent_at=_date(message),
         text=text,
         attachments=attachments,
-        order_id=relay.order_id(subject, text),
+        order_id=relay.order_id(subject) or framing.order_id or relay.order_id(text),
+        framing=framing,
     )
 
 

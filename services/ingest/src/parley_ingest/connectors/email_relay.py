@@ -10,11 +10,15 @@ turned into a snapshot here, one snapshot per mail, holding that one message:
   from the ``References`` root (``parley_connectors.email_relay.threads``);
 - the buyer is the customer, identified by the anonymised relay address, which Amazon
   keeps the same for every later contact (so it is also the ``marketplace_id``);
-- the order, when the mail names one, is an ``order`` entity;
+- the order, when the mail names one, is an ``order`` entity; the item Amazon's framing
+  names (ASIN and title) is a ``product`` entity;
+- the message body is the buyer's own text, without the relay's framing
+  (``parley_connectors.email_relay.marketplaces.unframe``);
 - ``sent_at`` is the mail's ``Date``, but never later than its arrival (a sender's
   clock cannot put a message in the future), and the arrival time when it has none;
 - ``payload`` is the mail's headers and attachment list (never its bytes: attachments
-  are stored in Parley's file store, and a Kafka record must stay small).
+  are stored in Parley's file store, and a Kafka record must stay small), and the
+  framing removed from the body (``framing``), as it was.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def snapshot_of(
         channel=CHANNEL,
         thread_id=mail.thread_id,
         subject=mail.topic,
-        entities=[RawEntity(type="order", id=mail.order_id)] if mail.order_id else [],
+        entities=_entities(mail),
         participants=[buyer],
         messages=[
             RawMessage(
@@ -105,3 +109,12 @@ def snapshot_of(
         fetched_at=received_at,
         payload=payload,
     )
+
+
+def _entities(mail: InboundEmail) -> list[RawEntity]:
+    entities = [RawEntity(type="order", id=mail.order_id)] if mail.order_id else []
+    if mail.framing.product_id:
+        entities.append(
+            RawEntity(type="product", id=mail.framing.product_id, label=mail.framing.product_title)
+        )
+    return entities
