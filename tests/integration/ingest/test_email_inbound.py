@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -153,6 +154,73 @@ async def test_a_relay_mail_becomes_a_snapshot_on_kafka_with_its_attachment_stor
     stored = await GridFsFileStore(mongo_db).open(attachment.file_id)
     assert stored.content == PDF and stored.content_type == "application/pdf"
     assert snapshot.payload["envelope"]["rcpt_to"] == [address.upper()]
+
+
+# Amazon.de's relay framing around the buyer's words: localized delimiter lines, the
+# order/item header before them and the notice after them (the shape of relayed mail
+# quoted in public seller tooling; see tests/unit/test_email_relay_framing.py).
+FRAMED_DE = """\
+Sie haben eine Nachricht erhalten.
+
+# 302-1234567-7654321:
+1 / Kopfhörer Bluetooth, schwarz [ASIN: B0C1234XYZ]
+
+------------- Anfang der Nachricht -------------
+
+Guten Tag,
+wo bleibt mein Paket?
+
+------------- Ende der Nachricht -------------
+
+War diese E-Mail hilfreich?
+Copyright 2026 Amazon.com, Inc. oder Tochtergesellschaften."""
+
+
+async def test_a_framed_relay_mail_publishes_the_buyers_text_and_keeps_the_framing(
+    smtp: InboundSmtpServer,
+    repo: MongoConnectionRepository,
+    mongo_db: AsyncDatabase[Any],
+    kafka_bootstrap: str,
+) -> None:
+    """The message body (and so the discussion's preview) is the buyer's text only; what
+    Amazon wrapped around it stays in the snapshot payload, its facts become entities.
+    Parley keeps no copy of a readable mail's bytes, before this change or after it:
+    only its attachments (stored unchanged) and, for a mail it cannot read, the raw
+    .eml (stored byte for byte, framing included: the second half of this test)."""
+    connection, address = await add_connection(repo)
+    mail = amazon_mail(address, "302-1234567-7654321", FRAMED_DE)
+
+    async with TopicProbe(kafka_bootstrap, MARKETPLACE_RAW) as probe:
+        await aiosmtplib.send(mail, hostname="127.0.0.1", port=smtp.port)
+        (record,) = await probe.wait_for(
+            lambda r: (r.key or b"").startswith(connection.store_id.encode())
+        )
+
+    snapshot = record.envelope().data
+    (message,) = snapshot.messages
+    assert message.body == "Guten Tag,\nwo bleibt mein Paket?"
+    assert [(e.type, e.id, e.label) for e in snapshot.entities] == [
+        ("order", "302-1234567-7654321", None),
+        ("product", "B0C1234XYZ", "Kopfhörer Bluetooth, schwarz"),
+    ]
+    framing = snapshot.payload["framing"]
+    assert framing["before"].endswith("------------- Anfang der Nachricht -------------")
+    assert "War diese E-Mail hilfreich?" in framing["after"]
+    (attachment,) = message.attachments
+    assert attachment.file_id is not None
+    assert (await GridFsFileStore(mongo_db).open(attachment.file_id)).content == PDF
+
+    unreadable = amazon_mail(address, "302-1234567-7654321", FRAMED_DE, sender="x@shop.example")
+    async with TopicProbe(kafka_bootstrap, DEAD_LETTERS) as dead:
+        await aiosmtplib.send(unreadable, hostname="127.0.0.1", port=smtp.port)
+        (letter,) = await dead.wait_for(lambda r: connection.id.encode() in (r.value or b""))
+    kept = json.loads(letter.envelope().data.original_value)
+    stored = await GridFsFileStore(mongo_db).open(kept["raw_file_id"])
+    kept_mail = message_from_bytes(stored.content, policy=policy.default)
+    assert isinstance(kept_mail, EmailMessage)
+    kept_body = kept_mail.get_body(preferencelist=("plain",))
+    assert kept_body is not None
+    assert kept_body.get_content().replace("\r\n", "\n").strip() == FRAMED_DE
 
 
 async def test_an_unknown_recipient_is_refused_with_550(smtp: InboundSmtpServer) -> None:
