@@ -274,6 +274,8 @@ def test_cdon_errand_header_lines_are_removed() -> None:
         # a notice-like line that opens the text is the buyer's
         ("amazon", "Was this email helpful? Not at all.\nI still have no parcel."),
         ("cdon", "Hej!\n\nVar är mitt paket? Ordernummer: 42277358"),
+        # CDON's opening label far down a long text is the buyer quoting it
+        ("cdon", "\n".join(f"rad {n}" for n in range(40)) + "\nKunds meddelande:\nHej"),
         # delimiters with nothing between them: keep the text rather than nothing
         ("amazon", "------------- Message: -------------\n\n------------- End message ---"),
     ],

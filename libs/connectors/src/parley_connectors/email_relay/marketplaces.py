@@ -141,10 +141,12 @@ class Framing:
     may keep text after its label in a ``rest`` group); ``header`` matches the lines of
     a leading header block and ``anchor`` the ones among them that name the order or
     item (a block without one is not taken for framing); ``notice`` matches the first
-    line of a trailing notice.
+    line of a trailing notice. ``start_within`` limits how far down the text ``start``
+    is looked for, for a relay whose opening line is plain words a buyer could write.
     """
 
     start: re.Pattern[str] | None = None
+    start_within: int | None = None
     end: re.Pattern[str] | None = None
     header: tuple[re.Pattern[str], ...] = ()
     anchor: tuple[re.Pattern[str], ...] = ()
@@ -212,10 +214,11 @@ _CDON_ANCHORS = _lines(
 )
 CDON_FRAMING = Framing(
     start=re.compile(
-        r"^\s*(?:kunds|kundens|customer'?s|the customer'?s|asiakkaan)\s+"
+        r"^\s*(?:kunds|kundens|(?:the )?customer(?:'?s)?|asiakkaan)\s+"
         r"(?:meddelande|message|besked|melding|viesti)\s*:\s*(?P<rest>.*)$",
         re.IGNORECASE,
     ),
+    start_within=30,  # CDON's preamble is a few short paragraphs
     header=(
         *_CDON_ANCHORS,
         *_lines(r"(?:errand type|ärendetyp|ærindetype|sakstype|asiatyyppi)\s*:"),
@@ -254,7 +257,7 @@ class RelayProfile:
         """The buyer's own text of a relayed mail's plain-text body (see :func:`unframe`)."""
         lines = text.split("\n")
         framing = self.framing
-        start = _first(framing.start, lines, 0)
+        start = _first(framing.start, lines[: framing.start_within], 0)
         low = start + 1 if start is not None else _header_end(framing, lines)
         end = _first(framing.end, lines, low)
         high = end if end is not None else _notice_start(framing, lines, low)
