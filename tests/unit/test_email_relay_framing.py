@@ -296,3 +296,20 @@ def test_a_buyers_own_dashes_are_kept() -> None:
     assert unframe(own, "cdon").text == own
     framed = f"------------- Message: -------------\n{own}\n------------- End message -------------"
     assert unframe(framed, "amazon").text == own
+
+
+def test_unknown_text_before_the_opening_delimiter_stays_the_buyers() -> None:
+    """Written for this test: a buyer's new words above an older relayed mail their mail
+    program quoted without "> " marks (the English shape above); only the delimiter
+    lines and the notice after the closing one go."""
+    body = (
+        "Thanks, that works for me!\n\nOn 3 Mar 2026, Amazon Marketplace wrote:\n"
+        "------------- Message: -------------\nWe can send a new one today.\n"
+        "------------- End message -------------\n\nWas this email helpful?"
+    )
+    unframed = unframe(body, RelayMarketplace.AMAZON)
+    assert unframed.text == (
+        "Thanks, that works for me!\n\nOn 3 Mar 2026, Amazon Marketplace wrote:\n"
+        "We can send a new one today."
+    )
+    assert unframed.before == "------------- Message: -------------"

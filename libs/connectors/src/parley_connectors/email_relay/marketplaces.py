@@ -61,9 +61,11 @@ public seller-tooling code and forum posts:
   CDON publishes no closing notice, so none is removed.
 
 Only what is recognised is removed: the text between the delimiters when they are
-present, else a leading paragraph made only of header lines that names the order or
-item, and a trailing notice that starts with a recognised notice line. A body without
-recognised framing is returned unchanged, and so is one that would come out empty.
+present (text before the opening delimiter that is not a recognised header stays the
+buyer's, since it may be their words above a quoted older mail), else a leading
+paragraph made only of header lines that names the order or item; and a trailing
+notice that starts with a recognised notice line. A body without recognised framing
+is returned unchanged, and so is one that would come out empty.
 """
 
 from __future__ import annotations
@@ -143,10 +145,14 @@ class Framing:
     item (a block without one is not taken for framing); ``notice`` matches the first
     line of a trailing notice. ``start_within`` limits how far down the text ``start``
     is looked for, for a relay whose opening line is plain words a buyer could write.
+    With ``preamble`` everything before ``start`` is the relay's (CDON's customer
+    service writes free text there); without it, only a block of header lines is, and
+    any other text before ``start`` stays with the buyer's.
     """
 
     start: re.Pattern[str] | None = None
     start_within: int | None = None
+    preamble: bool = False
     end: re.Pattern[str] | None = None
     header: tuple[re.Pattern[str], ...] = ()
     anchor: tuple[re.Pattern[str], ...] = ()
@@ -219,6 +225,7 @@ CDON_FRAMING = Framing(
         re.IGNORECASE,
     ),
     start_within=30,  # CDON's preamble is a few short paragraphs
+    preamble=True,
     header=(
         *_CDON_ANCHORS,
         *_lines(r"(?:errand type|ärendetyp|ærindetype|sakstype|asiatyyppi)\s*:"),
@@ -264,15 +271,21 @@ class RelayProfile:
         if low == 0 and high == len(lines):
             return Unframed(text)
         body = lines[low:high]
+        removed = lines[:low]
         if start is not None:
             match = framing.start.match(lines[start]) if framing.start else None
             rest = (match.groupdict().get("rest") or "").strip() if match else ""
             if rest:
                 body = [rest, *body]
+            if not (framing.preamble or _only_header(framing, lines[:start])):
+                # text we do not know before the opening line (a quoted older mail's
+                # framing below the buyer's new words, say): it stays the buyer's
+                body = [*lines[:start], *body]
+                removed = lines[start:low]
         buyer = _tidy(body)
         if not buyer:
             return Unframed(text)  # nothing left: keep what we have rather than nothing
-        before = "\n".join(lines[:low]).strip()
+        before = "\n".join(removed).strip()
         after = "\n".join(lines[high:]).strip()
         facts = f"{before}\n{after}"
         order_id = self.order_id(facts)
@@ -365,6 +378,10 @@ def _header_end(framing: Framing, lines: list[str]) -> int:
             return index if anchored and separated else 0
         anchored = anchored or _matches(framing.anchor, line)
     return 0  # header lines only: nothing would be left of the buyer's text
+
+
+def _only_header(framing: Framing, lines: list[str]) -> bool:
+    return all(not line.strip() or _matches(framing.header, line) for line in lines)
 
 
 def _notice_start(framing: Framing, lines: list[str], low: int) -> int:
