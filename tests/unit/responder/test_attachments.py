@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from parley_connectors.mirakl.catalogue import MB
+from parley_connectors.reply_rules import RuleViolation
 from parley_platform.signed_links import LinkSigner
 from parley_responder.domain.attachments import (
     AttachmentPolicy,
@@ -15,7 +16,6 @@ from parley_responder.domain.attachments import (
     plan_attachments,
     policy_for,
 )
-from parley_responder.domain.rules import RuleViolation
 from parley_responder.outgoing import ReplyPreparer
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_store import FileInfo, FileNotStored, StoredFile

@@ -18,13 +18,13 @@ from fakes.responder import FakeDeliveries
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable
 from parley_connectors.files import OutgoingFile
-from parley_responder.domain.attachments import ReplyFile
-from parley_responder.domain.reconcile import ShopReply
-from parley_responder.domain.rules import (
+from parley_connectors.reply_rules import (
     FAMILY_RULES,
     order_document_due,
     order_document_type,
 )
+from parley_responder.domain.attachments import ReplyFile
+from parley_responder.domain.reconcile import ShopReply
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.ports import (
     Destination,

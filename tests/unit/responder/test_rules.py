@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from parley_responder.domain.rules import RuleViolation, check_reply
+from parley_connectors.reply_rules import RuleViolation, check_reply
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_schemas.text import contains_html
 

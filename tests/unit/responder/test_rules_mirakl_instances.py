@@ -13,7 +13,7 @@ from parley_connectors.mirakl.catalogue import (
     Source,
     UrlStatus,
 )
-from parley_responder.domain.rules import FAMILY_RULES, RuleViolation, check_reply
+from parley_connectors.reply_rules import FAMILY_RULES, RuleViolation, check_reply
 from parley_schemas import ParticipantRole, ReplyCommand
 
 STRICT = OperatorCatalogue(

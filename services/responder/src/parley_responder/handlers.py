@@ -22,7 +22,7 @@ when the failure came after an attempt that may have landed, the marketplace is 
 first, exactly as after a crash.
 
 Where the family has a document channel (Mirakl order documents, see
-:func:`~parley_responder.domain.rules.order_document_due`) and the command names its
+:func:`~parley_connectors.reply_rules.order_document_due`) and the command names its
 invoice and order, the invoice is filed on the order too, after the message was sent
 and before ``sent`` is announced: at most once per command (its outcome is kept with
 the delivery; ``uploading`` before the call, so after a crash the marketplace is asked
@@ -63,16 +63,16 @@ from parley_connectors.errors import (
     RateLimited,
 )
 from parley_connectors.files import OutgoingFile
-from parley_platform.logging import get_logger
-from parley_platform.metrics import DELIVERIES, DeliveryOutcome
-from parley_platform.outbox import stable_id
-from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
-from parley_responder.domain.rules import (
+from parley_connectors.reply_rules import (
     RuleViolation,
     check_reply,
     order_document_due,
     order_document_type,
 )
+from parley_platform.logging import get_logger
+from parley_platform.metrics import DELIVERIES, DeliveryOutcome
+from parley_platform.outbox import stable_id
+from parley_responder.domain.reconcile import NO_LISTING, Verdict, known_ids, reconcile
 from parley_responder.outgoing import ReplyPreparer
 from parley_responder.ports import (
     UNKNOWN,

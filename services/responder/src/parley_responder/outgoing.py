@@ -14,6 +14,7 @@ from datetime import datetime
 
 from parley_connectors.files import OutgoingFile
 from parley_connectors.mirakl.catalogue import CATALOGUE
+from parley_connectors.reply_rules import FAMILY_RULES, RuleViolation, body_limit
 from parley_platform.signed_links import LinkSigner, download_url, link_expiry
 from parley_responder.domain.attachments import (
     ReplyFile,
@@ -21,7 +22,6 @@ from parley_responder.domain.attachments import (
     plan_attachments,
     policy_for,
 )
-from parley_responder.domain.rules import FAMILY_RULES, RuleViolation, body_limit
 from parley_responder.ports import ConversationUsage, FileSource, PreparedReply
 from parley_schemas import ReplyCommand, utcnow
 from parley_store import FileNotStored
@@ -76,7 +76,7 @@ class ReplyPreparer:
             body = append_links(command.body, links)
             rules = FAMILY_RULES.get(family)
             if rules is not None:
-                limit, set_by = body_limit(command, family, rules, CATALOGUE)
+                limit, set_by = body_limit(family, command.marketplace, rules, CATALOGUE)
                 if len(body) > limit:
                     raise RuleViolation(
                         f"reply with {len(links)} download link(s) is {len(body)} characters; "

@@ -3,7 +3,7 @@
 A Message Center thread (Parley thread id = Allegro's thread id) is answered with
 ``POST /messaging/threads/{threadId}/messages``; a dispute or claim (thread id
 ``issue:<issueId>``) with ``POST /sale/issues/{issueId}/message``. Both reach the
-buyer only, which :mod:`parley_responder.domain.rules` checks beforehand.
+buyer only, which :mod:`parley_connectors.reply_rules` checks beforehand.
 
 To tell whether a reply arrived, the conversation is read back: the seller's messages
 (Message Center: ``author.isInterlocutor`` false; issues: role SELLER) created at or
