@@ -47,6 +47,17 @@ class RawThreadSnapshot(Record):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     fetched_at: datetime
+    reply_signal: bool = Field(
+        default=False,
+        description="The marketplace says itself whether it expects the shop's reply "
+        "(then reply_expected_since None means it expects none); False: Parley derives "
+        "it from the messages",
+    )
+    reply_expected_since: datetime | None = Field(
+        default=None,
+        description="Since when the marketplace expects the shop's reply, by its own signal "
+        "(e.g. Mirakl's shop_reply_needed_since)",
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -118,6 +118,13 @@ class DiscussionDocument(_Document):
     retention_status: DiscussionStatus | None = None
     retention_status_since: datetime | None = None
     created_event_published: bool = False
+    reply_expected: bool = Field(
+        default=False, description="The marketplace or the buyer waits for the shop's reply"
+    )
+    reply_expected_since: datetime | None = None
+    reply_due_at: datetime | None = Field(
+        default=None, description="When the reply is due (the family's reply window)"
+    )
 
 
 class DeliveryInfo(_Document):

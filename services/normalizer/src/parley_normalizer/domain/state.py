@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from parley_connectors.reply_rules import reply_window
 from parley_schemas import (
     DeliveryResult,
     DeliveryState,
@@ -55,6 +56,7 @@ from parley_store import (
 
 from . import threads
 from .alerts import AlertDiscussion
+from .reply_due import ReplyDue, reply_due
 from .retention import RetentionPolicies, review
 
 MESSAGE_IDS = "message_ids"
@@ -64,6 +66,11 @@ CREATED = "created"  # the pending-events entry of a discussion's created event
 # entries its messages' old ``event_pending`` flags stood for (never written back).
 LEGACY_PENDING = "_legacy_pending_events"
 LAST_MESSAGE_ID = "last_message_id"
+# The latest reply of the shop (sent through Parley, or written on the marketplace),
+# and the times of the buyer's or operator's messages after it: whether a reply is
+# expected, and since the first of those (the deadline runs from the oldest question).
+LAST_REPLY_AT = "last_reply_at"
+UNANSWERED_AT = "unanswered_at"
 
 # Workflow fields (the gateway's) are only ever written when the discussion is created.
 _WORKFLOW_DEFAULTS: dict[str, Any] = {
@@ -174,6 +181,28 @@ class Draft:
         self.message_ids[message_id] = None
         self.unpublished[message_id] = int(doc["event_version"])
         self._consider_latest(doc)
+        self._note_turn(doc)
+
+    def _note_turn(self, doc: dict[str, Any]) -> None:
+        """Whose turn it is: a buyer or operator message asks, a sent reply answers (one
+        of ours once the marketplace took it, or one written on the marketplace)."""
+        at = doc.get("sent_at")
+        if at is None:
+            return
+        last_reply = self.doc.get(LAST_REPLY_AT)
+        waiting: list[datetime] = list(self.doc.get(UNANSWERED_AT) or [])
+        if doc["direction"] == Direction.INBOUND.value:
+            answered = last_reply is not None and _ms(at) <= _ms(last_reply)
+            if not answered and all(_ms(w) != _ms(at) for w in waiting):
+                self._set({UNANSWERED_AT: sorted([*waiting, at], key=_ms)})
+            return
+        sent = (doc.get("delivery") or {}).get("state") == DeliveryState.SENT.value
+        newest = last_reply is None or _ms(at) > _ms(last_reply)
+        if (doc.get("command_id") is None or sent) and newest:
+            self._set({LAST_REPLY_AT: at})
+            still = [w for w in waiting if _ms(w) > _ms(at)]
+            if len(still) != len(waiting):
+                self._set({UNANSWERED_AT: still})
 
     def _consider_latest(self, doc: dict[str, Any], force: bool = False) -> None:
         current_id = self.doc.get(LAST_MESSAGE_ID)
@@ -369,6 +398,7 @@ class Draft:
                 "message_count": len(self.message_ids),
             }
         )
+        self._set(self._reply_due().fields())
         retention = review(self.discussion(), policies, now)
         if not retention.same_as(self.discussion()):
             # Unconditional: should the gateway change the status meanwhile, the stored
@@ -380,6 +410,16 @@ class Draft:
                     "retention_status_since": retention.status_since,
                 }
             )
+
+    def _reply_due(self) -> ReplyDue:
+        doc = self.doc
+        return reply_due(
+            unanswered_since=min(doc.get(UNANSWERED_AT) or [], key=_ms, default=None),
+            last_reply_at=doc.get(LAST_REPLY_AT),
+            signal=bool(doc.get("reply_signal")),
+            signal_since=doc.get("reply_signal_since"),
+            window=reply_window(str(doc.get("family") or ""), str(doc.get("marketplace") or "")),
+        )
 
     def discussion(self) -> DiscussionDocument:
         return DiscussionDocument.model_validate(self.doc)

@@ -92,6 +92,9 @@ def synced_fields(snapshot: RawThreadSnapshot) -> SyncedDiscussion:
             "initiator": (lambda r: r.value if r else None)(initiator(snapshot)),
             "participants": [p.model_dump(mode="json") for p in participants(snapshot)],
             "last_synced_at": snapshot.fetched_at,
+            # The marketplace's own word on whether the shop's reply is expected.
+            "reply_signal": snapshot.reply_signal,
+            "reply_signal_since": snapshot.reply_expected_since,
         },
         created_at=created_at,
     )
