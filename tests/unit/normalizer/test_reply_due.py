@@ -15,6 +15,9 @@ from fakes.normalizer import FakeStore, RecordingSink
 
 from parley_normalizer.handlers import Normalizer
 from parley_schemas import (
+    DISCUSSION_CREATED,
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
     DeliveryResult,
     DeliveryState,
     Participant,
@@ -154,3 +157,16 @@ async def test_replaying_the_same_records_gives_the_same_deadline() -> None:
     once = await stored_after(batch)
     twice = await stored_after(batch, batch)
     assert due(once) == due(twice) == (True, T0, T0 + timedelta(hours=24))
+
+
+async def test_message_events_carry_the_discussions_reply_state_after_them() -> None:
+    store, sink = FakeStore(), RecordingSink()
+    normalizer = Normalizer(store, sink, clock=lambda: T0 + timedelta(days=1))
+    await normalizer.process([snap(msg("a", 0))])
+    await normalizer.process([sent(DeliveryState.SENT, 5)])
+    by_type = {e.type: e.data for e in sink.events}
+    received = by_type[MESSAGE_RECEIVED.name]
+    assert (received.reply_expected, received.reply_due_at) == (True, T0 + timedelta(hours=48))
+    assert by_type[DISCUSSION_CREATED.name].reply_expected is True
+    answered = by_type[MESSAGE_SENT.name]
+    assert (answered.reply_expected, answered.reply_due_at) == (False, None)

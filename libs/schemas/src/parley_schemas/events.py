@@ -35,6 +35,12 @@ _READ_DOC = (
     "The discussion's read state this event left it in, when the event changed it; "
     "None when the event does not touch the read state"
 )
+_REPLY_EXPECTED_DOC = (
+    "Whether the discussion waits for the shop's reply after this change (the "
+    "marketplace's own signal where it gives one, else its messages); null from "
+    "producers that do not say"
+)
+_REPLY_DUE_DOC = "When that reply is due (the marketplace's reply window); null when none"
 
 
 class DiscussionCreated(Record):
@@ -70,6 +76,8 @@ class DiscussionCreated(Record):
         default_factory=list,
         description="What it is about (order, offer, product …) as the marketplace names it",
     )
+    reply_expected: bool | None = Field(default=None, description=_REPLY_EXPECTED_DOC)
+    reply_due_at: datetime | None = Field(default=None, description=_REPLY_DUE_DOC)
 
 
 class MessageEvent(Record):
@@ -85,6 +93,8 @@ class MessageEvent(Record):
     body: str
     sent_at: datetime
     read: bool | None = Field(default=None, description=_READ_DOC)
+    reply_expected: bool | None = Field(default=None, description=_REPLY_EXPECTED_DOC)
+    reply_due_at: datetime | None = Field(default=None, description=_REPLY_DUE_DOC)
 
 
 class MessageReceived(MessageEvent):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,8 @@ def _payloads() -> dict[str, BaseModel]:
             order_id="CMD-7781-A",
             participants=[buyer, merchant],
             entities=[RawEntity(type="order", id="CMD-7781-A", label="CMD-7781-A")],
+            reply_expected=True,
+            reply_due_at=_AT + timedelta(hours=48),
         ),
         MESSAGE_RECEIVED.name: MessageReceived(
             **_MESSAGE,
@@ -128,6 +130,8 @@ def _payloads() -> dict[str, BaseModel]:
             sender=buyer,
             recipients=[ParticipantRole.MERCHANT],
             read=False,
+            reply_expected=True,
+            reply_due_at=_AT + timedelta(hours=48),
         ),
         MESSAGE_SENT.name: MessageSent(
             **{**_MESSAGE, "body": "Bonjour Camille, elle part demain."},
@@ -137,6 +141,7 @@ def _payloads() -> dict[str, BaseModel]:
             recipients=[ParticipantRole.CUSTOMER],
             delivery_state=DeliveryState.SENT,
             command_id=_DELIVERY["command_id"],
+            reply_expected=False,
         ),
         DISCUSSION_STATUS_CHANGED.name: DiscussionStatusChanged(**_WORKFLOW, previous_status="new"),
         DISCUSSION_READ_CHANGED.name: DiscussionReadChanged(**{**_WORKFLOW, "cause": "opened"}),

@@ -81,6 +81,8 @@ def discussion_created(discussion: DiscussionDocument) -> Envelope[Any]:
             order_id=discussion.order_id,
             participants=list(discussion.participants),
             entities=_entities(discussion),
+            reply_expected=discussion.reply_expected,
+            reply_due_at=discussion.reply_due_at,
         ),
     )
 
@@ -109,6 +111,8 @@ def message_event(discussion: DiscussionDocument, message: MessageDocument) -> E
         "recipients": message.recipients,
         "body": message.body,
         "sent_at": message.sent_at,
+        "reply_expected": discussion.reply_expected,
+        "reply_due_at": discussion.reply_due_at,
     }
     event_id = _event_id(message.id, str(message.event_version))
     if message.direction is Direction.INBOUND:
