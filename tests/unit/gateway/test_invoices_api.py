@@ -311,3 +311,80 @@ async def test_graphql_refuses_like_rest(api: Api) -> None:
     down = await graphql(api, LIST, d=MINE.id)
     assert down["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert api.invoicer.orders == []
+
+
+CREDIT = """mutation($d: ID!, $r: JSON!) {
+  issueCreditNote(discussionId: $d, refund: $r) { number kind fileId download created }
+}"""
+REFUND: dict[str, Any] = {"refund_id": "R-1", "reason": "Damaged"}
+
+
+def credit_notes(api: Api) -> list[dict[str, Any]]:
+    return [d for d in api.invoicer.documents.values() if d["kind"] == "credit_note"]
+
+
+async def test_graphql_issues_a_credit_note_once_per_refund(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    invoice = (await graphql(api, ISSUE, d=MINE.id, o=ORDER))["data"]["issueInvoice"]
+    first = (await graphql(api, CREDIT, d=MINE.id, r=REFUND))["data"]["issueCreditNote"]
+    assert (first["kind"], first["created"]) == ("credit_note", True)
+    assert first["number"] != invoice["number"]
+    # The discussion's order and store, as REST sends them.
+    [note] = credit_notes(api)
+    assert (note["store_id"], note["order_id"], note["discussion_id"]) == ("mine", "O-1", MINE.id)
+    again = (await graphql(api, CREDIT, d=MINE.id, r=REFUND))["data"]["issueCreditNote"]
+    assert again == {**first, "created": False}
+    assert len(credit_notes(api)) == 1
+    # Another refund is another credit note.
+    other = await graphql(api, CREDIT, d=MINE.id, r={"refund_id": "R-2"})
+    assert other["data"]["issueCreditNote"]["number"] != first["number"]
+    pdf = await api.mine.get(first["download"])
+    assert (pdf.status_code, pdf.content) == (200, api.invoicer.files[first["fileId"]])
+    listed = (await graphql(api, LIST, d=MINE.id))["data"]["discussionInvoices"]
+    assert [i["kind"] for i in listed] == ["invoice", "credit_note", "credit_note"]
+
+
+async def test_graphql_credit_note_of_an_order_not_invoiced_is_a_conflict(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    answer = await graphql(api, CREDIT, d=MINE.id, r=REFUND)
+    assert answer["data"] is None
+    assert answer["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert "O-1" in answer["errors"][0]["message"]
+    assert credit_notes(api) == []
+
+
+async def test_graphql_credit_note_input_is_refused_naming_the_field(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    await graphql(api, ISSUE, d=MINE.id, o=ORDER)
+
+    async def refused(discussion_id: str, refund: dict[str, Any]) -> dict[str, Any]:
+        answer = await graphql(api, CREDIT, d=discussion_id, r=refund)
+        extensions: dict[str, Any] = answer["errors"][0]["extensions"]
+        assert extensions["code"] == "VALIDATION", answer
+        return extensions
+
+    # The REST body's model: the same rules, the GraphQL argument named.
+    assert (await refused(MINE.id, {"reason": "Damaged"}))["field"] == "refund.refund_id"
+    assert (await refused(MINE.id, {**REFUND, "colour": "red"}))["field"] == "refund.colour"
+    empty_lines = await refused(MINE.id, {**REFUND, "lines": []})
+    assert (empty_lines["field"], empty_lines["reason"]) == ("refund.lines", "too_short")
+    bad_line = await refused(MINE.id, {**REFUND, "lines": [{"sku": "S1"}]})
+    assert bad_line["field"] == "refund.lines.0.label"
+    # What the discussion decides: its own order only, and one is needed.
+    other_order = await refused(MINE.id, {**REFUND, "order_id": "O-2"})
+    assert other_order["fields"] == ["#/refund/order_id"]
+    no_order = await refused(NO_ORDER.id, REFUND)
+    assert no_order["fields"] == ["#/refund/order_id"]
+    assert credit_notes(api) == []
+
+
+async def test_graphql_credit_note_outside_the_callers_stores_or_invoicer_down(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    await graphql(api, ISSUE, d=MINE.id, o=ORDER)
+    theirs = await graphql(api, CREDIT, d=THEIRS.id, r=REFUND)
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert THEIRS.id in theirs["errors"][0]["message"]
+    api.invoicer.down = True
+    down = await graphql(api, CREDIT, d=MINE.id, r=REFUND)
+    assert down["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert credit_notes(api) == []

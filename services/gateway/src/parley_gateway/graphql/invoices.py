@@ -1,9 +1,9 @@
 """Invoices in GraphQL (F20), resolved by the same InvoiceService as REST.
 
-Settings and orders travel as JSON objects of the REST bodies' shape (the invoicer's
-model is the one definition of an invoice; GraphQL does not restate it): they are
-checked by the same pydantic models as REST, so the same input is refused the same
-way, with ``extensions.field`` naming the field.
+Settings, orders and refunds travel as JSON objects of the REST bodies' shape (the
+invoicer's model is the one definition of an invoice; GraphQL does not restate it):
+they are checked by the same pydantic models as REST, so the same input is refused the
+same way, with ``extensions.field`` naming the field.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import strawberry
 from pydantic import BaseModel, ValidationError
 from strawberry.scalars import JSON
 
-from parley_gateway.api.invoice_models import InvoiceOrderIn, InvoiceSettingsIn
+from parley_gateway.api.invoice_models import CreditNoteIn, InvoiceOrderIn, InvoiceSettingsIn
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.errors import InvalidArgument
 from parley_gateway.ports import IssuedDocument
@@ -100,4 +100,14 @@ async def issue_invoice(info: Info, discussion_id: strawberry.ID, order: JSON) -
     scope = context.scope
     checked = _checked(InvoiceOrderIn, order, "order")
     issued = await context.invoices.issue(scope, str(discussion_id), checked, at="#/order")
+    return _issued(info, str(discussion_id), issued)
+
+
+async def issue_credit_note(
+    info: Info, discussion_id: strawberry.ID, refund: JSON
+) -> InvoiceDocument:
+    context = info.context
+    scope = context.scope
+    checked = _checked(CreditNoteIn, refund, "refund")
+    issued = await context.invoices.credit(scope, str(discussion_id), checked, at="#/refund")
     return _issued(info, str(discussion_id), issued)

@@ -18,7 +18,12 @@ from parley_gateway.graphql.autoresponders import (
     send_autoresponder_test,
 )
 from parley_gateway.graphql.context import GraphQLContext
-from parley_gateway.graphql.invoices import InvoiceDocument, issue_invoice, save_invoice_settings
+from parley_gateway.graphql.invoices import (
+    InvoiceDocument,
+    issue_credit_note,
+    issue_invoice,
+    save_invoice_settings,
+)
 from parley_gateway.graphql.types import (
     BulkStatusPayload,
     Discussion,
@@ -191,6 +196,13 @@ class Mutation:
         resolver=issue_invoice,
         description="The invoice of the discussion's order, issued once (the same again "
         "on repeats); the order is the REST body's shape",
+    )
+    issue_credit_note: InvoiceDocument = strawberry.mutation(
+        resolver=issue_credit_note,
+        description="A credit note for a refund of the discussion's invoiced order, issued "
+        "once per refund_id (the same again on repeats); the refund is the REST body's "
+        "shape, without lines the whole invoice is credited. CONFLICT when the order has "
+        "no invoice yet",
     )
     save_autoresponder: Autoresponder = strawberry.mutation(
         resolver=save_autoresponder,
