@@ -19,10 +19,12 @@ from parley_connectors.mirakl import (
     MiraklSender,
     MiraklThread,
 )
+from parley_connectors.mirakl.models import MiraklCustomerOrganization
 from parley_ingest.domain.connections import Connection
 from parley_ingest.ports import FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
+    Organization,
     Participant,
     ParticipantRole,
     RawEntity,
@@ -95,6 +97,7 @@ class MiraklConnector:
 
     def snapshot(self, thread: MiraklThread) -> RawThreadSnapshot:
         c = self._connection
+        company = _company(thread.customer_organization)
         return RawThreadSnapshot(
             connection_id=c.id,
             store_id=c.store_id,
@@ -107,11 +110,16 @@ class MiraklConnector:
                 RawEntity(type=_ENTITY_TYPES.get(e.type, e.type.lower()), id=e.id, label=e.label)
                 for e in thread.entities
             ],
-            participants=[_participant(p) for p in thread.authorized_participants],
-            messages=[_message(m) for m in thread.messages],
+            participants=[_participant(p, company) for p in thread.authorized_participants],
+            messages=[_message(m, company) for m in thread.messages],
             created_at=thread.date_created,
             updated_at=thread.date_updated,
             fetched_at=utcnow(),
+            # M11's metadata says since when the shop's reply is needed (absent: none).
+            reply_signal=thread.metadata is not None,
+            reply_expected_since=(
+                thread.metadata.shop_reply_needed_since if thread.metadata else None
+            ),
             payload=thread.raw,
         )
 
@@ -123,23 +131,38 @@ def _role(party: str) -> ParticipantRole:
         raise UnknownParty(f"unknown Mirakl party type {party!r}") from None
 
 
-def _participant(p: MiraklParticipant) -> Participant:
-    return Participant(role=_role(p.type), name=p.display_name, marketplace_id=p.id)
+def _company(org: MiraklCustomerOrganization | None) -> Organization | None:
+    """The buying company of a B2B thread (``customer_organization``), if Mirakl gives one."""
+    if org is None or not (org.id or org.display_name):
+        return None
+    return Organization(name=org.display_name, id=org.id)
 
 
-def _sender(s: MiraklSender) -> Participant:
-    org = s.organization_details
+def _participant(p: MiraklParticipant, company: Organization | None) -> Participant:
+    role = _role(p.type)
     return Participant(
-        role=_role(s.party),
-        name=s.display_name or (org.display_name if org else None),
-        marketplace_id=org.id if org else None,
+        role=role,
+        name=p.display_name,
+        marketplace_id=p.id,
+        organization=company if role is ParticipantRole.CUSTOMER else None,
     )
 
 
-def _message(m: MiraklMessage) -> RawMessage:
+def _sender(s: MiraklSender, company: Organization | None) -> Participant:
+    org = s.organization_details
+    role = _role(s.party)
+    return Participant(
+        role=role,
+        name=s.display_name or (org.display_name if org else None),
+        marketplace_id=org.id if org else None,
+        organization=company if role is ParticipantRole.CUSTOMER else None,
+    )
+
+
+def _message(m: MiraklMessage, company: Organization | None) -> RawMessage:
     return RawMessage(
         marketplace_message_id=m.id,
-        sender=_sender(m.sender),
+        sender=_sender(m.sender, company),
         recipients=[_role(r.type) for r in m.to],
         body=m.body,
         sent_at=m.date_created,
