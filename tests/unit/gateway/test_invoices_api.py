@@ -317,6 +317,11 @@ CREDIT = """mutation($d: ID!, $r: JSON!) {
   issueCreditNote(discussionId: $d, refund: $r) { number kind fileId download created }
 }"""
 REFUND: dict[str, Any] = {"refund_id": "R-1", "reason": "Damaged"}
+REPLY = """mutation($d: ID!, $b: String!, $o: JSON) {
+  reply(discussionId: $d, body: $b, attachInvoice: $o) {
+    commandId invoice { number attachmentId fileId download }
+  }
+}"""
 
 
 def credit_notes(api: Api) -> list[dict[str, Any]]:
@@ -388,3 +393,44 @@ async def test_graphql_credit_note_outside_the_callers_stores_or_invoicer_down(a
     down = await graphql(api, CREDIT, d=MINE.id, r=REFUND)
     assert down["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert credit_notes(api) == []
+
+
+async def test_graphql_reply_with_attach_invoice_queues_the_invoice_file(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    first = (await graphql(api, REPLY, d=MINE.id, b="Your invoice.", o=ORDER))["data"]["reply"]
+    invoice = first["invoice"]
+    command = api.publisher.published[0].data
+    assert command.command_id == first["commandId"]
+    assert command.attachment_file_ids == [invoice["attachmentId"]]
+    info, content = api.uploads.files[invoice["attachmentId"]]
+    assert (info.store_id, info.name, info.content_type) == (
+        "mine",
+        f"{invoice['number']}.pdf",
+        "application/pdf",
+    )
+    assert content == api.invoicer.files[invoice["fileId"]]
+    assert (await api.mine.get(invoice["download"])).content == content
+    # The same order again: the same invoice, the same file attached.
+    second = (await graphql(api, REPLY, d=MINE.id, b="Again.", o=ORDER))["data"]["reply"]
+    assert second["invoice"] == invoice
+    assert api.publisher.published[1].data.attachment_file_ids == [invoice["attachmentId"]]
+    assert len(api.invoicer.documents) == 1
+    plain = (await graphql(api, REPLY, d=MINE.id, b="No invoice."))["data"]["reply"]
+    assert plain["invoice"] is None
+    assert api.publisher.published[2].data.attachment_file_ids == []
+
+
+async def test_graphql_reply_refused_issues_no_invoice(api: Api) -> None:
+    await graphql(api, SAVE, s="mine", v=SETTINGS)
+    html = await graphql(api, REPLY, d=MINE.id, b="<b>invoice</b>", o=ORDER)
+    assert html["errors"][0]["extensions"]["field"] == "body"
+    shape = await graphql(api, REPLY, d=MINE.id, b="Here", o={**ORDER, "colour": "red"})
+    assert shape["errors"][0]["extensions"]["field"] == "attachInvoice.colour"
+    missing = await graphql(api, REPLY, d=MINE.id, b="Here", o={"currency": "EUR"})
+    extensions = missing["errors"][0]["extensions"]
+    assert extensions["code"] == "VALIDATION"
+    assert "#/attachInvoice/lines" in extensions["fields"]
+    theirs = await graphql(api, REPLY, d=THEIRS.id, b="Here", o=ORDER)
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert api.invoicer.orders == []
+    assert api.publisher.published == []

@@ -16,9 +16,11 @@ from pydantic import BaseModel, ValidationError
 from strawberry.scalars import JSON
 
 from parley_gateway.api.invoice_models import CreditNoteIn, InvoiceOrderIn, InvoiceSettingsIn
+from parley_gateway.domain import clean_recipients, clean_reply_body
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.errors import InvalidArgument
 from parley_gateway.ports import IssuedDocument
+from parley_schemas import ParticipantRole
 
 Info = strawberry.Info[GraphQLContext, None]
 
@@ -36,6 +38,19 @@ class InvoiceDocument:
     order_id: str | None = None
     currency: str | None = None
     total_incl_vat: str | None = None
+
+
+@strawberry.type(
+    name="AttachedInvoice",
+    description="The invoice a reply carries: its number, and its id as the reply's attachment",
+)
+class AttachedInvoiceType:
+    number: str
+    attachment_id: strawberry.ID = strawberry.field(
+        description="The copy attached to the reply (a file of the discussion's store)"
+    )
+    file_id: strawberry.ID = strawberry.field(description="The invoice's own file id")
+    download: str = strawberry.field(description="GET this path (API key) for the PDF")
 
 
 def _download(info: Info, discussion_id: str, file_id: str) -> str:
@@ -111,3 +126,30 @@ async def issue_credit_note(
     checked = _checked(CreditNoteIn, refund, "refund")
     issued = await context.invoices.credit(scope, str(discussion_id), checked, at="#/refund")
     return _issued(info, str(discussion_id), issued)
+
+
+async def invoice_for_reply(
+    info: Info,
+    discussion_id: str,
+    order: JSON,
+    *,
+    body: str,
+    recipients: list[ParticipantRole],
+) -> AttachedInvoiceType:
+    """The invoice of a reply's ``attachInvoice``, as a file the reply attaches (what
+    REST's ``attach_invoice`` does). The reply's own rules are checked first: a reply
+    that will be refused must not issue an invoice on its way."""
+    context = info.context
+    caller = context.caller
+    clean_reply_body(body)
+    clean_recipients(recipients)
+    checked = _checked(InvoiceOrderIn, order, "attachInvoice")
+    attached = await context.invoices.attach(
+        caller.scope, discussion_id, checked, by=caller.account_id, at="#/attachInvoice"
+    )
+    return AttachedInvoiceType(
+        number=attached.document.number,
+        attachment_id=strawberry.ID(attached.file_id),
+        file_id=strawberry.ID(attached.document.file_id),
+        download=_download(info, discussion_id, attached.document.file_id),
+    )

@@ -20,6 +20,7 @@ from parley_gateway.graphql.autoresponders import (
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.invoices import (
     InvoiceDocument,
+    invoice_for_reply,
     issue_credit_note,
     issue_invoice,
     save_invoice_settings,
@@ -61,23 +62,34 @@ async def reply(
         list[strawberry.ID] | None,
         strawberry.argument(description="Files uploaded for the store (POST /files) to attach"),
     ] = None,
+    attach_invoice: Annotated[
+        JSON | None,
+        strawberry.argument(
+            description="Attach the invoice of the discussion's order (issued now, or the "
+            "same one again); the order is issueInvoice's, the REST body's shape"
+        ),
+    ] = None,
 ) -> ReplyQueued | None:
     context = info.context
     caller = context.caller
     roles = [r.role for r in recipients] if recipients is not None else [Recipient.CUSTOMER.role]
+    files = [str(i) for i in attachment_ids or ()]
+    invoice = None
+    if attach_invoice is not None:
+        invoice = await invoice_for_reply(
+            info, str(discussion_id), attach_invoice, body=body, recipients=roles
+        )
+        files.append(str(invoice.attachment_id))
     queued = await context.service.request_reply(
         caller.scope,
         str(discussion_id),
-        ReplyRequest(
-            body=body,
-            action=action,
-            recipients=roles,
-            attachment_ids=[str(i) for i in attachment_ids or ()],
-        ),
+        ReplyRequest(body=body, action=action, recipients=roles, attachment_ids=files),
         requested_by=caller.account_id,
     )
     return ReplyQueued(
-        command_id=queued.command_id, discussion_id=strawberry.ID(queued.discussion_id)
+        command_id=queued.command_id,
+        discussion_id=strawberry.ID(queued.discussion_id),
+        invoice=invoice,
     )
 
 
@@ -154,7 +166,8 @@ class Mutation:
     reply: ReplyQueued | None = strawberry.mutation(
         resolver=reply,
         description="Queue a plain-text reply (HTML is refused). REPLY_AND_SOLVE sets the "
-        "status solved, REPLY_AND_PENDING pending; a plain reply opens a new discussion",
+        "status solved, REPLY_AND_PENDING pending; a plain reply opens a new discussion. "
+        "attachInvoice attaches the order's invoice (invoice says which)",
     )
     set_status: Discussion | None = strawberry.mutation(
         resolver=set_status, description="Set the workflow status of one discussion"

@@ -11,6 +11,7 @@ import strawberry
 
 from parley_gateway.api.links import attachment_path
 from parley_gateway.domain import BulkOutcome, DiscussionFilters
+from parley_gateway.graphql.invoices import AttachedInvoiceType
 from parley_gateway.service import BulkResult, DiscussionPage, DiscussionThread
 from parley_schemas import (
     AttachmentRef,
@@ -281,6 +282,9 @@ class ReplyQueued:
     command_id: str = strawberry.field(description="Idempotency key of the reply, end to end")
     discussion_id: strawberry.ID
     state: str = strawberry.field(default="queued", description="Always queued")
+    invoice: AttachedInvoiceType | None = strawberry.field(
+        default=None, description="The invoice attached with attachInvoice; null without"
+    )
 
 
 @strawberry.type
