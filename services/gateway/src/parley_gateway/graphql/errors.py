@@ -10,7 +10,8 @@ message REST's problem details give, and a code clients can branch on:
   ``extensions.reason`` says which rule)
 - ``BAD_REQUEST``: a malformed request (unknown cursor, invalid query or variables)
 - ``CONFLICT``: the action does not apply in the current state (e.g. retrying a
-  delivery that has not failed; ``extensions.state`` says where it stands)
+  delivery that has not failed, ``extensions.state`` saying where it stands; a credit
+  note for an order not invoiced yet, REST's 409)
 - ``SERVICE_UNAVAILABLE``: the command could not be queued, or the store did not
   answer in time; retry shortly
 - ``QUERY_TOO_COSTLY``: the query's estimated cost is over the limit (see
