@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import ServiceGroup
+from devstack import SANDBOX_CREDENTIALS, ServiceGroup
 from e2e.test_replies import (
+    TIMEOUT,
     a_minute_ago,
     listed,
     mirakl_discussion,
@@ -28,6 +29,7 @@ from e2e.test_replies import (
     outbound,
     problem,
 )
+from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -150,6 +152,22 @@ async def test_an_invoice_goes_natively_to_a_mirakl_instance_with_the_reply(
     # Asking again for the order's invoice: the same number and file, not a new one.
     again = await gateway.post(f"/discussions/{item['id']}/invoices", json=ORDER, timeout=SLOW)
     assert (await ok_json(again, 200))["number"] == number
+
+    # Mirakl also takes invoices as order documents (OR74): filed on the order, once.
+    filed: list[dict[str, Any]] = []
+
+    async def on_the_order() -> bool:
+        listed = await sandbox.get(
+            f"/mirakl/{instance}/api/orders/documents",
+            params={"order_ids": f"ORDER-{instance}"},
+            headers={"Authorization": SANDBOX_CREDENTIALS["mirakl"]["api_key"]},
+        )
+        filed[:] = (await ok_json(listed))["order_documents"]
+        return bool(filed)
+
+    await eventually(on_the_order, timeout=TIMEOUT)
+    (document,) = filed
+    assert (document["file_name"], document["type"]) == (f"{number}.pdf", "CUSTOMER_INVOICE")
 
 
 async def test_an_invoice_rakuten_cannot_carry_is_a_link_to_the_same_pdf(

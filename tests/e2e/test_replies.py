@@ -149,6 +149,52 @@ async def upload(
     return await ok_json(response, 201)
 
 
+# --- reply deadlines ----------------------------------------------------------------
+
+
+async def test_a_reply_due_discussion_is_listed_as_due_until_the_reply_is_sent(
+    system: ServiceGroup,
+    store_id: str,
+    instance: str,
+    gateway: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    item = await mirakl_discussion(system, gateway, sandbox, store_id, instance)
+    # Mirakl says the shop's reply is needed (M11 shop_reply_needed_since, the buyer's
+    # message); due within the family's window (48 h).
+    assert item["reply_expected"] is True
+    due = datetime.fromisoformat(item["reply_due_at"])
+    assert timedelta(hours=47) < due - datetime.now(UTC) <= timedelta(hours=48)
+    horizon = (due + timedelta(minutes=1)).isoformat()
+
+    async def due_ids() -> set[str]:
+        page = await ok_json(
+            await gateway.get(
+                "/discussions", params={"store_id": store_id, "reply_due_before": horizon}
+            )
+        )
+        return {i["id"] for i in page["items"]}
+
+    assert item["id"] in await due_ids()
+    early = (due - timedelta(hours=1)).isoformat()
+    page = await ok_json(
+        await gateway.get("/discussions", params={"store_id": store_id, "reply_due_before": early})
+    )
+    assert page["items"] == [], "not due before its deadline"
+    counts = await ok_json(await gateway.get("/discussions/counts", params={"store_id": store_id}))
+    assert counts["at_risk"] == 0, "48 h away is not at risk yet (4 h window)"
+
+    command_id = await post_reply(gateway, item["id"], "Elle part demain.")
+    await outbound(gateway, item["id"], command_id, "sent")
+
+    async def left() -> bool:
+        return item["id"] not in await due_ids()
+
+    await eventually(left, timeout=TIMEOUT)
+    detail = await ok_json(await gateway.get(f"/discussions/{item['id']}"))
+    assert (detail["reply_expected"], detail["reply_due_at"]) == (False, None)
+
+
 # --- actions, HTML, recipients ---------------------------------------------------------
 
 

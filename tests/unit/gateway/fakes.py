@@ -16,6 +16,7 @@ from parley_gateway.autoresponder_service import AutoresponderService
 from parley_gateway.bootstrap import Bootstrap, Runtime
 from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import (
+    SETTLED,
     Account,
     DiscussionFilters,
     Position,
@@ -55,6 +56,7 @@ def discussion(
     *,
     store_id: str = "store-1",
     marketplace: str = "carrefour",
+    family: str = "mirakl",
     minutes: int | None = 0,
     status: DiscussionStatus = DiscussionStatus.NEW,
     read: bool = False,
@@ -69,7 +71,7 @@ def discussion(
         key=str(key),
         store_id=store_id,
         marketplace=marketplace,
-        family="mirakl",
+        family=family,
         channel="messages",
         thread_id=thread_id,
         subject=subject if subject is not None else f"About {thread_id}",
@@ -145,6 +147,15 @@ class InMemoryDiscussions:
         for d in self._matching(scope, filters):
             counts[d.status] = counts.get(d.status, 0) + 1
         return counts
+
+    async def count_at_risk(
+        self, scope: Scope, filters: DiscussionFilters, due_before: datetime
+    ) -> int:
+        return sum(
+            1
+            for d in self._matching(scope, filters)
+            if _due_before(d, due_before) and d.status not in SETTLED
+        )
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         return self._visible(scope, discussion_id)
@@ -232,7 +243,12 @@ def _matches(d: DiscussionDocument, f: DiscussionFilters) -> bool:
         and (f.subject is None or contains(d.subject, f.subject))
         and (f.since is None or (d.last_message_at is not None and d.last_message_at >= f.since))
         and (f.until is None or (d.last_message_at is not None and d.last_message_at < f.until))
+        and (f.reply_due_before is None or _due_before(d, f.reply_due_before))
     )
+
+
+def _due_before(d: DiscussionDocument, moment: datetime) -> bool:
+    return d.reply_due_at is not None and d.reply_due_at < moment
 
 
 class InMemoryFiles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -97,12 +98,15 @@ async def test_list_pages_with_an_opaque_cursor(api: Api) -> None:
         "status",
         "read",
         "order_id",
+        "entities",
         "participants",
         "last_message_at",
         "last_message_preview",
         "message_count",
         "merchant_ticket_id",
         "tags",
+        "reply_expected",
+        "reply_due_at",
     }
     second = await api.client.get(
         "/discussions", params={"limit": 3, "cursor": page["next_cursor"]}
@@ -163,6 +167,91 @@ async def test_reply_is_accepted_with_a_location(api: Api) -> None:
     assert response.json() == {"command_id": envelope.data.command_id, "state": "queued"}
     assert [r.value for r in envelope.data.recipients] == ["operator"]
     assert api.repo.discussions[doc.id].status is DiscussionStatus.PENDING
+
+
+def allegro_discussion(api: Api, family: str = "allegro") -> str:
+    doc = discussion("a-1", marketplace="allegro-pl", family=family)
+    api.repo.discussions[doc.id] = doc
+    return doc.id
+
+
+@pytest.mark.parametrize(
+    ("reply", "pointer", "code", "says"),
+    [
+        # Allegro's Message Center reaches the buyer only (NewMessageInThread).
+        (
+            {"body": "Hi", "recipients": ["operator"]},
+            "#/recipients",
+            "recipient_not_accepted",
+            "allegro does not accept replies addressed to: operator",
+        ),
+        # NewMessageInThread.text is at most 2000 characters.
+        (
+            {"body": "x" * 2001},
+            "#/body",
+            "too_long_for_marketplace",
+            "reply is 2001 characters; allegro accepts 2000",
+        ),
+    ],
+)
+async def test_a_reply_the_marketplace_would_refuse_is_a_422_naming_the_rule(
+    api: Api, reply: dict[str, Any], pointer: str, code: str, says: str
+) -> None:
+    discussion_id = allegro_discussion(api)
+    response = await api.client.post(f"/discussions/{discussion_id}/replies", json=reply)
+    body = assert_problem(response, 422)
+    assert body["detail"] == says
+    assert body["errors"] == [{"pointer": pointer, "detail": says, "code": code}]
+    assert api.publisher.published == []
+
+
+async def test_a_reply_within_the_marketplace_rules_is_queued(api: Api) -> None:
+    discussion_id = allegro_discussion(api)
+    response = await api.client.post(
+        f"/discussions/{discussion_id}/replies", json={"body": "x" * 2000}
+    )
+    assert response.status_code == 202, response.text
+    assert [e.data.body for e in api.publisher.published] == ["x" * 2000]
+
+
+async def test_a_reply_to_a_family_parley_cannot_answer_is_a_422(api: Api) -> None:
+    discussion_id = allegro_discussion(api, family="ebay")
+    response = await api.client.post(f"/discussions/{discussion_id}/replies", json={"body": "Hi"})
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["code"] == "family_not_supported"
+    assert "ebay" in body["detail"]
+    assert api.publisher.published == []
+
+
+def due_in(api: Api, thread: str, hours: float | None, status: DiscussionStatus) -> None:
+    due = None if hours is None else datetime.now(UTC) + timedelta(hours=hours)
+    doc = discussion(thread, status=status).model_copy(
+        update={"reply_expected": due is not None, "reply_due_at": due}
+    )
+    api.repo.discussions[doc.id] = doc
+
+
+async def test_replies_due_are_listed_and_counted_at_risk(api: Api) -> None:
+    due_in(api, "late", -3, DiscussionStatus.NEW)  # overdue
+    due_in(api, "soon", 2, DiscussionStatus.OPEN)  # within the 4 h at-risk window
+    due_in(api, "later", 10, DiscussionStatus.NEW)  # due, not at risk yet
+    due_in(api, "done", -5, DiscussionStatus.SOLVED)  # overdue but settled
+    due_in(api, "none", None, DiscussionStatus.NEW)  # no reply expected
+
+    counts = (await api.client.get("/discussions/counts")).json()
+    assert counts["at_risk"] == 2
+    unread_counts = (await api.client.get("/discussions/counts", params={"read": True})).json()
+    assert unread_counts["at_risk"] == 0, "the counts' filters apply to at_risk too"
+
+    before = (datetime.now(UTC) + timedelta(hours=5)).isoformat()
+    listed = await api.client.get("/discussions", params={"reply_due_before": before})
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert sorted(i["thread_id"] for i in items) == ["done", "late", "soon"]
+    assert all(i["reply_expected"] and i["reply_due_at"] for i in items)
+
+    naive = await api.client.get("/discussions", params={"reply_due_before": "2026-06-01T00:00"})
+    assert assert_problem(naive, 422)["errors"][0]["parameter"] == "reply_due_before"
 
 
 async def test_html_reply_is_a_422_problem_and_queues_nothing(api: Api) -> None:

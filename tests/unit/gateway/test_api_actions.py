@@ -201,9 +201,23 @@ async def test_invalid_filters_are_named(api: Api, params: Any, parameter: str) 
 async def test_counts_per_status_follow_the_filters_but_not_the_status(api: Api) -> None:
     response = await api.mine.get("/discussions/counts", params={"status": "new"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"new": 1, "open": 2, "pending": 0, "solved": 0, "closed": 0}
+    assert response.json() == {
+        "new": 1,
+        "open": 2,
+        "pending": 0,
+        "solved": 0,
+        "closed": 0,
+        "at_risk": 0,
+    }
     by_type = await api.mine.get("/discussions/counts", params={"type": "order"})
-    assert by_type.json() == {"new": 1, "open": 1, "pending": 0, "solved": 0, "closed": 0}
+    assert by_type.json() == {
+        "new": 1,
+        "open": 1,
+        "pending": 0,
+        "solved": 0,
+        "closed": 0,
+        "at_risk": 0,
+    }
     theirs = await api.mine.get("/discussions/counts", params={"store_id": "theirs"})
     assert set(theirs.json().values()) == {0}
 

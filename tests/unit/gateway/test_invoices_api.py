@@ -29,7 +29,7 @@ from parley_gateway.config import GatewaySettings
 from parley_gateway.files import FileService, UploadLimits
 from parley_gateway.invoices import InvoiceService
 from parley_gateway.service import DiscussionService
-from parley_schemas import Participant, ParticipantRole
+from parley_schemas import InvoiceKind, Participant, ParticipantRole
 from parley_store import DiscussionStatus
 
 PROBLEM = "application/problem+json"
@@ -238,6 +238,14 @@ async def test_reply_with_invoice_queues_the_reply_with_the_invoice_attached(api
     invoice = first.json()["invoice"]
     command = api.publisher.published[0].data
     assert command.attachment_file_ids == [invoice["attachment_id"]]
+    # Named as the invoice of the discussion's order, for families that file it there.
+    assert command.invoice is not None
+    assert (command.invoice.file_id, command.invoice.number) == (
+        invoice["attachment_id"],
+        invoice["number"],
+    )
+    assert command.invoice.kind is InvoiceKind.INVOICE
+    assert command.invoice.order_id == MINE.order_id
     info, content = api.uploads.files[invoice["attachment_id"]]
     assert (info.store_id, info.name, info.content_type) == (
         "mine",
@@ -260,6 +268,18 @@ async def test_a_reply_that_will_be_refused_issues_no_invoice(api: Api) -> None:
     missing = {"body": "Here", "attach_invoice": {"currency": "EUR"}}
     refused = problem(await api.mine.post(f"/discussions/{MINE.id}/replies", json=missing), 422)
     assert "#/attach_invoice/lines" in pointers(refused)
+    assert api.invoicer.orders == []
+    assert api.publisher.published == []
+
+
+async def test_a_reply_the_marketplace_would_refuse_issues_no_invoice(api: Api) -> None:
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    allegro = discussion("a-1", store_id="mine", marketplace="allegro-pl", family="allegro")
+    api.repo.discussions[allegro.id] = allegro
+    # Allegro's Message Center reaches the buyer only.
+    body = {"body": "Invoice", "recipients": ["operator"], "attach_invoice": ORDER}
+    refused = problem(await api.mine.post(f"/discussions/{allegro.id}/replies", json=body), 422)
+    assert refused["errors"][0]["code"] == "recipient_not_accepted"
     assert api.invoicer.orders == []
     assert api.publisher.published == []
 
@@ -402,6 +422,12 @@ async def test_graphql_reply_with_attach_invoice_queues_the_invoice_file(api: Ap
     command = api.publisher.published[0].data
     assert command.command_id == first["commandId"]
     assert command.attachment_file_ids == [invoice["attachmentId"]]
+    assert command.invoice is not None
+    assert (command.invoice.file_id, command.invoice.number, command.invoice.order_id) == (
+        invoice["attachmentId"],
+        invoice["number"],
+        MINE.order_id,
+    )
     info, content = api.uploads.files[invoice["attachmentId"]]
     assert (info.store_id, info.name, info.content_type) == (
         "mine",

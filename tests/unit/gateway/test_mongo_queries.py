@@ -32,6 +32,7 @@ EVERY_FILTER = DiscussionFilters(
     subject="colis",
     since=datetime(2026, 6, 1, tzinfo=UTC),
     until=datetime(2026, 7, 1, tzinfo=UTC),
+    reply_due_before=datetime(2026, 6, 2, tzinfo=UTC),
 )
 
 
@@ -59,6 +60,7 @@ def test_every_filtered_field_is_indexed_after_the_store() -> None:
         "participants.email",
         "subject",
         "last_message_at",
+        "reply_due_at",
     }
     keys = [list(ix.document["key"]) for ix in _INDEXES[DISCUSSIONS]]
     behind_store = {k[1] for k in keys if k[0] == "store_id" and len(k) > 1}
@@ -100,6 +102,7 @@ LISTS: dict[str, tuple[Scope, DiscussionFilters, Position | None]] = {
     "participant": (Scope.of(["s1"]), DiscussionFilters(participant="ana"), None),
     "subject": (Scope.of(["s1"]), DiscussionFilters(subject="colis"), None),
     "since-until": (Scope.of(["s1"]), DiscussionFilters(since=T0, until=T1), None),
+    "reply-due": (Scope.of(["s1"]), DiscussionFilters(reply_due_before=T1), None),
     "cursor": (Scope.of(["s1"]), DiscussionFilters(), Position(T0, "d9")),
     "cursor-undated": (Scope.of(["s1"]), DiscussionFilters(), Position(None, "d9")),
     "status-cursor": (

@@ -134,6 +134,17 @@ _INDEXES: dict[str, list[IndexModel]] = {
         _by_store_listed("read"),
         _by_store_listed("type"),
         _by_store_listed("order_id"),
+        # The orders, offers and products a discussion is about (multikey: one key per
+        # entity); the list order is on plain fields, so pages still come in index order.
+        IndexModel(
+            [
+                ("store_id", ASCENDING),
+                ("entities.id", ASCENDING),
+                ("last_message_at", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="store_entity_last_message",
+        ),
         # "Contains" filters (case-insensitive regex) cannot seek, but they scan these
         # (multikey) index keys within the caller's stores rather than whole documents.
         IndexModel(
@@ -145,6 +156,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
             name="store_participant_email",
         ),
         IndexModel([("store_id", ASCENDING), ("subject", ASCENDING)], name="store_subject"),
+        # What is due first: the reply_due_before filter and the "at risk" count.
+        IndexModel([("store_id", ASCENDING), ("reply_due_at", ASCENDING)], name="store_reply_due"),
         IndexModel([("store_id", ASCENDING), ("customer_id", ASCENDING)], name="store_customer"),
         # The retention sweeper: what has expired, and whose status changed unseen.
         IndexModel([("expires_at", ASCENDING)], name="expires_at"),

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -131,6 +132,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                     uploads=uploads,
                     max_attachments=settings.gateway_max_reply_attachments,
                     events=OutboxEventPublisher(outboxed),
+                    at_risk_window=timedelta(hours=settings.gateway_reply_at_risk_hours),
                 ),
                 access=AccessService(MongoAccountRepository(db), settings.pepper()),
                 autoresponders=AutoresponderService(

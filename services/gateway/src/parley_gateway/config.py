@@ -59,9 +59,15 @@ class GatewaySettings(ServiceSettings, LinkSettings):
     gateway_command_timeout_seconds: float = Field(
         default=4.0,
         gt=0,
-        description="How long a reply, bulk or resync request waits for Kafka to take "
-        "its command before answering 503; longer than KAFKA_REQUEST_TIMEOUT_MS, so a "
-        "refused command is never published later",
+        description="How long a request waits for Kafka to take its command or event "
+        "after storing it in the outbox; past that the outbox relay publishes it later "
+        "and the request is answered at once",
+    )
+    gateway_reply_at_risk_hours: float = Field(
+        default=4.0,
+        gt=0,
+        description="A reply due within this many hours (or overdue) counts as at risk "
+        "in the discussion counts",
     )
     gateway_query_max_time_ms: int = Field(
         default=3000,

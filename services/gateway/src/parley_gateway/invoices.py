@@ -17,10 +17,11 @@ bucket; the same invoice attached twice is the same file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley_gateway.domain import Scope
+from parley_gateway.domain import Scope, check_marketplace_rules
 from parley_gateway.files import FileService
 from parley_gateway.ports import DiscussionRepository, Invoicer, InvoicerRefused, IssuedDocument
 from parley_gateway.service import DiscussionNotFound
@@ -178,12 +179,17 @@ class InvoiceService:
         *,
         by: str,
         at: str = "#/attach_invoice",
+        reply: tuple[str, Sequence[ParticipantRole]] | None = None,
     ) -> AttachedInvoice:
         """The order's invoice (issued now or before) as a file of the discussion's
-        store, ready to attach to a reply by its id."""
+        store, ready to attach to a reply by its id. ``reply`` (body, recipients): the
+        reply it goes with, checked against the marketplace's rules first, so a reply
+        that will be refused issues no invoice on its way."""
         if self._files is None:
             raise InvoiceFieldsMissing({at: "attaching invoices is not available here"})
         discussion = await self._discussion(scope, discussion_id)
+        if reply is not None:
+            check_marketplace_rules(discussion.family, discussion.marketplace, *reply)
         issued = await self._issue(discussion, supplied, at)
         file_id = await self._files.keep_generated(
             discussion.store_id,

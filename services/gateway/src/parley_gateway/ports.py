@@ -65,6 +65,13 @@ class DiscussionRepository(Protocol):
         """How many discussions match, per status (statuses without any may be missing)."""
         ...
 
+    async def count_at_risk(
+        self, scope: Scope, filters: DiscussionFilters, due_before: datetime
+    ) -> int:
+        """How many match and expect a reply due before ``due_before``, not solved or
+        closed (see domain.listing.SETTLED)."""
+        ...
+
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None: ...
 
     async def mark_read(self, scope: Scope, discussion_id: str) -> WorkflowWrite | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from parley_gateway.domain import (
     DEFAULT_PAGE_SIZE,
@@ -20,6 +20,8 @@ from parley_gateway.domain import (
     Position,
     Scope,
     WorkflowUpdate,
+    at_risk_before,
+    check_marketplace_rules,
     clean_bulk_ids,
     clean_recipients,
     clean_reply_body,
@@ -42,6 +44,7 @@ from parley_schemas import (
     RESYNC_REQUESTED,
     DiscussionKey,
     Envelope,
+    InvoiceDocument,
     ParticipantRole,
     ReplyAction,
     ReplyCommand,
@@ -96,6 +99,10 @@ class ReplyRequest:
     action: ReplyAction = ReplyAction.REPLY
     recipients: Sequence[ParticipantRole] = (ParticipantRole.CUSTOMER,)
     attachment_ids: Sequence[str] = ()  # files uploaded (POST /files) for the store
+    # Which attachment is the order's invoice (or credit note): a family with a
+    # document channel (Mirakl OR74) files it on the order too. Its order defaults to
+    # the discussion's.
+    invoice: InvoiceDocument | None = None
 
 
 @dataclass(frozen=True)
@@ -141,10 +148,13 @@ class DiscussionService:
         uploads: FileService | None = None,
         max_attachments: int = 10,
         events: EventPublisher | None = None,
+        at_risk_window: timedelta = timedelta(hours=4),
     ) -> None:
         """``events``: where workflow changes are announced; None announces nothing
-        (unit tests that do not look at events)."""
+        (unit tests that do not look at events). ``at_risk_window``: how soon a reply
+        due counts as "at risk" (overdue ones always do)."""
         self._events = events
+        self._at_risk_window = at_risk_window
         self._uploads = uploads
         self._max_attachments = max_attachments
         self._discussions = discussions
@@ -182,6 +192,12 @@ class DiscussionService:
         """
         found = await self._discussions.count_by_status(scope, filters.without_statuses())
         return {status: found.get(status, 0) for status in DiscussionStatus}
+
+    async def count_at_risk(self, scope: Scope, filters: DiscussionFilters) -> int:
+        """Discussions whose reply is overdue or due within the at-risk window, among
+        those the filters (status aside) select, solved and closed ones left out."""
+        due_before = at_risk_before(self._clock(), self._at_risk_window)
+        return await self._discussions.count_at_risk(scope, filters.without_statuses(), due_before)
 
     async def open_discussion(self, scope: Scope, discussion_id: str) -> DiscussionThread:
         """The discussion with its messages; opening it marks it read (F11).
@@ -236,6 +252,7 @@ class DiscussionService:
         discussion = await self._discussions.get(scope, discussion_id)
         if discussion is None:
             raise DiscussionNotFound(discussion_id)
+        check_marketplace_rules(discussion.family, discussion.marketplace, body, recipients)
         attachment_ids = await check_attachments(
             self._uploads, discussion.store_id, reply.attachment_ids, self._max_attachments
         )
@@ -251,6 +268,7 @@ class DiscussionService:
             body=body,
             recipients=recipients,
             attachment_file_ids=attachment_ids,
+            invoice=_invoice_of(reply.invoice, discussion.order_id),
             requested_by=requested_by,
             requested_at=self._clock(),
         )
@@ -359,3 +377,9 @@ class DiscussionService:
 
     async def check_ready(self) -> None:
         await self._discussions.ping()
+
+
+def _invoice_of(invoice: InvoiceDocument | None, order_id: str | None) -> InvoiceDocument | None:
+    if invoice is None or invoice.order_id or not order_id:
+        return invoice
+    return invoice.model_copy(update={"order_id": order_id})

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_gateway.domain import (
+    SETTLED,
     DiscussionFilters,
     Position,
     Scope,
@@ -50,6 +52,7 @@ LIST_FIELDS = (
     "status",
     "read",
     "order_id",
+    "entities",
     "participants",
     "created_at",
     "last_message_at",
@@ -57,6 +60,8 @@ LIST_FIELDS = (
     "message_count",
     "merchant_ticket_id",
     "tags",
+    "reply_expected",
+    "reply_due_at",
 )
 LIST_PROJECTION = dict.fromkeys(LIST_FIELDS, 1)
 MESSAGE_ORDER = [("sent_at", ASCENDING), ("_id", ASCENDING)]
@@ -105,6 +110,22 @@ class MongoDiscussionRepository:
             maxTimeMS=self._max_time_ms,
         )
         return {DiscussionStatus(row["_id"]): int(row["count"]) async for row in cursor}
+
+    async def count_at_risk(
+        self, scope: Scope, filters: DiscussionFilters, due_before: datetime
+    ) -> int:
+        query = list_query(scope, filters, None)
+        if query is None:
+            return 0
+        at_risk = {
+            "reply_due_at": {"$lt": due_before},
+            "status": {"$nin": [s.value for s in SETTLED]},
+        }
+        return int(
+            await self._discussions.count_documents(
+                {"$and": [query, at_risk]}, maxTimeMS=self._max_time_ms
+            )
+        )
 
     async def get(self, scope: Scope, discussion_id: str) -> DiscussionDocument | None:
         query = _scoped(scope, {"_id": discussion_id})
@@ -216,6 +237,9 @@ def list_query(
         query["type"] = _one_or_in(t.value for t in filters.types)
     if filters.order_ids:
         query["order_id"] = _one_or_in(filters.order_ids)
+    if filters.entity_ids:
+        # Equality on the (multikey) entity ids: seeks store_entity_last_message.
+        query["entities.id"] = _one_or_in(filters.entity_ids)
     if filters.since is not None or filters.until is not None:
         window: dict[str, Any] = {}
         if filters.since is not None:
@@ -223,6 +247,9 @@ def list_query(
         if filters.until is not None:
             window["$lt"] = filters.until
         query["last_message_at"] = window
+    if filters.reply_due_before is not None:
+        # Null (no reply expected) is never "less than" a date: only the due ones match.
+        query["reply_due_at"] = {"$lt": filters.reply_due_before}
     if filters.subject is not None:
         query["subject"] = _contains(filters.subject)
     more: list[dict[str, Any]] = []

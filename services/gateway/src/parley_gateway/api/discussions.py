@@ -42,7 +42,7 @@ from parley_gateway.domain import (
 )
 from parley_gateway.domain.listing import MAX_CONTAINS_CHARS, MAX_CURSOR_CHARS
 from parley_gateway.service import ReplyRequest
-from parley_schemas import ParticipantRole
+from parley_schemas import InvoiceDocument, InvoiceKind, ParticipantRole
 from parley_store import DiscussionStatus, DiscussionType
 
 router = APIRouter(
@@ -84,6 +84,13 @@ class ListFilters:
             list[str] | None,
             Query(description="Only discussions about these orders (repeatable, exact)"),
         ] = None,
+        entity_id: Annotated[
+            list[str] | None,
+            Query(
+                description="Only discussions about these orders, offers or products: the "
+                "marketplace's id as in `entities[].id` (repeatable, exact)"
+            ),
+        ] = None,
         participant: Annotated[
             str | None,
             Query(
@@ -108,6 +115,13 @@ class ListFilters:
             datetime | None,
             Query(description="Last message before this time (ISO 8601 with zone)"),
         ] = None,
+        reply_due_before: Annotated[
+            datetime | None,
+            Query(
+                description="A reply is expected and due before this time, overdue ones "
+                "included (ISO 8601 with zone)"
+            ),
+        ] = None,
     ) -> None:
         self.filters = DiscussionFilters(
             marketplaces=frozenset(marketplace or ()),
@@ -115,10 +129,12 @@ class ListFilters:
             read=read,
             types=frozenset(types or ()),
             order_ids=frozenset(order_id or ()),
+            entity_ids=frozenset(entity_id or ()),
             participant=participant,
             subject=subject,
             since=since,
             until=until,
+            reply_due_before=reply_due_before,
         )
 
 
@@ -157,7 +173,8 @@ async def list_discussions(
 )
 async def count_discussions(service: Service, scope: CallerScope, where: Filters) -> StatusCounts:
     counts = await service.count_by_status(scope, where.filters)
-    return StatusCounts(**{status.value: n for status, n in counts.items()})
+    at_risk = await service.count_at_risk(scope, where.filters)
+    return StatusCounts(**{status.value: n for status, n in counts.items()}, at_risk=at_risk)
 
 
 @router.post(
@@ -251,6 +268,7 @@ async def reply(
     recipients = [ParticipantRole(r.value) for r in reply.recipients]
     attachment_ids = list(reply.attachment_ids)
     invoice = None
+    document = None
     if reply.attach_invoice is not None:
         attached = await invoice_attachment(
             request,
@@ -265,6 +283,11 @@ async def reply(
         invoice = AttachedInvoiceOut(
             number=attached.document.number, attachment_id=attached.file_id
         )
+        document = InvoiceDocument(
+            file_id=attached.file_id,
+            number=attached.document.number,
+            kind=InvoiceKind(attached.document.kind),
+        )
     queued = await service.request_reply(
         scope,
         discussion_id,
@@ -273,6 +296,7 @@ async def reply(
             action=reply.action,
             recipients=recipients,
             attachment_ids=attachment_ids,
+            invoice=document,
         ),
         requested_by=requested_by,
     )

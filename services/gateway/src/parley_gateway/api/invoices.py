@@ -224,7 +224,7 @@ async def invoice_attachment(
     clean_reply_body(body)
     clean_recipients(recipients)
     return await get_invoices(request).attach(
-        scope, discussion_id, order.supplied(), by=requested_by
+        scope, discussion_id, order.supplied(), by=requested_by, reply=(body, recipients)
     )
 
 

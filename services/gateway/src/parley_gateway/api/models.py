@@ -44,18 +44,55 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class OrganizationOut(ApiModel):
+    """The company a participant acts for (B2B buyers), as the marketplace names it."""
+
+    name: str | None = None
+    id: str | None = Field(default=None, description="The marketplace's id for the company")
+
+
 class ParticipantOut(ApiModel):
     role: ParticipantRole
     name: str | None = None
     email: str | None = None
+    marketplace_id: str | None = Field(
+        default=None, description="The marketplace's own id for this participant"
+    )
+    organization: OrganizationOut | None = Field(
+        default=None,
+        description="The company the participant acts for, where the marketplace "
+        "gives one; null otherwise",
+    )
 
     @classmethod
     def of(cls, participant: Participant) -> ParticipantOut:
+        org = participant.organization
         return cls(
             role=participant.role,
             name=participant.name,
             email=participant.email,
+            marketplace_id=participant.marketplace_id,
+            organization=OrganizationOut(name=org.name, id=org.id) if org else None,
         )
+
+
+class EntityOut(ApiModel):
+    """What a discussion is about, as the marketplace names it."""
+
+    type: str = Field(
+        description="order, offer, product … (the marketplace's kind, lower case)",
+        examples=["order", "offer"],
+    )
+    id: str = Field(description="The marketplace's id of the order, offer or product")
+    label: str | None = Field(default=None, description="The marketplace's label, if any")
+
+    @classmethod
+    def all_of(cls, doc: DiscussionDocument) -> list[EntityOut]:
+        return [
+            cls(type=e["type"], id=e["id"], label=e.get("label"))
+            for e in doc.entities
+            if e.get("type") and e.get("id")
+        ]
 
 
 class DiscussionSummary(ApiModel):
@@ -71,12 +108,24 @@ class DiscussionSummary(ApiModel):
     status: DiscussionStatus
     read: bool
     order_id: str | None
+    entities: list[EntityOut] = Field(
+        description="What it is about: the order, offers or products the marketplace links"
+    )
     participants: list[ParticipantOut]
     last_message_at: datetime | None
     last_message_preview: str | None
     message_count: int
     merchant_ticket_id: str | None
     tags: list[str]
+    reply_expected: bool = Field(
+        description="The marketplace or the buyer waits for the shop's reply: the "
+        "marketplace's own signal where it gives one (Mirakl), else the latest buyer or "
+        "operator message no reply followed"
+    )
+    reply_due_at: datetime | None = Field(
+        description="When the reply is due (the marketplace's reply window); null when "
+        "none is expected"
+    )
 
     @classmethod
     def of(cls, doc: DiscussionDocument) -> DiscussionSummary:
@@ -216,12 +265,15 @@ def _summary_fields(doc: DiscussionDocument) -> dict[str, object]:
         "status": doc.status,
         "read": doc.read,
         "order_id": doc.order_id,
+        "entities": EntityOut.all_of(doc),
         "participants": [ParticipantOut.of(p) for p in doc.participants],
         "last_message_at": doc.last_message_at,
         "last_message_preview": doc.last_message_preview,
         "message_count": doc.message_count,
         "merchant_ticket_id": doc.merchant_ticket_id,
         "tags": list(doc.tags),
+        "reply_expected": doc.reply_expected,
+        "reply_due_at": doc.reply_due_at,
     }
 
 
@@ -302,6 +354,10 @@ class StatusCounts(ApiModel):
     pending: int
     solved: int
     closed: int
+    at_risk: int = Field(
+        description="Replies overdue or due within GATEWAY_REPLY_AT_RISK_HOURS (4 by "
+        "default), solved and closed discussions left out"
+    )
 
 
 class DiscussionPatch(BaseModel):

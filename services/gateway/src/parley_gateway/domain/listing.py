@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from parley_store import DiscussionDocument, DiscussionStatus, DiscussionType
@@ -32,6 +32,15 @@ MAX_CONTAINS_CHARS = 100
 # starts, and the caller's scope still applies to every query it drives.
 _CHECKSUM_KEY = b"parley.gateway.cursor.v1"
 _CHECKSUM_BYTES = 8
+
+
+# A discussion the team is done with: its reply deadline puts nothing "at risk".
+SETTLED = frozenset({DiscussionStatus.SOLVED, DiscussionStatus.CLOSED})
+
+
+def at_risk_before(now: datetime, window: timedelta) -> datetime:
+    """Replies due before this moment are "at risk": overdue, or due within ``window``."""
+    return now + window
 
 
 class InvalidCursor(ValueError):
@@ -52,9 +61,13 @@ class InvalidFilter(ValueError):
 class DiscussionFilters:
     """The list filters; an empty set or None means "no filter on this field".
 
+    ``entity_ids``: the discussion is about one of these orders, offers or products (the
+    marketplace's id as its ``entities`` list it, exact).
     ``participant`` and ``subject`` are "contains" searches, case-insensitive, on the
     text as given (never a pattern). ``since`` ≤ last message < ``until``, so adjacent
     ranges never count a discussion twice; discussions without a message match neither.
+    ``reply_due_before``: a reply is expected and due before that time (overdue ones
+    included); discussions that expect no reply never match.
     Store ids only ever narrow the caller's scope (see :meth:`Scope.narrow`).
     """
 
@@ -64,10 +77,12 @@ class DiscussionFilters:
     read: bool | None = None
     types: frozenset[DiscussionType] = field(default_factory=frozenset)
     order_ids: frozenset[str] = field(default_factory=frozenset)
+    entity_ids: frozenset[str] = field(default_factory=frozenset)
     participant: str | None = None
     subject: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    reply_due_before: datetime | None = None
 
     def __post_init__(self) -> None:
         for name in ("participant", "subject"):
@@ -82,7 +97,7 @@ class DiscussionFilters:
                     name, f"{name} holds at most {MAX_CONTAINS_CHARS} characters", "too_long"
                 )
             object.__setattr__(self, name, cleaned)
-        for name in ("since", "until"):
+        for name in ("since", "until", "reply_due_before"):
             when = getattr(self, name)
             if when is not None and when.tzinfo is None:
                 raise InvalidFilter(name, f"{name} needs a time zone (e.g. Z)", "naive_datetime")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from parley_connectors.reply_rules import RuleViolation, check_reply_to
 from parley_schemas import ParticipantRole, ReplyAction
 from parley_schemas.text import PLAIN_TEXT_ONLY, TextRejected, clean_text, contains_html
 from parley_store import DiscussionStatus
@@ -57,6 +58,18 @@ def clean_recipients(recipients: Iterable[ParticipantRole]) -> list[ParticipantR
                 "invalid_recipient",
             )
     return cleaned
+
+
+def check_marketplace_rules(
+    family: str, marketplace: str, body: str, recipients: Sequence[ParticipantRole]
+) -> None:
+    """The discussion's marketplace rules (parley_connectors.reply_rules), checked before
+    anything is queued: a reply the marketplace would refuse is a 422 naming the rule
+    now, not a delivery that fails later."""
+    try:
+        check_reply_to(family, marketplace, body, recipients)
+    except RuleViolation as exc:
+        raise ReplyRejected(exc.field, exc.detail, exc.rule) from exc
 
 
 @dataclass(frozen=True)

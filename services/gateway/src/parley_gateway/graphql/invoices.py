@@ -145,7 +145,12 @@ async def invoice_for_reply(
     clean_recipients(recipients)
     checked = _checked(InvoiceOrderIn, order, "attachInvoice")
     attached = await context.invoices.attach(
-        caller.scope, discussion_id, checked, by=caller.account_id, at="#/attachInvoice"
+        caller.scope,
+        discussion_id,
+        checked,
+        by=caller.account_id,
+        at="#/attachInvoice",
+        reply=(body, recipients),
     )
     return AttachedInvoiceType(
         number=attached.document.number,

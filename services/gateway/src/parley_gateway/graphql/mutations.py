@@ -34,6 +34,7 @@ from parley_gateway.graphql.types import (
     RetryQueued,
 )
 from parley_gateway.service import ReplyRequest
+from parley_schemas import InvoiceDocument as InvoiceRef
 from parley_schemas import ReplyAction
 from parley_store import DiscussionStatus
 
@@ -75,15 +76,20 @@ async def reply(
     roles = [r.role for r in recipients] if recipients is not None else [Recipient.CUSTOMER.role]
     files = [str(i) for i in attachment_ids or ()]
     invoice = None
+    document = None
     if attach_invoice is not None:
         invoice = await invoice_for_reply(
             info, str(discussion_id), attach_invoice, body=body, recipients=roles
         )
         files.append(str(invoice.attachment_id))
+        # Named as the order's invoice: a family with order documents files it there too.
+        document = InvoiceRef(file_id=str(invoice.attachment_id), number=invoice.number)
     queued = await context.service.request_reply(
         caller.scope,
         str(discussion_id),
-        ReplyRequest(body=body, action=action, recipients=roles, attachment_ids=files),
+        ReplyRequest(
+            body=body, action=action, recipients=roles, attachment_ids=files, invoice=document
+        ),
         requested_by=caller.account_id,
     )
     return ReplyQueued(

@@ -63,7 +63,12 @@ async def open_discussion(info: Info, id: strawberry.ID) -> DiscussionDetail | N
 async def count_discussions(info: Info, filters: DiscussionFilter | None = None) -> StatusCounts:
     context = info.context
     scope = context.scope
-    return StatusCounts.of(await context.service.count_by_status(scope, _filters_of(filters)))
+    where = _filters_of(filters)
+    service = context.service
+    return StatusCounts.of(
+        await service.count_by_status(scope, where),
+        at_risk=lambda: service.count_at_risk(scope, where),
+    )
 
 
 @strawberry.type

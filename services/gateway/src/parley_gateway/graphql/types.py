@@ -4,6 +4,7 @@ domain values as the REST models (parley_gateway.api.models), field for field.""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 
@@ -50,15 +51,54 @@ class Recipient(Enum):
         return ParticipantRole(self.value)
 
 
+@strawberry.type(
+    name="Organization",
+    description="The company a participant acts for (B2B buyers), as the marketplace names it",
+)
+class OrganizationType:
+    name: str | None
+    id: str | None = strawberry.field(description="The marketplace's id for the company")
+
+
 @strawberry.type(name="Participant")
 class ParticipantType:
     role: ParticipantRole
     name: str | None
     email: str | None
+    marketplace_id: str | None = strawberry.field(
+        default=None, description="The marketplace's own id for this participant"
+    )
+    organization: OrganizationType | None = strawberry.field(
+        default=None,
+        description="The company the participant acts for, where the marketplace gives one",
+    )
 
     @classmethod
     def of(cls, participant: Participant) -> ParticipantType:
-        return cls(role=participant.role, name=participant.name, email=participant.email)
+        org = participant.organization
+        return cls(
+            role=participant.role,
+            name=participant.name,
+            email=participant.email,
+            marketplace_id=participant.marketplace_id,
+            organization=OrganizationType(name=org.name, id=org.id) if org else None,
+        )
+
+
+@strawberry.type(description="What a discussion is about, as the marketplace names it")
+class Entity:
+    type: str = strawberry.field(description="order, offer, product … (lower case)")
+    id: str = strawberry.field(description="The marketplace's id of the order, offer or product")
+    label: str | None = strawberry.field(description="The marketplace's label, if any")
+
+    @classmethod
+    def all_of(cls, doc: DiscussionDocument) -> list[Entity]:
+        found = []
+        for e in doc.entities:
+            kind, entity_id = e.get("type"), e.get("id")
+            if kind and entity_id:
+                found.append(cls(type=kind, id=entity_id, label=e.get("label")))
+        return found
 
 
 @strawberry.type
@@ -154,6 +194,9 @@ class Discussion:
     status: DiscussionStatus
     read: bool
     order_id: str | None
+    entities: list[Entity] = strawberry.field(
+        description="What it is about: the order, offers or products the marketplace links"
+    )
     participants: list[ParticipantType]
     last_message_at: datetime | None
     last_message_preview: str | None
@@ -162,6 +205,12 @@ class Discussion:
         description="The merchant's own ticket id (assignMerchantDiscussionId)"
     )
     tags: list[str]
+    reply_expected: bool = strawberry.field(
+        description="The marketplace or the buyer waits for the shop's reply"
+    )
+    reply_due_at: datetime | None = strawberry.field(
+        description="When the reply is due; null when none is expected"
+    )
 
     @classmethod
     def of(cls, doc: DiscussionDocument) -> Discussion:
@@ -176,12 +225,15 @@ class Discussion:
             status=doc.status,
             read=doc.read,
             order_id=doc.order_id,
+            entities=Entity.all_of(doc),
             participants=[ParticipantType.of(p) for p in doc.participants],
             last_message_at=doc.last_message_at,
             last_message_preview=doc.last_message_preview,
             message_count=doc.message_count,
             merchant_ticket_id=doc.merchant_ticket_id,
             tags=list(doc.tags),
+            reply_expected=doc.reply_expected,
+            reply_due_at=doc.reply_due_at,
         )
 
 
@@ -217,6 +269,9 @@ class DiscussionConnection:
         return cls(items=[Discussion.of(d) for d in page.items], next_cursor=page.next_cursor)
 
 
+AtRiskCount = Callable[[], Awaitable[int]]
+
+
 @strawberry.type(description="How many discussions each inbox tab holds, under the filters")
 class StatusCounts:
     new: int
@@ -224,10 +279,23 @@ class StatusCounts:
     pending: int
     solved: int
     closed: int
+    at_risk: int = strawberry.field(
+        resolver=lambda root: _count_at_risk(root),
+        description="Replies overdue or due soon (GATEWAY_REPLY_AT_RISK_HOURS), solved and "
+        "closed discussions left out",
+    )
+    # What at_risk counts under: asked for only when the field is selected.
+    at_risk_of: strawberry.Private[AtRiskCount | None] = None
 
     @classmethod
-    def of(cls, counts: dict[DiscussionStatus, int]) -> StatusCounts:
-        return cls(**{status.value: n for status, n in counts.items()})
+    def of(
+        cls, counts: dict[DiscussionStatus, int], at_risk: AtRiskCount | None = None
+    ) -> StatusCounts:
+        return cls(**{status.value: n for status, n in counts.items()}, at_risk_of=at_risk)
+
+
+async def _count_at_risk(root: StatusCounts) -> int:
+    return await root.at_risk_of() if root.at_risk_of is not None else 0
 
 
 @strawberry.input(description="The list filters, as in REST; a field left out does not filter")
@@ -242,6 +310,11 @@ class DiscussionFilter:
     )
     order_id: list[str] | None = strawberry.field(
         default=None, description="Only discussions about these orders (exact)"
+    )
+    entity_id: list[str] | None = strawberry.field(
+        default=None,
+        description="Only discussions about these orders, offers or products: the "
+        "marketplace's id as in `entities.id` (exact)",
     )
     participant: str | None = strawberry.field(
         default=None, description="A participant's name or email contains this (any case)"
@@ -260,6 +333,10 @@ class DiscussionFilter:
     until: datetime | None = strawberry.field(
         default=None, description="Last message before this time (with a zone)"
     )
+    reply_due_before: datetime | None = strawberry.field(
+        default=None,
+        description="A reply is expected and due before this time, overdue ones included",
+    )
 
     def to_domain(self) -> DiscussionFilters:
         """The domain's filters; their own rules (lengths, zones, ranges) apply."""
@@ -269,11 +346,13 @@ class DiscussionFilter:
             marketplaces=frozenset(self.marketplace or ()),
             read=self.read,
             order_ids=frozenset(self.order_id or ()),
+            entity_ids=frozenset(self.entity_id or ()),
             participant=self.participant,
             subject=self.subject,
             store_ids=frozenset(self.store_ids or ()),
             since=self.since,
             until=self.until,
+            reply_due_before=self.reply_due_before,
         )
 
 
