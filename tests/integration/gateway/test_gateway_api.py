@@ -88,9 +88,42 @@ async def test_list_filters_by_marketplace_status_and_read(
         "role": "customer",
         "name": "Ana Silva",
         "email": "ana@example.com",
+        "marketplace_id": None,
+        "organization": None,
     }
     assert item["last_message_at"] == "2026-06-01T08:05:00Z"
     assert item["type"] == "order" and item["order_id"] == "f-new"
+
+
+async def test_replies_due_are_filtered_and_counted_at_risk_on_the_real_server(
+    gateway: httpx.AsyncClient, gateway_db: AsyncDatabase[Any], store_id: str
+) -> None:
+    now = datetime.now(UTC)
+
+    def due(thread: str, hours: float | None, status: str = "new") -> dict[str, Any]:
+        doc = discussion_doc(store_id, thread, status=status)
+        at = None if hours is None else now + timedelta(hours=hours)
+        return {**doc, "reply_expected": at is not None, "reply_due_at": at}
+
+    await insert(
+        gateway_db,
+        due("late", -3),
+        due("soon", 2, status="open"),
+        due("later", 30),
+        due("settled", -5, status="closed"),
+        due("none", None),
+        discussion_doc(store_id, "older-doc"),  # stored before the fields existed
+    )
+    base = [("store_id", store_id)]
+    horizon = (now + timedelta(hours=5)).isoformat()
+    due_soon = await list_all(gateway, [*base, ("reply_due_before", horizon)])
+    # A null or missing reply_due_at is never "before" a date, on FerretDB as on MongoDB.
+    assert sorted(i["thread_id"] for i in due_soon) == ["late", "settled", "soon"]
+    counts = await gateway.get("/discussions/counts", params=base)
+    assert counts.status_code == 200, counts.text
+    assert counts.json()["at_risk"] == 2
+    older = [i for i in await list_all(gateway, base) if i["thread_id"] == "older-doc"]
+    assert (older[0]["reply_expected"], older[0]["reply_due_at"]) == (False, None)
 
 
 async def test_stores_filter_keeps_other_stores_out(
