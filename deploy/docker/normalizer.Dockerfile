@@ -38,6 +38,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY libs/schemas libs/schemas
 COPY libs/platform libs/platform
 COPY libs/store libs/store
+COPY libs/connectors libs/connectors
 COPY services/normalizer services/normalizer
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package parley-normalizer
