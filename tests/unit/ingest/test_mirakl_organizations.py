@@ -12,18 +12,11 @@ threads" returns the same thread object), not from Parley's sandbox.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from parley_connectors.mirakl import MiraklClient, MiraklThread
+from parley_connectors.mirakl import MiraklThread
 from parley_ingest.connectors.mirakl import MiraklConnector
-from parley_ingest.domain.connections import Connection
 from parley_schemas import Organization, ParticipantRole
-
-ACTIVATED = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def thread(customer_organization: dict[str, Any] | None) -> dict[str, Any]:
@@ -80,23 +73,6 @@ def thread(customer_organization: dict[str, Any] | None) -> dict[str, Any]:
     if customer_organization is not None:
         payload["customer_organization"] = customer_organization
     return payload
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[MiraklConnector]:
-    connection = Connection(
-        id="c1",
-        store_id="s1",
-        family="mirakl",
-        marketplace="carrefour",
-        base_url="https://carrefour-prod.mirakl.net",
-        credentials={"api_key": "k"},
-        activated_at=ACTIVATED,
-        cursor=ACTIVATED,
-    )
-    client = MiraklClient(connection.base_url, "k")  # never called: mapping only
-    yield MiraklConnector(connection, client)
-    await client.aclose()
 
 
 def test_a_b2b_threads_customer_carries_the_buying_company(connector: MiraklConnector) -> None:

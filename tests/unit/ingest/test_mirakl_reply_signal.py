@@ -8,17 +8,11 @@ The thread payloads follow the M11 "List threads" response of the Mirakl seller 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from parley_connectors.mirakl import MiraklClient, MiraklThread
+from parley_connectors.mirakl import MiraklThread
 from parley_ingest.connectors.mirakl import MiraklConnector
-from parley_ingest.domain.connections import Connection
-
-ACTIVATED = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def thread(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -47,23 +41,6 @@ def thread(metadata: dict[str, Any] | None) -> dict[str, Any]:
     if metadata is not None:
         payload["metadata"] = metadata
     return payload
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[MiraklConnector]:
-    connection = Connection(
-        id="c1",
-        store_id="s1",
-        family="mirakl",
-        marketplace="carrefour",
-        base_url="https://carrefour-prod.mirakl.net",
-        credentials={"api_key": "k"},
-        activated_at=ACTIVATED,
-        cursor=ACTIVATED,
-    )
-    client = MiraklClient(connection.base_url, "k")  # never called: mapping only
-    yield MiraklConnector(connection, client)
-    await client.aclose()
 
 
 def test_shop_reply_needed_since_is_the_marketplaces_signal(connector: MiraklConnector) -> None:
