@@ -104,6 +104,8 @@ def test_access_lines_come_back_after_a_dict_config_silenced_existing_loggers() 
     logging.getLogger("uvicorn.access")
     logging.config.dictConfig({"version": 1})
     assert logging.getLogger("uvicorn.access").disabled
+    # And a uvicorn.Config(log_level="warning") made earlier sets its level.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     configure_logging("test", "INFO")
     try:
         assert not logging.getLogger("uvicorn.access").disabled

@@ -265,13 +265,15 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        # uvicorn's records go through the root handler, not its own formatters; and a
-        # dictConfig run earlier in the process (disable_existing_loggers defaults to
-        # True) must not have silenced them for good.
+        # uvicorn's records go through the root handler at the root's level, not its own
+        # formatters or levels; a uvicorn.Config made earlier in the process (it sets
+        # these loggers' levels from its log_level) or a dictConfig
+        # (disable_existing_loggers defaults to True) must not have silenced them.
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
         logger.disabled = False
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
     if redact_access_path not in access.filters:
         access.addFilter(redact_access_path)
