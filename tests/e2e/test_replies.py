@@ -256,7 +256,7 @@ async def test_html_is_refused_with_a_clear_error_and_never_sent(
     ]
 
 
-async def test_recipients_are_honoured_or_the_delivery_fails_saying_why(
+async def test_recipients_are_honoured_or_the_reply_is_refused_naming_the_rule(
     system: ServiceGroup,
     store_id: str,
     instance: str,
@@ -283,7 +283,9 @@ async def test_recipients_are_honoured_or_the_delivery_fails_saying_why(
         "Pour l'opérateur.": ["OPERATOR"],
     }
 
-    # Rakuten reaches the buyer only: a reply to the operator fails, saying so.
+    # Rakuten reaches the buyer only: a reply to the operator is refused at once, naming
+    # the rule (422), and nothing is queued or sent. (The responder keeps the same check
+    # as its last guard: tests/unit/responder/test_rules.py.)
     rakuten_store = f"{store_id}-rk"
     rk = f"{instance}rk"
     system.activate_family(
@@ -307,9 +309,22 @@ async def test_recipients_are_honoured_or_the_delivery_fails_saying_why(
         base_url=str(gateway.base_url), timeout=10, headers={"Authorization": f"Bearer {key}"}
     ) as rk_gateway:
         rk_item = await listed(rk_gateway, rakuten_store)
-        refused = await post_reply(rk_gateway, rk_item["id"], "Hello", recipients=["operator"])
-        failed = await outbound(rk_gateway, rk_item["id"], refused, "failed")
-    assert "operator" in failed["delivery"]["error"]
+        refused = problem(
+            await rk_gateway.post(
+                f"/discussions/{rk_item['id']}/replies",
+                json={"body": "Hello", "recipients": ["operator"]},
+            ),
+            422,
+        )
+        detail = await ok_json(await rk_gateway.get(f"/discussions/{rk_item['id']}"))
+    assert refused["errors"] == [
+        {
+            "pointer": "#/recipients",
+            "detail": "rakuten does not accept replies addressed to: operator",
+            "code": "recipient_not_accepted",
+        }
+    ]
+    assert [m for m in detail["messages"] if m["direction"] == "outbound"] == []
     page = await ok_json(await sandbox.get(f"/_sandbox/rakuten/{rk}/replies"))
     assert page["replies"] == []
 
