@@ -77,6 +77,9 @@ class Api:
     repo: InMemoryDiscussions
 
 
+MAX_ATTACHMENTS = 3
+
+
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
     repo = InMemoryDiscussions(MINE, NO_ORDER, THEIRS)
@@ -90,12 +93,15 @@ async def api() -> AsyncIterator[Api]:
 
     @asynccontextmanager
     async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
+        service = DiscussionService(
+            repo, publisher, uploads=uploads, max_attachments=MAX_ATTACHMENTS
+        )
         yield Runtime(
-            service=DiscussionService(repo, publisher, uploads=uploads),
+            service=service,
             access=access,
             autoresponders=autoresponder_service(),
             files=uploads,
-            invoices=InvoiceService(repo, invoicer, uploads),
+            invoices=InvoiceService(repo, invoicer, service, uploads),
         )
 
     app = create_app(GatewaySettings(), bootstrap=wire)
@@ -284,6 +290,25 @@ async def test_a_reply_the_marketplace_would_refuse_issues_no_invoice(api: Api) 
     assert api.publisher.published == []
 
 
+async def test_a_reply_whose_attachments_are_refused_issues_no_invoice(api: Api) -> None:
+    """Attachments are checked with the rest of the reply, before the invoice is made;
+    the invoice counts towards the reply's attachment limit."""
+    await api.mine.put("/stores/mine/invoice-settings", json=SETTINGS)
+    unknown = {"body": "Here", "attachment_ids": ["nope"], "attach_invoice": ORDER}
+    refused = problem(await api.mine.post(f"/discussions/{MINE.id}/replies", json=unknown), 422)
+    assert refused["errors"][0]["code"] == "unknown_attachment"
+    crowded = {
+        "body": "Here",
+        "attachment_ids": [f"f{i}" for i in range(MAX_ATTACHMENTS)],
+        "attach_invoice": ORDER,
+    }
+    refused = problem(await api.mine.post(f"/discussions/{MINE.id}/replies", json=crowded), 422)
+    assert refused["errors"][0]["code"] == "too_many"
+    assert "invoice included" in refused["errors"][0]["detail"]
+    assert api.invoicer.orders == []
+    assert api.publisher.published == []
+
+
 async def graphql(api: Api, query: str, **variables: Any) -> dict[str, Any]:
     response = await api.mine.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
@@ -428,6 +453,8 @@ async def test_graphql_reply_with_attach_invoice_queues_the_invoice_file(api: Ap
         invoice["number"],
         MINE.order_id,
     )
+    # The same use case as REST: the command says which kind of document it carries.
+    assert command.invoice.kind is InvoiceKind.INVOICE
     info, content = api.uploads.files[invoice["attachmentId"]]
     assert (info.store_id, info.name, info.content_type) == (
         "mine",

@@ -124,16 +124,17 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 ),
                 settings.link_signer(),
             )
+            service = DiscussionService(
+                discussions,
+                commands,
+                files=GridFsFileReader(db),
+                uploads=uploads,
+                max_attachments=settings.gateway_max_reply_attachments,
+                events=OutboxEventPublisher(outboxed),
+                at_risk_window=timedelta(hours=settings.gateway_reply_at_risk_hours),
+            )
             yield Runtime(
-                service=DiscussionService(
-                    discussions,
-                    commands,
-                    files=GridFsFileReader(db),
-                    uploads=uploads,
-                    max_attachments=settings.gateway_max_reply_attachments,
-                    events=OutboxEventPublisher(outboxed),
-                    at_risk_window=timedelta(hours=settings.gateway_reply_at_risk_hours),
-                ),
+                service=service,
                 access=AccessService(MongoAccountRepository(db), settings.pepper()),
                 autoresponders=AutoresponderService(
                     MongoAutoresponderStore(db),
@@ -145,7 +146,7 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 connections=ConnectionService(MongoConnectionReader(db)),
                 idempotency=IdempotencyService(MongoIdempotencyStore(db)),
                 live=live,
-                invoices=InvoiceService(discussions, invoicer, uploads),
+                invoices=InvoiceService(discussions, invoicer, service, uploads),
             )
         finally:
             await invoicer.close()

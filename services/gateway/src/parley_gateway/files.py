@@ -156,21 +156,29 @@ class FileService:
 
 
 async def check_attachments(
-    files: FileService | None, store_id: str, file_ids: Iterable[str], max_count: int
+    files: FileService | None,
+    store_id: str,
+    file_ids: Iterable[str],
+    max_count: int,
+    *,
+    with_invoice: bool = False,
 ) -> list[str]:
     """The ids, each once, in order, if all are files of ``store_id``.
 
-    Raises :class:`~parley_gateway.domain.ReplyRejected` naming ``attachment_ids``.
+    ``with_invoice``: the reply also carries the order's invoice, made after this check,
+    which counts towards ``max_count``. Raises
+    :class:`~parley_gateway.domain.ReplyRejected` naming ``attachment_ids``.
     """
     ids = list(dict.fromkeys(file_ids))
+    if len(ids) + with_invoice > max_count:
+        with_it = " (the invoice included)" if with_invoice else ""
+        raise ReplyRejected(
+            "attachment_ids", f"a reply attaches at most {max_count} files{with_it}", "too_many"
+        )
     if not ids:
         return []
     if files is None:
         raise ReplyRejected("attachment_ids", "attachments are not available", "unavailable")
-    if len(ids) > max_count:
-        raise ReplyRejected(
-            "attachment_ids", f"a reply attaches at most {max_count} files", "too_many"
-        )
     for file_id in ids:
         info = await files.describe(file_id)
         # Another store's file is refused like an unknown one: ids are not a way to probe.

@@ -17,16 +17,20 @@ bucket; the same invoice attached twice is the same file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley_gateway.domain import Scope, check_marketplace_rules
+from parley_gateway.domain import Scope
 from parley_gateway.files import FileService
 from parley_gateway.ports import DiscussionRepository, Invoicer, InvoicerRefused, IssuedDocument
-from parley_gateway.service import DiscussionNotFound
+from parley_gateway.service import (
+    DiscussionNotFound,
+    DiscussionService,
+    QueuedReply,
+    ReplyRequest,
+)
 from parley_platform.logging import get_logger
-from parley_schemas import ParticipantRole
+from parley_schemas import InvoiceDocument, InvoiceKind, ParticipantRole
 from parley_store import DiscussionDocument
 
 log = get_logger(__name__)
@@ -80,9 +84,11 @@ class InvoicePdf:
 
 
 @dataclass(frozen=True)
-class AttachedInvoice:
-    """An invoice kept as a reply attachment of its store: ``file_id`` is the copy's."""
+class InvoiceReply:
+    """A queued reply and the invoice it carries: ``file_id`` is the copy attached to
+    the reply (a file of the store), ``document`` the invoicer's own."""
 
+    queued: QueuedReply
     document: IssuedDocument
     file_id: str
 
@@ -92,12 +98,15 @@ class InvoiceService:
         self,
         discussions: DiscussionRepository,
         invoicer: Invoicer,
+        replies: DiscussionService,
         files: FileService | None = None,
     ) -> None:
-        """``files``: where an invoice is kept to attach to a reply; None refuses that."""
+        """``replies`` checks and queues a reply that carries an invoice; ``files`` is
+        where that invoice is kept to attach, None refusing such replies."""
         self._discussions = discussions
         self._invoicer = invoicer
         self._files = files
+        self._replies = replies
 
     async def settings(self, scope: Scope, store_id: str) -> dict[str, Any]:
         _check_store(scope, store_id)
@@ -171,35 +180,41 @@ class InvoiceService:
                 return InvoicePdf(str(document["number"]), await self._invoicer.pdf(file_id))
         raise InvoiceFileNotFound(discussion_id, file_id)
 
-    async def attach(
+    async def reply(
         self,
         scope: Scope,
         discussion_id: str,
+        reply: ReplyRequest,
         supplied: dict[str, Any],
         *,
-        by: str,
+        requested_by: str,
         at: str = "#/attach_invoice",
-        reply: tuple[str, Sequence[ParticipantRole]] | None = None,
-    ) -> AttachedInvoice:
-        """The order's invoice (issued now or before) as a file of the discussion's
-        store, ready to attach to a reply by its id. ``reply`` (body, recipients): the
-        reply it goes with, checked against the marketplace's rules first, so a reply
-        that will be refused issues no invoice on its way."""
+    ) -> InvoiceReply:
+        """Queues a reply carrying the order's invoice (issued now or before).
+
+        The reply is checked first, so a reply that will be refused issues no invoice on
+        its way; the invoice is kept as a file of the discussion's store (attached like
+        an upload) and named on the command as the order's invoice.
+        """
         if self._files is None:
             raise InvoiceFieldsMissing({at: "attaching invoices is not available here"})
-        discussion = await self._discussion(scope, discussion_id)
-        if reply is not None:
-            check_marketplace_rules(discussion.family, discussion.marketplace, *reply)
-        issued = await self._issue(discussion, supplied, at)
+        checked = await self._replies.check_reply(scope, discussion_id, reply, with_invoice=True)
+        issued = await self._issue(checked.discussion, supplied, at)
         file_id = await self._files.keep_generated(
-            discussion.store_id,
+            checked.discussion.store_id,
             f"invoice/{issued.file_id}",
             f"{issued.number}.pdf",
             PDF,
             issued.pdf,
-            by=by,
+            by=requested_by,
         )
-        return AttachedInvoice(issued, file_id)
+        document = InvoiceDocument(
+            file_id=file_id, number=issued.number, kind=InvoiceKind(issued.kind)
+        )
+        queued = await self._replies.queue_reply(
+            checked, requested_by=requested_by, invoice=document
+        )
+        return InvoiceReply(queued, issued, file_id)
 
     async def _discussion(self, scope: Scope, discussion_id: str) -> DiscussionDocument:
         discussion = await self._discussions.get(scope, discussion_id)

@@ -99,10 +99,21 @@ class ReplyRequest:
     action: ReplyAction = ReplyAction.REPLY
     recipients: Sequence[ParticipantRole] = (ParticipantRole.CUSTOMER,)
     attachment_ids: Sequence[str] = ()  # files uploaded (POST /files) for the store
-    # Which attachment is the order's invoice (or credit note): a family with a
-    # document channel (Mirakl OR74) files it on the order too. Its order defaults to
-    # the discussion's.
-    invoice: InvoiceDocument | None = None
+
+
+@dataclass(frozen=True)
+class CheckedReply:
+    """A reply that passed every rule, with the discussion it answers: what
+    :meth:`DiscussionService.queue_reply` sends. Checking and queueing are two steps so a
+    reply that carries a generated file (the order's invoice) is checked before the file
+    is made and queued after, with no rule checked twice."""
+
+    scope: Scope
+    discussion: DiscussionDocument
+    body: str
+    action: ReplyAction
+    recipients: list[ParticipantRole]
+    attachment_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -241,12 +252,16 @@ class DiscussionService:
     async def request_reply(
         self, scope: Scope, discussion_id: str, reply: ReplyRequest, *, requested_by: str
     ) -> QueuedReply:
-        """Queues the reply for the responder, then applies its workflow effect.
+        """Checks the reply, then queues it (:meth:`check_reply`, :meth:`queue_reply`)."""
+        checked = await self.check_reply(scope, discussion_id, reply)
+        return await self.queue_reply(checked, requested_by=requested_by)
 
-        Nothing is queued when a rule is broken (ReplyRejected) or the discussion is
-        unknown. The status changes only after the command is queued, so a failed
-        publish leaves the discussion as it was.
-        """
+    async def check_reply(
+        self, scope: Scope, discussion_id: str, reply: ReplyRequest, *, with_invoice: bool = False
+    ) -> CheckedReply:
+        """The reply against every rule (body, recipients, the marketplace's rules, the
+        attachments): ReplyRejected or DiscussionNotFound, and nothing happens.
+        ``with_invoice``: the order's invoice will be attached too (it counts)."""
         body = clean_reply_body(reply.body)
         recipients = clean_recipients(reply.recipients)
         discussion = await self._discussions.get(scope, discussion_id)
@@ -254,9 +269,32 @@ class DiscussionService:
             raise DiscussionNotFound(discussion_id)
         check_marketplace_rules(discussion.family, discussion.marketplace, body, recipients)
         attachment_ids = await check_attachments(
-            self._uploads, discussion.store_id, reply.attachment_ids, self._max_attachments
+            self._uploads,
+            discussion.store_id,
+            reply.attachment_ids,
+            self._max_attachments,
+            with_invoice=with_invoice,
         )
+        return CheckedReply(scope, discussion, body, reply.action, recipients, attachment_ids)
 
+    async def queue_reply(
+        self,
+        checked: CheckedReply,
+        *,
+        requested_by: str,
+        invoice: InvoiceDocument | None = None,
+    ) -> QueuedReply:
+        """Queues a checked reply for the responder, then applies its workflow effect.
+
+        ``invoice``: a generated invoice the reply carries too (its file is the store's
+        already); a family with a document channel (Mirakl OR74) also files it on the
+        order, which defaults to the discussion's. The status changes only after the
+        command is queued, so a failed publish leaves the discussion as it was.
+        """
+        discussion = checked.discussion
+        attachment_ids = list(checked.attachment_ids)
+        if invoice is not None and invoice.file_id not in attachment_ids:
+            attachment_ids.append(invoice.file_id)
         key = key_of(discussion)
         command = ReplyCommand(
             command_id=self._command_ids(),
@@ -264,11 +302,11 @@ class DiscussionService:
             store_id=discussion.store_id,
             marketplace=discussion.marketplace,
             thread_id=discussion.thread_id,
-            action=reply.action,
-            body=body,
-            recipients=recipients,
+            action=checked.action,
+            body=checked.body,
+            recipients=checked.recipients,
             attachment_file_ids=attachment_ids,
-            invoice=_invoice_of(reply.invoice, discussion.order_id),
+            invoice=_invoice_of(invoice, discussion.order_id),
             requested_by=requested_by,
             requested_at=self._clock(),
         )
@@ -278,9 +316,9 @@ class DiscussionService:
             )
         )
 
-        change = status_change_after(reply.action)
+        change = status_change_after(checked.action)
         try:
-            changed = await self._discussions.change_status(scope, discussion.id, change)
+            changed = await self._discussions.change_status(checked.scope, discussion.id, change)
             await self._announce([changed] if changed else [], REPLY)
         except Exception:
             # The reply is queued and will be delivered: failing the request now would
@@ -295,7 +333,7 @@ class DiscussionService:
             "reply queued",
             discussion_id=discussion.id,
             command_id=command.command_id,
-            action=reply.action.value,
+            action=checked.action.value,
         )
         return QueuedReply(command.command_id, discussion.id)
 

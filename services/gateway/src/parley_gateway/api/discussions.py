@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from parley_gateway.api.content import FILE_RESPONSE, file_response
 from parley_gateway.api.dependencies import CallerScope, RequestedBy, Service, get_caller
 from parley_gateway.api.invoice_models import AttachedInvoiceOut
-from parley_gateway.api.invoices import invoice_attachment
+from parley_gateway.api.invoices import get_invoices
 from parley_gateway.api.models import (
     BulkStatusIn,
     BulkStatusOut,
@@ -42,7 +42,7 @@ from parley_gateway.domain import (
 )
 from parley_gateway.domain.listing import MAX_CONTAINS_CHARS, MAX_CURSOR_CHARS
 from parley_gateway.service import ReplyRequest
-from parley_schemas import InvoiceDocument, InvoiceKind, ParticipantRole
+from parley_schemas import ParticipantRole
 from parley_store import DiscussionStatus, DiscussionType
 
 router = APIRouter(
@@ -265,41 +265,27 @@ async def reply(
     scope: CallerScope,
     requested_by: RequestedBy,
 ) -> ReplyAccepted:
-    recipients = [ParticipantRole(r.value) for r in reply.recipients]
-    attachment_ids = list(reply.attachment_ids)
+    asked = ReplyRequest(
+        body=reply.body,
+        action=reply.action,
+        recipients=[ParticipantRole(r.value) for r in reply.recipients],
+        attachment_ids=reply.attachment_ids,
+    )
     invoice = None
-    document = None
-    if reply.attach_invoice is not None:
-        attached = await invoice_attachment(
-            request,
+    if reply.attach_invoice is None:
+        queued = await service.request_reply(scope, discussion_id, asked, requested_by=requested_by)
+    else:
+        with_invoice = await get_invoices(request).reply(
             scope,
             discussion_id,
-            reply.attach_invoice,
-            reply.body,
-            recipients,
-            requested_by,
+            asked,
+            reply.attach_invoice.supplied(),
+            requested_by=requested_by,
         )
-        attachment_ids.append(attached.file_id)
+        queued = with_invoice.queued
         invoice = AttachedInvoiceOut(
-            number=attached.document.number, attachment_id=attached.file_id
+            number=with_invoice.document.number, attachment_id=with_invoice.file_id
         )
-        document = InvoiceDocument(
-            file_id=attached.file_id,
-            number=attached.document.number,
-            kind=InvoiceKind(attached.document.kind),
-        )
-    queued = await service.request_reply(
-        scope,
-        discussion_id,
-        ReplyRequest(
-            body=reply.body,
-            action=reply.action,
-            recipients=recipients,
-            attachment_ids=attachment_ids,
-            invoice=document,
-        ),
-        requested_by=requested_by,
-    )
     _locate(request, response, queued.discussion_id)
     return ReplyAccepted(command_id=queued.command_id, invoice=invoice)
 

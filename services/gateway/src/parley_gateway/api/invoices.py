@@ -8,9 +8,9 @@
 - ``POST /discussions/{id}/credit-notes``: a refund's credit note.
 
 A reply carries the invoice with ``attach_invoice`` on ``POST /discussions/{id}/replies``
-(:func:`invoice_attachment`). A store or discussion outside the caller's scope
-answers 404 like an unknown one; the invoicer's refusals pass through as problem+json
-(a 422 names each field), and an invoicer that does not answer is a 503 + Retry-After.
+(``InvoiceService.reply``). A store or discussion outside the caller's scope answers
+404 like an unknown one; the invoicer's refusals pass through as problem+json (a 422
+names each field), and an invoicer that does not answer is a 503 + Retry-After.
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ from parley_gateway.api.problems import (
     retry_after,
 )
 from parley_gateway.bootstrap import Runtime
-from parley_gateway.domain import Scope, clean_recipients, clean_reply_body
 from parley_gateway.invoices import (
-    AttachedInvoice,
     InvoiceFieldsMissing,
     InvoiceFileNotFound,
     InvoiceService,
@@ -49,7 +47,6 @@ from parley_gateway.invoices import (
 )
 from parley_gateway.ports import InvoicerRefused, InvoicerUnavailable, IssuedDocument
 from parley_platform.logging import get_logger
-from parley_schemas import ParticipantRole
 
 log = get_logger(__name__)
 
@@ -204,27 +201,6 @@ async def download_invoice(
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
         },
-    )
-
-
-async def invoice_attachment(
-    request: Request,
-    scope: Scope,
-    discussion_id: str,
-    order: InvoiceOrderIn,
-    body: str,
-    recipients: list[ParticipantRole],
-    requested_by: str,
-) -> AttachedInvoice:
-    """The invoice of a reply's ``attach_invoice``, as a file the reply attaches.
-
-    The reply's own rules are checked first: a reply that will be refused must not
-    issue an invoice on its way.
-    """
-    clean_reply_body(body)
-    clean_recipients(recipients)
-    return await get_invoices(request).attach(
-        scope, discussion_id, order.supplied(), by=requested_by, reply=(body, recipients)
     )
 
 

@@ -16,11 +16,10 @@ from pydantic import BaseModel, ValidationError
 from strawberry.scalars import JSON
 
 from parley_gateway.api.invoice_models import CreditNoteIn, InvoiceOrderIn, InvoiceSettingsIn
-from parley_gateway.domain import clean_recipients, clean_reply_body
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.errors import InvalidArgument
 from parley_gateway.ports import IssuedDocument
-from parley_schemas import ParticipantRole
+from parley_gateway.service import QueuedReply, ReplyRequest
 
 Info = strawberry.Info[GraphQLContext, None]
 
@@ -128,33 +127,26 @@ async def issue_credit_note(
     return _issued(info, str(discussion_id), issued)
 
 
-async def invoice_for_reply(
-    info: Info,
-    discussion_id: str,
-    order: JSON,
-    *,
-    body: str,
-    recipients: list[ParticipantRole],
-) -> AttachedInvoiceType:
-    """The invoice of a reply's ``attachInvoice``, as a file the reply attaches (what
-    REST's ``attach_invoice`` does). The reply's own rules are checked first: a reply
-    that will be refused must not issue an invoice on its way."""
+async def reply_with_invoice(
+    info: Info, discussion_id: str, reply: ReplyRequest, order: JSON
+) -> tuple[QueuedReply, AttachedInvoiceType]:
+    """A reply's ``attachInvoice``: the reply queued with the order's invoice, by the
+    same use case as REST's ``attach_invoice`` (the reply is checked before any invoice
+    is issued)."""
     context = info.context
     caller = context.caller
-    clean_reply_body(body)
-    clean_recipients(recipients)
     checked = _checked(InvoiceOrderIn, order, "attachInvoice")
-    attached = await context.invoices.attach(
+    done = await context.invoices.reply(
         caller.scope,
         discussion_id,
+        reply,
         checked,
-        by=caller.account_id,
+        requested_by=caller.account_id,
         at="#/attachInvoice",
-        reply=(body, recipients),
     )
-    return AttachedInvoiceType(
-        number=attached.document.number,
-        attachment_id=strawberry.ID(attached.file_id),
-        file_id=strawberry.ID(attached.document.file_id),
-        download=_download(info, discussion_id, attached.document.file_id),
+    return done.queued, AttachedInvoiceType(
+        number=done.document.number,
+        attachment_id=strawberry.ID(done.file_id),
+        file_id=strawberry.ID(done.document.file_id),
+        download=_download(info, discussion_id, done.document.file_id),
     )

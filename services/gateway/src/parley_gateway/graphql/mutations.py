@@ -20,9 +20,9 @@ from parley_gateway.graphql.autoresponders import (
 from parley_gateway.graphql.context import GraphQLContext
 from parley_gateway.graphql.invoices import (
     InvoiceDocument,
-    invoice_for_reply,
     issue_credit_note,
     issue_invoice,
+    reply_with_invoice,
     save_invoice_settings,
 )
 from parley_gateway.graphql.types import (
@@ -34,7 +34,6 @@ from parley_gateway.graphql.types import (
     RetryQueued,
 )
 from parley_gateway.service import ReplyRequest
-from parley_schemas import InvoiceDocument as InvoiceRef
 from parley_schemas import ReplyAction
 from parley_store import DiscussionStatus
 
@@ -74,24 +73,19 @@ async def reply(
     context = info.context
     caller = context.caller
     roles = [r.role for r in recipients] if recipients is not None else [Recipient.CUSTOMER.role]
-    files = [str(i) for i in attachment_ids or ()]
-    invoice = None
-    document = None
-    if attach_invoice is not None:
-        invoice = await invoice_for_reply(
-            info, str(discussion_id), attach_invoice, body=body, recipients=roles
-        )
-        files.append(str(invoice.attachment_id))
-        # Named as the order's invoice: a family with order documents files it there too.
-        document = InvoiceRef(file_id=str(invoice.attachment_id), number=invoice.number)
-    queued = await context.service.request_reply(
-        caller.scope,
-        str(discussion_id),
-        ReplyRequest(
-            body=body, action=action, recipients=roles, attachment_ids=files, invoice=document
-        ),
-        requested_by=caller.account_id,
+    asked = ReplyRequest(
+        body=body,
+        action=action,
+        recipients=roles,
+        attachment_ids=[str(i) for i in attachment_ids or ()],
     )
+    invoice = None
+    if attach_invoice is None:
+        queued = await context.service.request_reply(
+            caller.scope, str(discussion_id), asked, requested_by=caller.account_id
+        )
+    else:
+        queued, invoice = await reply_with_invoice(info, str(discussion_id), asked, attach_invoice)
     return ReplyQueued(
         command_id=queued.command_id,
         discussion_id=strawberry.ID(queued.discussion_id),
