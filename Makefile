@@ -13,7 +13,7 @@ STACK_ENV = eval "$$($(STACK) env)"; export CREDENTIALS_KEY="$${CREDENTIALS_KEY:
 # without one), kept in .run/ so keys made by one run still work after a restart.
 RUN_ENV = $(STACK_ENV); export API_KEY_PEPPER="$${API_KEY_PEPPER:-$$(cat .run/api-key-pepper)}"
 
-.PHONY: help install helm stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env images
+.PHONY: help install helm browser stack-up stack-down run cli test test-unit test-integration test-e2e test-reliability lint typecheck schemas bench compose-env images
 
 # Tests never touch what `make run` uses (database "parley", unprefixed topics): anything
 # that falls back to the environment gets these. Target-specific, so they reach the
@@ -76,6 +76,12 @@ cli: stack-up .run/api-key-pepper
 helm:
 	@bash deploy/helm/install-helm.sh >/dev/null
 
+# The browser tests' tools (tests/browser/install.sh): Debian's chromium (apt-get, once)
+# and playwright-core + axe-core from tests/browser/package-lock.json (npm ci, again only
+# when the lock file changes); a no-op when both are there.
+browser:
+	@bash tests/browser/install.sh
+
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
@@ -91,7 +97,7 @@ schemas: install
 	$(UV) run --frozen python -m parley_schemas.examples docs/events.md
 	$(UV) run --frozen python -m parley_gateway.contracts services/gateway
 
-test: lint typecheck helm stack-up
+test: lint typecheck helm browser stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra $(PYTEST_ARGS)
 
 test-unit: install helm
@@ -100,7 +106,7 @@ test-unit: install helm
 test-integration: stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/integration
 
-test-e2e: stack-up
+test-e2e: browser stack-up
 	@$(STACK_ENV); $(UV) run --frozen pytest -p no:cacheprovider -ra tests/e2e
 
 # Kills services, stops a private Kafka and database mid-burst, has the marketplace

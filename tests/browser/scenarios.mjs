@@ -1,0 +1,378 @@
+// The browser scenarios of the web inbox (issue 15's "Done when"), one function each,
+// run one per process by run.mjs. Each gets a Session (run.mjs: page, tid(), check())
+// and the context the pytest side made (tests/e2e/test_browser_inbox.py): the gateway's
+// URL, an API key of the account owning one seeded store, the sandbox's URL and the
+// Mirakl instance and threads of that store, by scenario name (ctx.subjects,
+// ctx.threads). Every scenario changes only the threads seeded for it, so they can run
+// in any order.
+//
+// The test ids are the inbox's contract, services/gateway/web/TESTING.md. Waits are on
+// selectors and conditions with timeouts, never sleeps.
+import { createHash } from 'node:crypto';
+
+// Delivery through the responder and a marketplace sync round take longer than a click.
+const PIPELINE_MS = 45_000;
+
+/** The session cookie for ctx.api_key, through the API (the sign-in page has its own
+ * scenario): the cookie lands in the browser context the page uses. */
+async function signIn(s) {
+  const answer = await s.page.request.post(s.url('/session'), {
+    data: { api_key: s.ctx.api_key },
+    headers: { 'X-Requested-With': 'parley-inbox' },
+  });
+  if (!answer.ok()) throw new Error(`POST /session: ${answer.status()} ${await answer.text()}`);
+}
+
+/** Waits until the page `name` has loaded its data (TESTING.md: data-ready). */
+async function ready(s, name, timeout) {
+  await s.page.locator(`[data-testid="page-${name}"][data-ready="true"]`).waitFor({ timeout });
+}
+
+async function openInbox(s) {
+  await s.page.goto(s.url('/#/inbox'));
+  await ready(s, 'inbox');
+}
+
+/** The list row of the seeded thread `name` (found by its subject). */
+function row(s, name) {
+  return s.tid('discussion-row').filter({ hasText: s.ctx.subjects[name] });
+}
+
+/** Waits until `predicate` (run in the page with `arg`) holds. */
+async function until(s, predicate, arg, timeout) {
+  await s.page.waitForFunction(predicate, arg, { timeout: timeout || s.ctx.timeout_ms });
+}
+
+/** Polls an async condition outside the page (the sandbox's records) until it holds. */
+async function eventually(what, condition, timeout = PIPELINE_MS) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeout / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+async function sandboxJson(s, path, init) {
+  const answer = await fetch(new URL(path, s.ctx.sandbox_url), init);
+  if (!answer.ok) throw new Error(`sandbox ${path}: ${answer.status} ${await answer.text()}`);
+  return answer.json();
+}
+
+/** A buyer writes on the sandbox marketplace: in `threadId`, or in a new thread. */
+async function buyerWrites(s, body, { threadId, topic } = {}) {
+  const payload = threadId
+    ? { body, sender: 'CUSTOMER', thread_id: threadId }
+    : { body, sender: 'CUSTOMER', customer_name: 'Camille Martin', topic };
+  return sandboxJson(s, `/_sandbox/mirakl/${s.ctx.instance}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+  });
+}
+
+/** Sets a form field whatever the control is (select or text input). */
+async function setField(locator, value) {
+  const tag = await locator.evaluate((el) => el.tagName.toLowerCase());
+  if (tag === 'select') await locator.selectOption(value);
+  else await locator.fill(value);
+}
+
+function countRows(s) {
+  return s.tid('discussion-row').count();
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** A page of the gateway renders (ctx.smoke_path, default the inbox's `/`): the
+ * harness's own check, also run against a planted axe violation. */
+async function smoke(s) {
+  const path = s.ctx.smoke_path || '/';
+  s.step(`open ${path}`);
+  const response = await s.page.goto(s.url(path));
+  if (!response || !response.ok()) throw new Error(`GET ${path}: ${response && response.status()}`);
+  await s.page.waitForLoadState('load');
+  await s.check('smoke');
+}
+
+/** Sign in with the API key: a wrong key is refused on the page, the right one opens
+ * the inbox listing the seeded store, with an HttpOnly session cookie. */
+async function sign_in(s) {
+  s.step('open / signed out');
+  await s.page.goto(s.url('/'));
+  await ready(s, 'sign-in');
+  await s.check('sign-in');
+
+  s.step('wrong key');
+  await s.tid('signin-key').fill('prl_000000000000_not-a-key-of-anyone');
+  await s.tid('signin-submit').click();
+  await s.tid('signin-error').waitFor();
+  await s.check('sign-in-error');
+
+  s.step('right key');
+  await s.tid('signin-key').fill(s.ctx.api_key);
+  await s.tid('signin-submit').click();
+  await ready(s, 'inbox');
+  const seeded = Object.keys(s.ctx.subjects).length;
+  await until(s, (n) => document.querySelectorAll('[data-testid="discussion-row"]').length >= n, seeded);
+  const cookies = await s.page.context().cookies();
+  const session = cookies.find((c) => c.name === 'parley_session');
+  if (!session) throw new Error(`no parley_session cookie after sign-in: ${cookies.map((c) => c.name)}`);
+  if (!session.httpOnly) throw new Error('the session cookie is readable by scripts (not HttpOnly)');
+  const stored = await s.page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+  if (stored.includes(s.ctx.api_key.slice(-16))) throw new Error('the API key is kept in web storage');
+  await s.check('inbox');
+
+  s.step('sign out');
+  await s.tid('signout').click();
+  await ready(s, 'sign-in');
+}
+
+/** Filters narrow the list (and show in the URL); unread and status tabs too. */
+async function filter(s) {
+  await signIn(s);
+  await openInbox(s);
+  const subject = s.ctx.subjects.filter;
+
+  s.step('filter on subject');
+  await s.tid('filter-subject').fill(subject);
+  await s.tid('filter-apply').click();
+  await until(
+    s,
+    (text) => {
+      const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+      return rows.length === 1 && rows[0].textContent.includes(text);
+    },
+    subject,
+  );
+  const hash = await s.page.evaluate(() => decodeURIComponent(window.location.hash));
+  if (!hash.includes('subject')) throw new Error(`the subject filter is not in the URL: ${hash}`);
+  await s.check('inbox-filtered');
+
+  s.step('reset, then unread only');
+  await s.tid('filter-reset').click();
+  await until(s, () => document.querySelectorAll('[data-testid="discussion-row"]').length > 1);
+  await setField(s.tid('filter-read'), 'false');
+  await s.tid('filter-apply').click();
+  await until(s, () => {
+    const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+    return rows.length > 0 && rows.every((r) => r.dataset.read === 'false');
+  });
+
+  s.step('status tab solved: nothing solved yet in this store');
+  await s.tid('filter-reset').click();
+  await s.tid('status-tab-solved').click();
+  await s.page.locator('[data-testid="status-tab-solved"][aria-selected="true"]').waitFor();
+  await s.tid('list-empty').waitFor();
+  await s.check('inbox-solved-tab');
+}
+
+/** Opening an unread discussion shows its messages and order, and turns it read. */
+async function open_read(s) {
+  await signIn(s);
+  await openInbox(s);
+  const line = row(s, 'read');
+  s.step('the row is unread');
+  await line.and(s.page.locator('[data-read="false"]')).waitFor();
+  await line.getByTestId('row-unread').waitFor();
+
+  s.step('open it');
+  await line.getByTestId('row-link').click();
+  await ready(s, 'discussion');
+  await s.tid('discussion-subject').filter({ hasText: s.ctx.subjects.read }).waitFor();
+  await s.page
+    .locator('[data-testid="message"][data-direction="incoming"]')
+    .filter({ hasText: 'garantie' })
+    .waitFor();
+  await s.tid('message-sender').first().waitFor();
+  await s.tid('order-panel').filter({ hasText: '-read' }).waitFor();
+  await s.tid('participants').waitFor();
+  await s.check('discussion');
+
+  s.step('back to the list: now read');
+  await s.tid('back-to-list').click();
+  await ready(s, 'inbox');
+  await row(s, 'read').and(s.page.locator('[data-read="true"]')).waitFor();
+  if (await row(s, 'read').getByTestId('row-unread').count()) {
+    throw new Error('the unread badge is still shown on a read discussion');
+  }
+}
+
+/** A reply with a file attached: the delivery state turns sent without a reload, and
+ * the marketplace received the very bytes. */
+async function reply_with_file(s) {
+  await signIn(s);
+  await openInbox(s);
+  await row(s, 'reply').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+
+  const body = `Votre facture est jointe (${Date.now()}).`;
+  const pdf = Buffer.from(`%PDF-1.4\n% parley browser test\n${'x'.repeat(2048)}\n%%EOF\n`);
+  s.step('write and attach');
+  await s.tid('reply-body').fill(body);
+  await s.tid('reply-files').setInputFiles({ name: 'facture.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await s.tid('reply-file').filter({ hasText: 'facture.pdf' }).waitFor();
+  await s.check('discussion-reply-draft');
+
+  s.step('send');
+  await s.tid('send-reply').click();
+  const sent = s.page.locator('[data-testid="message"][data-direction="outgoing"]').filter({ hasText: body });
+  await sent.waitFor();
+  s.step('delivery turns sent');
+  await sent.locator('[data-testid="delivery-state"][data-state="sent"]').waitFor({ timeout: PIPELINE_MS });
+  await sent.getByTestId('attachment-link').filter({ hasText: 'facture.pdf' }).waitFor();
+  await s.check('discussion-replied');
+
+  s.step('the marketplace received the file');
+  const digest = createHash('sha256').update(pdf).digest('hex');
+  const path = `/_sandbox/mirakl/${s.ctx.instance}/replies?thread_id=${encodeURIComponent(s.ctx.threads.reply)}`;
+  const received = await sandboxJson(s, path);
+  const reply = received.replies.find((r) => r.body.includes(body));
+  if (!reply) throw new Error(`the sandbox has no reply with the body sent: ${JSON.stringify(received)}`);
+  if (!reply.attachments.some((a) => a.name === 'facture.pdf' && a.sha256 === digest)) {
+    throw new Error(`the reply reached the marketplace without the file: ${JSON.stringify(reply.attachments)}`);
+  }
+}
+
+/** A buyer's new thread appears in the open list, and a buyer's new message in the open
+ * discussion, without a reload (server-sent events). */
+async function live(s) {
+  await signIn(s);
+  await openInbox(s);
+  await s.page.locator('[data-testid="live-status"][data-state="live"]').waitFor();
+
+  const topic = `Nouvelle question ${Date.now()}`;
+  s.step('a buyer opens a thread');
+  let started = Date.now();
+  await buyerWrites(s, 'Bonjour, une nouvelle question.', { topic });
+  await s.tid('discussion-row').filter({ hasText: topic }).waitFor({ timeout: PIPELINE_MS });
+  s.step(`new row shown ${(Date.now() - started) / 1000} s after the buyer wrote`);
+  await s.check('inbox-live');
+
+  await row(s, 'live').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+  await s.page.locator('[data-testid="live-status"][data-state="live"]').waitFor();
+  const body = `Toujours rien reçu (${Date.now()}).`;
+  s.step('the buyer writes again in the open discussion');
+  started = Date.now();
+  await buyerWrites(s, body, { threadId: s.ctx.threads.live });
+  await s.page
+    .locator('[data-testid="message"][data-direction="incoming"]')
+    .filter({ hasText: body })
+    .waitFor({ timeout: PIPELINE_MS });
+  s.step(`new message shown ${(Date.now() - started) / 1000} s after the buyer wrote`);
+  await s.tid('messages-live').filter({ hasText: body.slice(0, 12) }).waitFor();
+  await s.check('discussion-live');
+}
+
+/** Two discussions selected in the list, set to pending at once. */
+async function bulk_status(s) {
+  await signIn(s);
+  await openInbox(s);
+  s.step('select two');
+  await row(s, 'bulk_a').getByTestId('row-select').check();
+  await row(s, 'bulk_b').getByTestId('row-select').check();
+  await setField(s.tid('bulk-status'), 'pending');
+  s.step('apply pending');
+  await s.tid('bulk-apply').click();
+  await s.tid('bulk-result').waitFor();
+  await s.check('inbox-bulk');
+
+  s.step('both pending, in the pending tab too');
+  await s.tid('status-tab-pending').click();
+  await s.page.locator('[data-testid="status-tab-pending"][aria-selected="true"]').waitFor();
+  for (const name of ['bulk_a', 'bulk_b']) {
+    await row(s, name).and(s.page.locator('[data-status="pending"]')).waitFor();
+  }
+  const pending = await s.tid('status-count-pending').innerText();
+  if (!(Number.parseInt(pending.replace(/\D/g, ''), 10) >= 2)) {
+    throw new Error(`the pending tab counts ${JSON.stringify(pending)}, not at least 2`);
+  }
+  const rows = await countRows(s);
+  if (rows !== 2) throw new Error(`the pending tab lists ${rows} discussions, not the 2 changed`);
+}
+
+/** Edit an autoresponder (template with a placeholder, live preview), save it, find it
+ * saved after a reload, send a test mail (it reaches the shop's address), restore the
+ * default. */
+async function autoresponder(s) {
+  await signIn(s);
+  const shop = `shop-${s.ctx.instance}@example.com`;
+  const load = async () => {
+    await s.page.goto(s.url('/#/autoresponders'));
+    await ready(s, 'autoresponders');
+    await setField(s.tid('ar-store'), s.ctx.store_id);
+    await setField(s.tid('ar-marketplace'), s.ctx.marketplace);
+    await setField(s.tid('ar-channel'), 'messages');
+    await s.tid('ar-load').click();
+    await s.tid('ar-template').waitFor();
+  };
+  s.step('load store × marketplace × messages');
+  await load();
+  const template = 'Bonjour {buyer_name}, merci pour votre message. {shop_name}';
+  await s.tid('ar-template').fill(template);
+  await s.tid('ar-shop-name').fill('Boutique Navigateur');
+  await s.tid('ar-notify-shop').fill(shop);
+  s.step('preview follows the template');
+  await s.tid('ar-preview').filter({ hasText: 'Boutique Navigateur' }).waitFor();
+  const preview = await s.tid('ar-preview').innerText();
+  if (preview.includes('{buyer_name}')) throw new Error(`the preview left a placeholder: ${preview}`);
+  await s.check('autoresponders');
+
+  s.step('save');
+  await s.tid('ar-save').click();
+  await s.tid('ar-saved').waitFor();
+  s.step('saved after a reload');
+  await s.page.reload();
+  await load();
+  const kept = await s.tid('ar-template').inputValue();
+  if (kept !== template) throw new Error(`after a reload the template is ${JSON.stringify(kept)}`);
+
+  s.step('test send');
+  await s.tid('ar-test-send').click();
+  await s.tid('ar-test-result').waitFor();
+  await s.check('autoresponders-tested');
+  await eventually('the test mail in the sandbox outbox', async () => {
+    const box = await sandboxJson(s, `/_sandbox/email/outbox?to=${encodeURIComponent(shop)}`);
+    return box.mails.some((m) => m.subject.startsWith('[Test]'));
+  });
+
+  s.step('restore the default');
+  await s.tid('ar-restore').click();
+  await until(
+    s,
+    (text) => document.querySelector('[data-testid="ar-template"]').value !== text,
+    template,
+  );
+}
+
+/** The connections page lists the store's connection with its health; the language
+ * picker switches the interface (French here). */
+async function connections(s) {
+  await signIn(s);
+  await s.page.goto(s.url('/#/connections'));
+  await ready(s, 'connections');
+  const id = `${s.ctx.store_id}-${s.ctx.instance}`;
+  s.step('the seeded connection and its health');
+  const line = s.page.locator(`[data-testid="connection-row"][data-connection-id="${id}"]`);
+  await line.getByTestId('connection-health').waitFor();
+  await s.check('connections');
+
+  s.step('French');
+  await setField(s.tid('language-picker'), 'fr');
+  await until(s, () => document.documentElement.lang === 'fr');
+  await s.check('connections-fr');
+}
+
+export const scenarios = {
+  smoke,
+  sign_in,
+  filter,
+  open_read,
+  reply_with_file,
+  live,
+  bulk_status,
+  autoresponder,
+  connections,
+};
