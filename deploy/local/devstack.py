@@ -405,6 +405,7 @@ def banner(group: ServiceGroup, inbound: Mapping[str, str]) -> str:
     lines = [
         "",
         "Parley is running.",
+        f"  Inbox: http://127.0.0.1:{p.gateway}/  (the web inbox: sign in with an API key)",
         f"  gateway (REST API):  http://127.0.0.1:{p.gateway}/discussions",
         f"  API docs (OpenAPI):  http://127.0.0.1:{p.gateway}/docs",
         f"  invoicer:            http://127.0.0.1:{p.invoicer}/docs",
@@ -461,7 +462,8 @@ def run() -> None:
         api_key = create_api_key(group, "demo-account", ["demo-store"])
         lines = banner(group, inbound).splitlines()
         lines[-1:-1] = [  # before "Press Ctrl-C…"
-            f"  demo API key:        {api_key}  (store demo-store; shown once per run)",
+            f"  demo API key:        {api_key}  (store demo-store; shown once per run;"
+            " paste it in the Inbox)",
             "  for the README's quickstart, in another terminal:",
             f"    export PARLEY_URL=http://127.0.0.1:{group.ports.gateway} PARLEY_KEY={api_key}",
         ]

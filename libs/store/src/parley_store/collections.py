@@ -32,6 +32,9 @@ API_KEYS = "api_keys"  # hashed API keys of the accounts, by their public key id
 # The gateway's idempotency keys with each first result, by account + key digest. Its
 # expiry index (TTL where the server has one) is made by the gateway's adapter.
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# The web inbox's sign-in sessions, by the digest of the cookie's secret (never the
+# secret, never the API key): ``_id`` lookups only.
+WEB_SESSIONS = "web_sessions"
 
 
 # --- one owner per collection ---------------------------------------------------------
@@ -87,6 +90,7 @@ OWNERS: dict[str, str] = {
     ACCOUNTS: GATEWAY,
     API_KEYS: GATEWAY,
     IDEMPOTENCY_KEYS: GATEWAY,
+    WEB_SESSIONS: GATEWAY,
     AUTORESPONDERS: GATEWAY,
     # Invoices (parley_invoicer.adapters.mongo).
     **dict.fromkeys(

@@ -22,6 +22,8 @@ from parley_gateway.api.live import LIVE_PATH
 from parley_gateway.api.live import router as live_router
 from parley_gateway.api.load import UNLIMITED_PATHS, ConcurrencyLimit
 from parley_gateway.api.problems import install_problem_handlers
+from parley_gateway.api.session import install_session_routes
+from parley_gateway.api.web import WEB_PREFIX, install_web_inbox
 from parley_gateway.bootstrap import Bootstrap
 from parley_gateway.bootstrap import bootstrap as connect_adapters
 from parley_gateway.config import GatewaySettings
@@ -103,15 +105,20 @@ def create_app(
     app.include_router(connections_router)
     install_invoice_routes(app)
     app.include_router(live_router)
+    install_session_routes(app)
     app.include_router(graphql_router(max_cost=settings.gateway_graphql_max_cost))
     # Server spans for API calls: a reply's command carries this span's context in
     # its Kafka headers. Probes would only add noise to traces. The request hook runs
     # once the middleware has set the request's attributes: the raw path (a download
     # link's token), the query string (a cursor) and credential headers go there.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="/health,/ready,/metrics", server_request_hook=redact_span
+        app,
+        excluded_urls=f"/health,/ready,/metrics,{WEB_PREFIX}/",
+        server_request_hook=redact_span,
     )
     # GET /metrics (no API key: scraped from inside the cluster; it holds no ids) and the
     # latency histogram by route template, around every middleware above.
     install_metrics(app, "gateway")
+    # Last: its "/" route and /web mount come after every API route.
+    install_web_inbox(app)
     return app

@@ -23,6 +23,7 @@ from parley_gateway.adapters.mongo_connections import MongoConnectionReader
 from parley_gateway.adapters.mongo_delivery_records import MongoDeliveryRecords
 from parley_gateway.adapters.mongo_discussions import MongoDiscussionRepository
 from parley_gateway.adapters.mongo_idempotency import MongoIdempotencyStore
+from parley_gateway.adapters.mongo_sessions import MongoSessionRepository
 from parley_gateway.adapters.mongo_unavailable import store_unavailable
 from parley_gateway.adapters.outbox_commands import OutboxCommandPublisher
 from parley_gateway.adapters.outbox_events import OutboxEventPublisher
@@ -36,6 +37,7 @@ from parley_gateway.idempotency import IdempotencyService
 from parley_gateway.invoices import InvoiceService
 from parley_gateway.live import LiveFeed
 from parley_gateway.service import DiscussionService
+from parley_gateway.sessions import SessionService
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.logging import get_logger
@@ -73,6 +75,8 @@ class Runtime:
     live: LiveFeed | None = None
     # Invoices through the invoicer's HTTP API (F20); None: not wired (tests).
     invoices: InvoiceService | None = None
+    # Web inbox sign-ins (the session cookie); None: only API keys are accepted.
+    sessions: SessionService | None = None
 
 
 # The app factory takes one of these, so tests can wire in-memory fakes instead.
@@ -133,9 +137,11 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 events=OutboxEventPublisher(outboxed),
                 at_risk_window=timedelta(hours=settings.gateway_reply_at_risk_hours),
             )
+            accounts = MongoAccountRepository(db)
+            access = AccessService(accounts, settings.pepper())
             yield Runtime(
                 service=service,
-                access=AccessService(MongoAccountRepository(db), settings.pepper()),
+                access=access,
                 autoresponders=AutoresponderService(
                     MongoAutoresponderStore(db),
                     SmtpMailer(_smtp(settings)),
@@ -146,6 +152,12 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 connections=ConnectionService(MongoConnectionReader(db)),
                 idempotency=IdempotencyService(MongoIdempotencyStore(db)),
                 live=live,
+                sessions=SessionService(
+                    MongoSessionRepository(db),
+                    access,
+                    accounts,
+                    timedelta(hours=settings.gateway_session_ttl_hours),
+                ),
                 invoices=InvoiceService(discussions, invoicer, service, uploads),
             )
         finally:

@@ -176,6 +176,12 @@ class GatewaySettings(ServiceSettings, LinkSettings):
     gateway_live_keepalive_seconds: float = Field(
         default=15.0, gt=0, description="Idle streams get a comment line this often"
     )
+    gateway_session_ttl_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="How long a web inbox sign-in (its session cookie) lasts; the "
+        "merchant then pastes the API key again",
+    )
     gateway_cors_origins: list[str] = Field(
         default=[],
         description="Origins allowed to call the API from a browser (CORS), e.g. "

@@ -1,8 +1,9 @@
 """What every route needs: the service of the running app and who the caller is.
 
 The caller is the account behind the API key of the request (F15), sent as
-``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; its stores are the scope
-every query of the request runs in.
+``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, or the web inbox's session
+cookie (``POST /session`` exchanges a key for it); its stores are the scope every query
+of the request runs in. A key in a header wins over the cookie.
 """
 
 from __future__ import annotations
@@ -10,13 +11,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+)
 
-from parley_gateway.accounts import AccessService
+from parley_gateway.accounts import AccessService, NotAuthenticated
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import Caller, Scope
 from parley_gateway.service import DiscussionService
+from parley_gateway.sessions import (
+    CSRF_HEADER,
+    CSRF_VALUE,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    CsrfRefused,
+    SessionService,
+)
 
 # auto_error=False: a missing key is answered by the problem handler, as problem+json
 # with WWW-Authenticate, not by FastAPI's own error. Declared here so that OpenAPI
@@ -26,6 +40,14 @@ _bearer = HTTPBearer(
 )
 _header_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, scheme_name="HeaderKey", description="X-API-Key: <API key>"
+)
+
+_session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="SessionCookie",
+    description="The web inbox's session (POST /session); unsafe methods also need "
+    f"{CSRF_HEADER}: {CSRF_VALUE}",
 )
 
 
@@ -52,12 +74,27 @@ def get_presented_key(
     return bearer.credentials if bearer is not None else header_key
 
 
+def get_sessions(request: Request) -> SessionService | None:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.sessions
+
+
 async def get_caller(
+    request: Request,
     access: Annotated[AccessService, Depends(get_access)],
     presented: Annotated[str | None, Depends(get_presented_key)],
+    session_secret: Annotated[str | None, Security(_session_cookie)],
 ) -> Caller:
-    """The authenticated caller; NotAuthenticated (401) otherwise."""
-    return await access.authenticate(presented)
+    """The authenticated caller; NotAuthenticated (401) otherwise, CsrfRefused (403) for
+    a cookie-authenticated unsafe request without the inbox's header."""
+    if presented or not session_secret:
+        return await access.authenticate(presented)
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+        raise CsrfRefused()
+    sessions = get_sessions(request)
+    if sessions is None:
+        raise NotAuthenticated(presented=True)
+    return await sessions.caller(session_secret)
 
 
 def get_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Scope:

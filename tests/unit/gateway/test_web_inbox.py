@@ -1,0 +1,229 @@
+"""The web inbox's edge on in-memory fakes: the page and its CSP, the session cookie
+(sign in, scope, expiry, sign out, revoked keys), the anti-forgery header."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from unit.gateway.autoresponder_fakes import autoresponder_service
+from unit.gateway.fakes import (
+    PEPPER,
+    InMemoryAccounts,
+    InMemoryDiscussions,
+    RecordingPublisher,
+    discussion,
+)
+
+from parley_gateway.accounts import AccessService
+from parley_gateway.app import create_app
+from parley_gateway.bootstrap import Runtime
+from parley_gateway.config import GatewaySettings
+from parley_gateway.service import DiscussionService
+from parley_gateway.sessions import SESSION_COOKIE, SessionService, WebSession
+
+PROBLEM = "application/problem+json"
+CSRF = {"X-Requested-With": "parley-inbox"}
+
+
+class InMemorySessions:
+    def __init__(self) -> None:
+        self.sessions: dict[str, WebSession] = {}
+
+    async def add(self, session: WebSession) -> None:
+        self.sessions[session.id] = session
+
+    async def get(self, session_id: str) -> WebSession | None:
+        return self.sessions.get(session_id)
+
+    async def delete(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Inbox:
+    app_client: Callable[[str], httpx.AsyncClient]
+    client: httpx.AsyncClient
+    key: str
+    access: AccessService
+    key_id: str
+    sessions: InMemorySessions
+    clock: Clock
+
+
+@pytest.fixture
+async def inbox() -> AsyncIterator[Inbox]:
+    repo = InMemoryDiscussions(
+        discussion("mine", minutes=1), discussion("theirs", minutes=2, store_id="store-2")
+    )
+    accounts = InMemoryAccounts()
+    access = AccessService(accounts, PEPPER)
+    account, _ = await access.create_account("Shop", ["store-1"])
+    issued = await access.issue_key(account.id)
+    sessions = InMemorySessions()
+    clock = Clock()
+    service = SessionService(sessions, access, accounts, timedelta(hours=12), clock=clock)
+
+    @asynccontextmanager
+    async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
+        yield Runtime(
+            service=DiscussionService(repo, RecordingPublisher()),
+            access=access,
+            autoresponders=autoresponder_service(),
+            sessions=service,
+        )
+
+    app = create_app(GatewaySettings(), bootstrap=wire)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    def client_at(base_url: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, base_url=base_url)
+
+    async with app.router.lifespan_context(app), client_at("http://gateway") as client:
+        yield Inbox(client_at, client, issued.secret, access, issued.stored.key_id, sessions, clock)
+
+
+async def sign_in(inbox: Inbox) -> httpx.Response:
+    response = await inbox.client.post("/session", json={"api_key": inbox.key}, headers=CSRF)
+    assert response.status_code == 201, response.text
+    return response
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == status
+
+
+async def test_the_inbox_page_is_served_at_the_root_with_a_strict_csp(inbox: Inbox) -> None:
+    page = await inbox.client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/web/app/main.js">' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+    module = await inbox.client.get("/web/app/main.js")
+    assert module.status_code == 200
+    assert "javascript" in module.headers["content-type"]
+    assert module.headers["content-security-policy"] == csp
+    catalogue = await inbox.client.get("/web/i18n/fr.json")
+    assert catalogue.status_code == 200 and catalogue.json()["signin.submit"]
+
+
+async def test_the_inbox_shadows_no_api_route(inbox: Inbox) -> None:
+    assert (await inbox.client.get("/health")).status_code == 200
+    assert (await inbox.client.get("/docs")).status_code == 200
+    assert (await inbox.client.get("/openapi.json")).status_code == 200
+    assert (await inbox.client.get("/metrics")).status_code == 200
+    assert_problem(await inbox.client.get("/discussions"), 401)
+    assert (await inbox.client.get("/web/../pyproject.toml")).status_code == 404
+    assert (await inbox.client.get("/web/nothing.js")).status_code == 404
+
+
+async def test_signing_in_sets_an_httponly_strict_cookie_not_the_key(inbox: Inbox) -> None:
+    response = await sign_in(inbox)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http (local): a Secure cookie would not come back
+    assert inbox.key not in cookie
+    assert response.json()["store_ids"] == ["store-1"]
+    assert response.headers["cache-control"] == "no-store"
+    # Only the secret's digest is stored.
+    secret = response.cookies[SESSION_COOKIE]
+    assert secret not in inbox.sessions.sessions
+    assert len(inbox.sessions.sessions) == 1
+
+
+async def test_the_cookie_is_secure_over_https(inbox: Inbox) -> None:
+    async with inbox.app_client("https://gateway") as client:
+        response = await client.post("/session", json={"api_key": inbox.key})
+    assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_signing_in_with_the_authorization_header(inbox: Inbox) -> None:
+    response = await inbox.client.post("/session", headers={"Authorization": f"Bearer {inbox.key}"})
+    assert response.status_code == 201
+    assert SESSION_COOKIE in response.cookies
+
+
+@pytest.mark.parametrize("body", [{"api_key": "pk_nope.bad"}, {}])
+async def test_a_bad_key_is_a_401_problem_and_no_cookie(inbox: Inbox, body: dict[str, str]) -> None:
+    response = await inbox.client.post("/session", json=body, headers=CSRF)
+    assert_problem(response, 401)
+    assert "set-cookie" not in response.headers
+    assert inbox.sessions.sessions == {}
+
+
+async def test_the_cookie_authenticates_with_the_keys_scope(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    listed = await inbox.client.get("/discussions")
+    assert listed.status_code == 200
+    assert {d["store_id"] for d in listed.json()["items"]} == {"store-1"}
+    who = await inbox.client.get("/session")
+    assert who.status_code == 200 and who.json()["store_ids"] == ["store-1"]
+
+
+async def test_an_unsafe_cookie_request_needs_the_inbox_header(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    target = (await inbox.client.get("/discussions")).json()["items"][0]["id"]
+    forged = await inbox.client.patch(f"/discussions/{target}", json={"status": "solved"})
+    assert_problem(forged, 403)
+    assert forged.json()["type"].endswith("csrf-header-missing")
+    allowed = await inbox.client.patch(
+        f"/discussions/{target}", json={"status": "solved"}, headers=CSRF
+    )
+    assert allowed.status_code == 200, allowed.text
+    # An API key in a header needs no such header: API clients are not browsers.
+    by_key = await inbox.client.patch(
+        f"/discussions/{target}",
+        json={"status": "open"},
+        headers={"Authorization": f"Bearer {inbox.key}"},
+    )
+    assert by_key.status_code == 200
+
+
+async def test_a_session_expires(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    inbox.clock.now += timedelta(hours=11, minutes=59)
+    assert (await inbox.client.get("/discussions")).status_code == 200
+    inbox.clock.now += timedelta(minutes=2)
+    assert_problem(await inbox.client.get("/discussions"), 401)
+    assert inbox.sessions.sessions == {}  # deleted when presented expired
+
+
+async def test_signing_out_ends_the_session(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    assert_problem(await inbox.client.delete("/session"), 403)  # forged sign-out
+    out = await inbox.client.delete("/session", headers=CSRF)
+    assert out.status_code == 204
+    assert f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+    assert inbox.sessions.sessions == {}
+    assert_problem(await inbox.client.get("/discussions"), 401)
+
+
+async def test_revoking_the_key_ends_its_sessions(inbox: Inbox) -> None:
+    response = await sign_in(inbox)
+    await inbox.access.revoke_key(inbox.key_id)
+    inbox.client.cookies.set(SESSION_COOKIE, response.cookies[SESSION_COOKIE])
+    assert_problem(await inbox.client.get("/discussions"), 401)
+
+
+async def test_an_unknown_cookie_is_a_401(inbox: Inbox) -> None:
+    inbox.client.cookies.set(SESSION_COOKIE, "made-up")
+    assert_problem(await inbox.client.get("/discussions"), 401)
