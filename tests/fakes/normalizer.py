@@ -115,11 +115,11 @@ class RecordingSink:
         self.events: list[Envelope[Any]] = []
         self.fail_next = 0
 
-    async def emit(self, envelope: Envelope[Any]) -> None:
+    async def emit(self, *envelopes: Envelope[Any]) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("broker unreachable")
-        self.events.append(envelope)
+        self.events.extend(envelopes)
 
     def ids(self) -> list[str]:
         return [e.id for e in self.events]

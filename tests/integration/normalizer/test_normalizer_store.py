@@ -145,7 +145,7 @@ async def test_a_reply_is_recorded_through_its_delivery_states_and_not_duplicate
     async with TopicProbe(kafka_bootstrap, CONVERSATION_EVENTS) as probe:
         await normalizer.on_delivery(delivery(store, did, DeliveryState.QUEUED))
         await normalizer.on_delivery(delivery(store, did, DeliveryState.SENT, mid="mk-9"))
-        records = await probe.wait_for(lambda r: r.key == str(snap.key).encode(), count=2)
+        records = await probe.wait_for(lambda r: r.key == str(snap.key).encode(), count=4)
     sent_events = envelopes_of(records, MESSAGE_SENT.name)
     assert [e.data.delivery_state for e in sent_events] == [
         DeliveryState.QUEUED,

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 class BrokerGone:
     """An event sink whose broker went away after the writes were made."""
 
-    async def emit(self, envelope: Envelope[Any]) -> None:
+    async def emit(self, *envelopes: Envelope[Any]) -> None:
         raise ConnectionError("broker unreachable")
 
 

@@ -3,14 +3,14 @@
 A batch (see :mod:`parley_normalizer.batches`) is processed in a fixed number of
 round trips whatever its size, every one by ``_id`` (see domain.state for why):
 
-1. read its discussions, their pending marks (events a crash left unpublished) and
-   the outbound messages its delivery results update;
+1. read its discussions and the outbound messages its delivery results update, then
+   the stored discussions' pending marks (events a crash left unpublished);
 2. apply each record, in order, to its discussion's :class:`~.domain.state.Draft`
    (pure: a record that fails here is reported for itself, the others go on);
 3. write the pending marks (the events to publish), customers, messages, then the
    discussions (the commit point);
-4. publish every event not yet on Kafka, discussion by discussion in order, then
-   remove the marks.
+4. publish every event not yet on Kafka (each discussion's in order, all of them
+   acknowledged together), then remove the marks.
 
 Every step is idempotent: a batch processed again after a crash (its offsets were
 not committed) ends in the same state and publishes whatever is still pending. An
@@ -163,9 +163,8 @@ class Normalizer:
         now = self._clock()
         ids = [discussion_of(r) for r in records]
         unique = list(dict.fromkeys(ids))
-        stored, pending, outbound = await asyncio.gather(
+        stored, outbound = await asyncio.gather(
             self._store.load_discussions(unique),
-            self._store.load_pending(unique),
             self._store.load_messages(
                 [
                     outbound_message_id(r.discussion_id, r.command_id)
@@ -174,6 +173,10 @@ class Normalizer:
                 ]
             ),
         )
+        # Marks of stored discussions only: a mark whose discussion was never stored
+        # (the crash came before the discussions' write) names only events the records
+        # produce again, as new, when applied to a discussion that does not exist yet.
+        pending = await self._store.load_pending([did for did in unique if did in stored])
         drafts = {did: Draft.of(did, stored.get(did), pending.get(did)) for did in unique}
         scope_of: dict[str, Scope] = {}
         for i, (record, did) in enumerate(zip(records, ids, strict=True)):
@@ -227,11 +230,13 @@ class Normalizer:
             )
 
     async def _publish(self, draft: Draft, scope: Scope | None = None) -> None:
-        """Publishes the discussion's events not yet on Kafka, oldest first."""
+        """Publishes the discussion's events not yet on Kafka, oldest first, in one
+        acknowledged round trip."""
         with scope() if scope is not None else contextlib.nullcontext():
             discussion = draft.discussion()
+            due: list[Envelope[Any]] = []
             if draft.created_pending:
-                await self._sink.emit(events.discussion_created(discussion))
+                due.append(events.discussion_created(discussion))
             pending = draft.pending_messages()
             docs = {mid: draft.messages[mid] for mid, _ in pending if mid in draft.messages}
             missing = [mid for mid, _ in pending if mid not in docs]
@@ -242,8 +247,8 @@ class Normalizer:
                 key=lambda m: (m.sent_at, m.id),
             )
             for message in messages:
-                for envelope in events.message_events(discussion, message):
-                    await self._sink.emit(envelope)
+                due.extend(events.message_events(discussion, message))
+            await self._sink.emit(*due)
 
     # ------------------------------------------------------------------ sweeper
 

@@ -67,4 +67,5 @@ class RetentionStore(Protocol):
 
 
 class EventSink(Protocol):
-    async def emit(self, envelope: Envelope[Any]) -> None: ...
+    async def emit(self, *envelopes: Envelope[Any]) -> None:
+        """Publishes them in order; returns once all are acknowledged."""

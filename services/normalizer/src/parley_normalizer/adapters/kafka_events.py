@@ -12,5 +12,5 @@ class KafkaEventSink:
     def __init__(self, publisher: KafkaPublisher) -> None:
         self._publisher = publisher
 
-    async def emit(self, envelope: Envelope[Any]) -> None:
-        await self._publisher.publish(CONVERSATION_EVENTS, envelope)
+    async def emit(self, *envelopes: Envelope[Any]) -> None:
+        await self._publisher.publish(CONVERSATION_EVENTS, *envelopes)
