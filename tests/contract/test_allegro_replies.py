@@ -24,9 +24,9 @@ from parley_connectors.allegro import (
     credentials_with_tokens,
     tokens_from_credentials,
 )
+from parley_connectors.allegro.writing import AllegroReplies
 from parley_connectors.errors import BadRequest
 from parley_connectors.reply_rules import RuleViolation, check_reply
-from parley_responder.adapters.allegro import AllegroReplies
 from parley_responder.ports import Destination
 from parley_sandbox import create_app
 from parley_schemas import ParticipantRole, ReplyCommand

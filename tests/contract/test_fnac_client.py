@@ -32,7 +32,7 @@ from parley_connectors.fnac import (
     FnacMessage,
     FnacPayloadError,
 )
-from parley_responder.adapters.fnac import FnacReplies
+from parley_connectors.fnac.writing import FnacReplies
 from parley_responder.ports import Destination
 from parley_sandbox import create_app
 from parley_sandbox.fnac.store import DEFAULT_KEY, DEFAULT_PARTNER_ID, DEFAULT_SHOP_ID

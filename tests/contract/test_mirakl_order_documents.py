@@ -152,7 +152,7 @@ async def test_or72_lists_the_documents_of_an_order() -> None:
 
 
 def adapter(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[Any, list[Any]]:
-    from parley_responder.adapters.mirakl import MiraklReplies
+    from parley_connectors.mirakl.writing import MiraklReplies
 
     seen: list[httpx.Request] = []
 

@@ -31,7 +31,7 @@ from parley_connectors.rakuten import (
     RakutenTodoItem,
     parse_date,
 )
-from parley_responder.adapters.rakuten import RakutenReplies
+from parley_connectors.rakuten.writing import RakutenReplies
 from parley_responder.ports import Destination
 from parley_sandbox import create_app
 from parley_sandbox.rakuten.store import DEFAULT_LOGIN, DEFAULT_TOKEN

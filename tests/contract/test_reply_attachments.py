@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from parley_connectors.allegro import AllegroClient, TokenStore, client_credentials
+from parley_connectors.allegro.writing import AllegroReplies
 from parley_connectors.errors import BadRequest
 from parley_connectors.files import OutgoingFile
-from parley_responder.adapters.allegro import AllegroReplies
-from parley_responder.adapters.fnac import FnacReplies
-from parley_responder.adapters.mirakl import MiraklReplies
-from parley_responder.adapters.rakuten import RakutenReplies
+from parley_connectors.fnac.writing import FnacReplies
+from parley_connectors.mirakl.writing import MiraklReplies
+from parley_connectors.rakuten.writing import RakutenReplies
 from parley_responder.ports import Destination
 from parley_sandbox import create_app
 from parley_schemas import ParticipantRole

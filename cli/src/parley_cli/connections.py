@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from parley_cli.output import Refused, as_json, table, when, without_query
+from parley_connectors.registry import families
 from parley_ingest import activation
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
@@ -165,7 +166,7 @@ def add_parsers(sub: Any) -> None:
     )
     add.add_argument("--id", required=True)
     add.add_argument("--store", required=True)
-    add.add_argument("--family", required=True, choices=sorted(activation.CREDENTIAL_FIELDS))
+    add.add_argument("--family", required=True, choices=sorted(families()))
     add.add_argument("--marketplace", required=True)
     add.add_argument(
         "--base-url",

@@ -17,9 +17,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import session_topic_prefix
 
 from parley_connectors.mirakl import MiraklClient
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.mirakl import MiraklConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.scheduler import Scheduler
 from parley_ingest.sync import SyncService

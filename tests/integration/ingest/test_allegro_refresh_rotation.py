@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_connectors.allegro import AllegroClient, client_credentials
+from parley_connectors.allegro.reading import client_for
+from parley_connectors.allegro.writing import DestinationTokenStore
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
-from parley_ingest.connectors.allegro import client_for
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_platform.crypto import CredentialCipher
-from parley_responder.adapters.allegro import DestinationTokenStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_responder.ports import Destination
 from parley_sandbox import create_app

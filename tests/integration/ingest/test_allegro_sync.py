@@ -19,9 +19,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import Record, TopicProbe, session_topic_prefix
 
 from parley_connectors.allegro import tokens_from_credentials
+from parley_connectors.allegro.reading import AllegroConnector, client_for
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.allegro import AllegroConnector, client_for
 from parley_ingest.domain.connections import Connection
 from parley_ingest.sync import SyncService
 from parley_platform.crypto import CredentialCipher

@@ -17,8 +17,8 @@ import pytest
 from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.fnac import FnacClient
+from parley_connectors.fnac.reading import FnacConnector
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.fnac import FnacConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.sync import SyncService
 from parley_platform.kafka import KafkaPublisher

@@ -17,8 +17,8 @@ import pytest
 from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.mirakl import MiraklClient
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.mirakl import MiraklConnector
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_ingest.sync import SyncService
 from parley_platform.kafka import KafkaPublisher

@@ -29,9 +29,9 @@ from support.query_log import Query, QueryLog, monitored
 
 from parley_connectors.email_relay import new_inbound_address
 from parley_connectors.mirakl import MiraklClient
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.inbound_addresses import MongoInboundAddressBook
-from parley_ingest.connectors.mirakl import MiraklConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.inbound_mail import DeliveryOutcome, InboundMailService, RecipientVerdict
 from parley_ingest.ports import MalformedThread

@@ -16,8 +16,8 @@ import pytest
 from support.kafka import TopicProbe, session_topic_prefix
 
 from parley_connectors.rakuten import RakutenClient
+from parley_connectors.rakuten.reading import RakutenConnector
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.rakuten import RakutenConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.sync import SyncService
 from parley_platform.kafka import KafkaPublisher

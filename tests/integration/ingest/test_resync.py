@@ -15,9 +15,9 @@ from support.kafka import TopicProbe, session_topic_prefix
 from support.waiting import eventually
 
 from parley_connectors.mirakl import MiraklClient
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.mirakl import MiraklConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.resync import ResyncHandler
 from parley_ingest.sync import SyncService

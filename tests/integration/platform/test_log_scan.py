@@ -30,10 +30,10 @@ from support.kafka import session_topic_prefix
 from support.waiting import eventually
 
 from parley_connectors.rakuten import RakutenClient
+from parley_connectors.rakuten.reading import RakutenConnector
 from parley_gateway.app import create_app as create_gateway
 from parley_gateway.config import GatewaySettings
 from parley_ingest.adapters.kafka_sink import KafkaSnapshotSink
-from parley_ingest.connectors.rakuten import RakutenConnector
 from parley_ingest.domain.connections import Connection
 from parley_ingest.sync import SyncService
 from parley_platform.kafka import KafkaPublisher

@@ -22,12 +22,12 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import TopicProbe
 
+from parley_connectors.mirakl.writing import MiraklReplies
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.domain.connections import Connection
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_responder.adapters.kafka_results import KafkaResultSink
-from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
 from parley_responder.handlers import Responder, RetryPolicy

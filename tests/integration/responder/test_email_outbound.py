@@ -27,15 +27,16 @@ from parley_connectors.email_relay import (
     new_inbound_address,
     parse_inbound,
 )
+from parley_connectors.email_relay.reading import snapshot_of
+from parley_connectors.email_relay.writing import EmailRelayReplies
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
-from parley_ingest.connectors.email_relay import snapshot_of
 from parley_ingest.domain.connections import Connection
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
-from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.kafka_results import KafkaResultSink
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.adapters.mongo_threads import MongoThreadReader
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.ports import Destination
 from parley_sandbox.faults import Fault, FaultKind
@@ -169,7 +170,7 @@ def responder(
     return Responder(
         MongoDeliveryStore(db),
         MongoDestinationLookup(db, cipher),
-        {"email_relay": EmailRelayReplies(db, sender)},
+        {"email_relay": EmailRelayReplies(MongoThreadReader(db), sender)},
         KafkaResultSink(publisher),
         RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05),
         sleep=no_sleep,
@@ -215,7 +216,8 @@ async def test_a_pre_sale_thread_keeps_its_root_first_in_references(
     connection, thread_id, ids = await conversation(mongo_db, cipher, with_order=False)
     assert thread_id == f"ref:{ids[0]}"
     replies = EmailRelayReplies(
-        mongo_db, SmtpSender(SmtpRelaySettings(host="127.0.0.1", port=port, starttls=False))
+        MongoThreadReader(mongo_db),
+        SmtpSender(SmtpRelaySettings(host="127.0.0.1", port=port, starttls=False)),
     )
     destination = Destination(
         "email_relay",

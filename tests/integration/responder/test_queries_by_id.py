@@ -32,11 +32,11 @@ from parley_connectors.email_relay import (
     new_inbound_address,
     parse_inbound,
 )
+from parley_connectors.email_relay.reading import snapshot_of
+from parley_connectors.email_relay.writing import EmailRelayReplies
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
-from parley_ingest.connectors.email_relay import snapshot_of
 from parley_ingest.domain.connections import Connection
 from parley_platform.crypto import CredentialCipher
-from parley_responder.adapters.email_relay import EmailRelayReplies
 from parley_responder.adapters.mongo_autoresponder import (
     MongoConversationReader,
     MongoNotificationLog,
@@ -47,6 +47,7 @@ from parley_responder.adapters.mongo_deliveries import (
     MongoDeliveryStore,
 )
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.adapters.mongo_threads import MongoThreadReader
 from parley_responder.adapters.mongo_usage import MongoConversationUsage
 from parley_responder.autoresponder import Autoresponder
 from parley_responder.domain.attachments import ReplyFile
@@ -162,7 +163,7 @@ def responder(db: AsyncDatabase[Any], cipher: CredentialCipher, port: int) -> Re
     return Responder(
         MongoDeliveryStore(db),
         MongoDestinationLookup(db, cipher),
-        {"email_relay": EmailRelayReplies(db, sender)},
+        {"email_relay": EmailRelayReplies(MongoThreadReader(db), sender)},
         Results(),
     )
 

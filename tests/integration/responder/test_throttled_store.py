@@ -24,12 +24,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import TopicProbe
 from support.waiting import eventually
 
+from parley_connectors.mirakl.writing import MiraklReplies
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.domain.connections import Connection
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_responder.adapters.kafka_results import KafkaResultSink
-from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_deliveries import (
     DELIVERY_QUEUE,
     MongoDeliveryQueue,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from parley_connectors.mirakl import MiraklClient
-from parley_ingest.connectors.mirakl import MiraklConnector
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_ingest.domain.connections import Connection
 
 ACTIVATED = datetime(2026, 4, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley_connectors.mirakl import MiraklThread
-from parley_ingest.connectors.mirakl import MiraklConnector
+from parley_connectors.mirakl.reading import MiraklConnector
 from parley_schemas import Organization, ParticipantRole
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from parley_connectors.mirakl import MiraklThread
-from parley_ingest.connectors.mirakl import MiraklConnector
+from parley_connectors.mirakl.reading import MiraklConnector
 
 
 def thread(metadata: dict[str, Any] | None) -> dict[str, Any]:

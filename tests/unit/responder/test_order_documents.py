@@ -18,8 +18,8 @@ from fakes.responder import FakeDeliveries
 
 from parley_connectors.errors import BadRequest, MarketplaceUnavailable
 from parley_connectors.files import OutgoingFile
+from parley_connectors.registry import families
 from parley_connectors.reply_rules import (
-    FAMILY_RULES,
     order_document_due,
     order_document_type,
 )
@@ -74,10 +74,12 @@ def command(
 
 
 def test_only_mirakl_has_the_order_documents_capability() -> None:
-    assert {f for f, r in FAMILY_RULES.items() if r.order_documents} == {"mirakl"}
+    assert {f.name for f in families().values() if f.rules and f.rules.order_documents} == {
+        "mirakl"
+    }
 
 
-@pytest.mark.parametrize("family", sorted(FAMILY_RULES))
+@pytest.mark.parametrize("family", sorted(families()))
 def test_upload_is_due_only_for_a_family_with_the_capability(family: str) -> None:
     assert order_document_due(command(), family) is (family == "mirakl")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,9 @@ from parley_connectors.mirakl.catalogue import (
     Source,
     UrlStatus,
 )
-from parley_connectors.reply_rules import FAMILY_RULES, RuleViolation, check_reply
+from parley_connectors.mirakl.family import FAMILY as MIRAKL
+from parley_connectors.mirakl.family import operator_body_limit
+from parley_connectors.reply_rules import RuleViolation, check_reply
 from parley_schemas import ParticipantRole, ReplyCommand
 
 STRICT = OperatorCatalogue(
@@ -29,6 +32,13 @@ STRICT = OperatorCatalogue(
             sources=(Source("a 500-character body limit", "test fixture"),),
         ),
     )
+)
+
+MIRAKL_RULES = MIRAKL.rules
+assert MIRAKL_RULES is not None
+# The Mirakl family's rules, with the strict test catalogue instead of the shipped one.
+STRICT_RULES = replace(
+    MIRAKL_RULES, instance_body_limit=lambda marketplace: operator_body_limit(marketplace, STRICT)
 )
 
 
@@ -47,23 +57,23 @@ def command(body: str, marketplace: str) -> ReplyCommand:
 
 
 def test_a_catalogued_instance_limit_applies_on_top_of_the_family() -> None:
-    check_reply(command("x" * 500, "strictmart"), "mirakl", operators=STRICT)
+    check_reply(command("x" * 500, "strictmart"), "mirakl", rules=STRICT_RULES)
 
     with pytest.raises(RuleViolation, match="501 characters; Strictmart accepts 500"):
-        check_reply(command("x" * 501, "strictmart"), "mirakl", operators=STRICT)
+        check_reply(command("x" * 501, "strictmart"), "mirakl", rules=STRICT_RULES)
 
 
 def test_an_instance_outside_the_catalogue_keeps_the_family_limit() -> None:
-    family_limit = FAMILY_RULES["mirakl"].max_body_length
+    family_limit = MIRAKL_RULES.max_body_length
 
-    check_reply(command("x" * family_limit, "sandbox-only"), "mirakl", operators=STRICT)
+    check_reply(command("x" * family_limit, "sandbox-only"), "mirakl", rules=STRICT_RULES)
 
 
 def test_the_instance_limit_only_refines_the_mirakl_family() -> None:
     # Same marketplace id on another family: the Mirakl catalogue says nothing about it.
-    check_reply(command("x" * 1500, "strictmart"), "allegro", operators=STRICT)
+    check_reply(command("x" * 1500, "strictmart"), "allegro")
 
 
 def test_the_shipped_catalogue_is_consulted_by_default() -> None:
     check_reply(command("Guten Tag, vielen Dank!", "mediamarkt"), "mirakl")
-    check_reply(command("x" * FAMILY_RULES["mirakl"].max_body_length, "empik"), "mirakl")
+    check_reply(command("x" * MIRAKL_RULES.max_body_length, "empik"), "mirakl")

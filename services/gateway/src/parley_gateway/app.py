@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from parley_connectors.registry import families
 from parley_gateway.api.autoresponders import install_autoresponder_problems
 from parley_gateway.api.autoresponders import router as autoresponders_router
 from parley_gateway.api.connections import router as connections_router
@@ -45,6 +46,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        families()  # replies are checked against family rules: an incomplete one stops here
         async with wire(settings) as runtime:
             app.state.runtime = runtime
             yield

@@ -16,21 +16,13 @@ from datetime import datetime
 from parley_connectors.email_relay import new_inbound_address, normalize_address
 from parley_connectors.mirakl.catalogue import UnknownOperatorInstance
 from parley_connectors.mirakl.catalogue import instance as mirakl_instance
+from parley_connectors.registry import family
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_ingest.domain.connections import Connection
 from parley_platform.crypto import CredentialCipher
 from parley_platform.mongo import connect
 from parley_schemas import utcnow
-
-# The credential fields each family needs, each read from an environment variable.
-CREDENTIAL_FIELDS = {
-    "mirakl": ("api_key",),
-    "fnac": ("partner_id", "shop_id", "key"),
-    "rakuten": ("login", "token"),
-    "email_relay": (),  # inbound mail is pushed; replies use the platform's SMTP relay
-    "allegro": ("client_id", "client_secret", "refresh_token"),  # rotated tokens saved back
-}
 
 
 def read_credentials(args: argparse.Namespace) -> dict[str, str]:
@@ -43,8 +35,11 @@ def read_credentials(args: argparse.Namespace) -> dict[str, str]:
         sources[field] = variable
     if args.api_key_env:
         sources.setdefault("api_key", args.api_key_env)
+    # The fields the family declares it needs (Family.credential_fields), each read from
+    # an environment variable; UnknownFamily for a family no folder declares.
+    required = family(args.family).credential_fields
     credentials: dict[str, str] = {}
-    for field in dict.fromkeys([*CREDENTIAL_FIELDS.get(args.family, ()), *sources]):
+    for field in dict.fromkeys([*required, *sources]):
         variable = sources.get(field)
         if variable is None:
             raise SystemExit(f"the {args.family} family needs --credential-env {field}=ENV_VAR")

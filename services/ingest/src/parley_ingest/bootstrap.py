@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from parley_connectors.registry import families
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.adapters.inbound_addresses import MongoInboundAddressBook
 from parley_ingest.adapters.kafka_events import KafkaEventPublisher
@@ -50,6 +51,7 @@ class Runtime:
 
 
 async def bootstrap(settings: IngestSettings) -> Runtime:
+    families()  # an incomplete family folder stops start-up here, naming what it lacks
     client, db = connect(
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "ingest"
     )

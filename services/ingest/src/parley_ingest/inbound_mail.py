@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from parley_connectors.email_relay import InboundEmail, RelayPayloadError, parse_inbound
-from parley_ingest.connectors.email_relay import FAMILY, snapshot_of
+from parley_connectors.email_relay.reading import FAMILY, snapshot_of
 from parley_ingest.domain.connections import Connection
 from parley_ingest.ports import FileStore, MalformedThread, SnapshotSink
 from parley_platform.logging import get_logger

@@ -1,52 +1,23 @@
-"""What the ingest service layer needs: connectors, a snapshot sink, connection storage."""
+"""What the ingest service layer needs: connectors, a snapshot sink, connection storage.
+
+A connector is a family's reader (:mod:`parley_connectors.reading`, re-exported here
+under ingest's names); families are found through :mod:`parley_connectors.registry`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
+from parley_connectors.reading import AttachmentSource as AttachmentSource
+from parley_connectors.reading import FetchedFile as FetchedFile
+from parley_connectors.reading import MalformedThread as MalformedThread
+from parley_connectors.reading import Reader
 from parley_ingest.domain.connections import Connection
-from parley_schemas import AttachmentRef, Envelope, RawThreadSnapshot
+from parley_schemas import Envelope, RawThreadSnapshot
 from parley_store import SyncError
 
-
-@dataclass(frozen=True)
-class MalformedThread:
-    """A thread the marketplace sent in a shape we cannot read: dead-lettered, not fatal."""
-
-    reason: str
-    thread_id: str | None = None
-    payload: dict[str, Any] | None = field(default=None, repr=False)
-
-
-class Connector(Protocol):
-    """One marketplace family's read side, bound to one connection."""
-
-    def changes_since(self, since: datetime) -> AsyncIterator[RawThreadSnapshot | MalformedThread]:
-        """Threads with activity at or after ``since``, oldest activity first."""
-        ...
-
-    async def fetch_thread(self, thread_id: str) -> RawThreadSnapshot | MalformedThread:
-        """One thread now, whatever the cursor (manual resync of a discussion)."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class FetchedFile:
-    name: str
-    content_type: str
-    content: bytes
-
-
-@runtime_checkable
-class AttachmentSource(Protocol):
-    """A connector whose marketplace serves attachment bytes (F4)."""
-
-    async def fetch_attachment(self, attachment: AttachmentRef) -> FetchedFile: ...
+Connector = Reader  # a family's read side bound to one connection, as ingest calls it
 
 
 class FileStore(Protocol):

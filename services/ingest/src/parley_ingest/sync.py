@@ -20,6 +20,7 @@ from parley_connectors.errors import (
     NotFound,
     RateLimited,
 )
+from parley_connectors.registry import UnknownFamily
 from parley_ingest.domain.connections import Connection, ConnectionHealth, backoff_run, next_run
 from parley_ingest.ports import (
     AttachmentSource,
@@ -97,7 +98,10 @@ class SyncService:
         self._clock = clock
 
     async def sync(self, connection: Connection, now: datetime, failures: int = 0) -> SyncOutcome:
-        connector = self._connectors(connection)
+        try:
+            connector = self._connectors(connection)
+        except UnknownFamily as exc:
+            return self._unregistered(connection, now, exc)
         newest = connection.cursor
         published = dead = 0
         try:
@@ -176,6 +180,21 @@ class SyncService:
             published,
             dead,
             completed=True,
+        )
+
+    def _unregistered(
+        self, connection: Connection, now: datetime, exc: UnknownFamily
+    ) -> SyncOutcome:
+        """A stored connection whose family no folder declares (removed, or a typo): a
+        person must act, so it is flagged with the reason and polled at its normal
+        pace, not retried in a loop."""
+        log.error("family not registered", connection_id=connection.id, error=str(exc))
+        flagged = replace(
+            connection, health=ConnectionHealth.NEEDS_ATTENTION, health_reason=str(exc)
+        )
+        error = SyncError(kind=SyncErrorKind.INTERNAL, message=str(exc), at=now)
+        return SyncOutcome(
+            flagged, next_run(now, connection.interval_seconds), 0, 0, 0, error=error
         )
 
     async def sync_thread(self, connection: Connection, thread_id: str) -> bool:

@@ -11,30 +11,29 @@ from pymongo import AsyncMongoClient
 
 from parley_connectors.email_relay import SmtpRelaySettings, SmtpSender
 from parley_connectors.errors import MarketplaceUnavailable, RateLimited
+from parley_connectors.registry import families
+from parley_connectors.writing import WriterDeps
 from parley_platform.crypto import CredentialCipher
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import connect
-from parley_responder.adapters.allegro import AllegroReplies
-from parley_responder.adapters.email_relay import EmailRelayReplies
-from parley_responder.adapters.fnac import FnacReplies
 from parley_responder.adapters.kafka_events import KafkaEventPublisher
 from parley_responder.adapters.kafka_refresh_requests import KafkaRefreshRequests
 from parley_responder.adapters.kafka_results import KafkaResultSink
-from parley_responder.adapters.mirakl import MiraklReplies
 from parley_responder.adapters.mongo_autoresponder import (
     MongoConversationReader,
     MongoNotificationLog,
 )
 from parley_responder.adapters.mongo_deliveries import MongoDeliveryQueue, MongoDeliveryStore
 from parley_responder.adapters.mongo_destinations import MongoDestinationLookup
+from parley_responder.adapters.mongo_threads import MongoThreadReader
 from parley_responder.adapters.mongo_usage import MongoConversationUsage
-from parley_responder.adapters.rakuten import RakutenReplies
 from parley_responder.announcements import AnnouncingResultSink
 from parley_responder.autoresponder import Autoresponder
 from parley_responder.config import ResponderSettings
 from parley_responder.handlers import Responder, RetryPolicy
 from parley_responder.outgoing import ReplyPreparer
+from parley_responder.ports import MarketplaceReplies
 from parley_responder.scheduler import DeliveryScheduler
 from parley_schemas import utcnow
 from parley_store import GridFsFileReader, ensure_indexes
@@ -54,6 +53,16 @@ class Runtime:
     mongo: AsyncMongoClient[Any]
 
 
+def writers(deps: WriterDeps) -> dict[str, MarketplaceReplies]:
+    """Every registered family's writer; an incomplete family folder, or a writer that
+    lacks what it needs, stops start-up here with the family's name."""
+    built: dict[str, MarketplaceReplies] = {}
+    for name, found in families().items():
+        assert found.writer is not None  # the registry refuses a family without one
+        built[name] = found.writer(deps)
+    return built
+
+
 async def bootstrap(settings: ResponderSettings) -> Runtime:
     client, db = connect(
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "responder"
@@ -67,14 +76,15 @@ async def bootstrap(settings: ResponderSettings) -> Runtime:
     responder = Responder(
         MongoDeliveryStore(db),
         destinations,
-        {
-            "mirakl": MiraklReplies(),
-            "email_relay": EmailRelayReplies(db, _smtp(settings)),
-            # Ingest owns the credentials: the responder reads them and asks it to refresh.
-            "allegro": AllegroReplies(destinations, refreshes=KafkaRefreshRequests(publisher)),
-            "fnac": FnacReplies(),
-            "rakuten": RakutenReplies(),
-        },
+        writers(
+            WriterDeps(
+                mailer=_smtp(settings),
+                threads=MongoThreadReader(db),
+                # Ingest owns the credentials: the responder reads them, asks it to refresh.
+                credentials=destinations,
+                refreshes=KafkaRefreshRequests(publisher),
+            )
+        ),
         AnnouncingResultSink(KafkaResultSink(publisher), KafkaEventPublisher(publisher)),
         RetryPolicy(
             max_attempts=settings.responder_max_attempts,

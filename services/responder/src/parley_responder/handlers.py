@@ -178,7 +178,12 @@ class Responder:
         except RuleViolation as exc:
             await self._fail(command, str(exc), family=destination.family)
             return
-        family = self._families[destination.family]
+        family = self._families.get(destination.family)
+        if family is None:  # rules and writers come from one registry: a wiring fault
+            await self._fail(
+                command, f"no writer for the {destination.family} family", family=destination.family
+            )
+            return
         # After a crash mid-send, or a merchant retry of a failure that may have landed.
         unsure = delivery.sending_since if delivery.state == "sending" else delivery.unsure_since
         if delivery.next_attempt_at is not None:

@@ -13,8 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from parley_connectors.files import OutgoingFile
-from parley_connectors.mirakl.catalogue import CATALOGUE
-from parley_connectors.reply_rules import FAMILY_RULES, RuleViolation, body_limit
+from parley_connectors.reply_rules import RuleViolation, body_limit, rules_of
 from parley_platform.signed_links import LinkSigner, download_url, link_expiry
 from parley_responder.domain.attachments import (
     ReplyFile,
@@ -74,9 +73,9 @@ class ReplyPreparer:
                 for x in plan.linked
             ]
             body = append_links(command.body, links)
-            rules = FAMILY_RULES.get(family)
+            rules = rules_of(family)
             if rules is not None:
-                limit, set_by = body_limit(family, command.marketplace, rules, CATALOGUE)
+                limit, set_by = body_limit(family, command.marketplace, rules)
                 if len(body) > limit:
                     raise RuleViolation(
                         f"reply with {len(links)} download link(s) is {len(body)} characters; "

@@ -1,4 +1,9 @@
-"""What the responder's handler needs from the outside world."""
+"""What the responder's handler needs from the outside world.
+
+A family's write side (``MarketplaceReplies``, its ``Destination`` and its
+``OrderDocuments`` channel) is declared in :mod:`parley_connectors.writing`, next to
+the families that implement it, and re-exported here under the responder's names.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from parley_connectors.files import OutgoingFile
+from parley_connectors.writing import Destination as Destination
+from parley_connectors.writing import OrderDocuments as OrderDocuments
+from parley_connectors.writing import Writer
 from parley_responder.domain.attachments import LinkedFile, ReplyFile
-from parley_responder.domain.reconcile import ShopReply
-from parley_schemas import DeliveryState, Envelope, ParticipantRole, ReplyCommand
+from parley_schemas import DeliveryState, Envelope, ReplyCommand
 from parley_store import DiscussionDocument, FileInfo, MessageDocument, StoredFile
 from parley_store.autoresponders import AutoresponderKey, AutoresponderSettings
+
+MarketplaceReplies = Writer  # a family's write side, as the responder calls it
 
 
 @dataclass(frozen=True)
@@ -134,21 +142,6 @@ class DeliveryStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Destination:
-    """Where a reply goes: the connection of the discussion's store and marketplace."""
-
-    family: str
-    base_url: str
-    credentials: dict[str, str]
-    options: dict[str, str]
-    connection_id: str | None = None  # where rotated credentials (OAuth) are saved back
-    # The connection's store and marketplace: with a thread id, the discussion's key
-    # (the email relay reads the thread it answers by it).
-    store_id: str | None = None
-    marketplace: str | None = None
-
-
 class DeliveryQueue(Protocol):
     """The replies accepted and not yet settled, durably (the outbox's to-do list).
 
@@ -181,49 +174,6 @@ class DeliveryQueue(Protocol):
 
 class DestinationLookup(Protocol):
     async def find(self, store_id: str, marketplace: str) -> Destination | None: ...
-
-
-class MarketplaceReplies(Protocol):
-    """A marketplace family's write side."""
-
-    async def send(
-        self,
-        destination: Destination,
-        thread_id: str,
-        body: str,
-        to: list[ParticipantRole],
-        attachments: Sequence[OutgoingFile] = (),
-        *,
-        reference: str = "",
-    ) -> str | None:
-        """Sends, ``attachments`` natively; returns the marketplace's message id if told.
-
-        ``reference`` is the command id: the same for every attempt of one reply, for
-        families that can carry an id of ours (the email relay's Message-ID)."""
-
-    async def shop_replies(
-        self, destination: Destination, thread_id: str, since: datetime
-    ) -> list[ShopReply] | None:
-        """The shop's messages in the thread dated at or after ``since`` (less the
-        family's clock-skew margin), or None when the marketplace cannot be asked."""
-
-
-@runtime_checkable
-class OrderDocuments(Protocol):
-    """A family's document channel (Mirakl OR74/OR72), next to its messages."""
-
-    async def upload_order_document(
-        self, destination: Destination, order_id: str, file: OutgoingFile, type_code: str
-    ) -> None:
-        """Files one document on the order; BadRequest with the marketplace's reasons
-        when it refuses it."""
-
-    async def has_order_document(
-        self, destination: Destination, order_id: str, file_name: str
-    ) -> bool:
-        """Whether the order holds a document of that name (after an upload that may
-        have landed)."""
-        ...
 
 
 class FileSource(Protocol):

@@ -1,4 +1,4 @@
-"""Kafka adapter of :class:`~parley_responder.adapters.allegro.RefreshRequests`.
+"""Kafka adapter of :class:`~parley_connectors.writing.RefreshRequests`.
 
 Ingest owns the connections' credentials and rotates OAuth tokens; the responder asks
 it with a resync of the whole connection (``ingest.commands``, key

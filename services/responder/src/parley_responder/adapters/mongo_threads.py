@@ -22,6 +22,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from parley_connectors.writing import chronological as chronological
 from parley_store import DISCUSSIONS, MESSAGES
 
 MESSAGE_IDS = "message_ids"  # on a discussion: its messages' Parley ids (normalizer's)
@@ -54,8 +55,3 @@ class MongoThreadReader:
             *(self._messages.find_one({"_id": mid}, projection) for mid in wanted)
         )
         return [doc for doc in found if doc is not None]
-
-
-def chronological(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Oldest first, ties by ``_id``: the order the old sorted query gave."""
-    return sorted(docs, key=lambda d: (d.get("sent_at") is None, d.get("sent_at"), str(d["_id"])))

@@ -9,9 +9,10 @@ and does not fail the reply: it goes as a signed, expiring download link appende
 the text, which every marketplace can carry. Files are taken in the merchant's order,
 so when a budget runs out it is the later files that become links.
 
-The policy of a destination comes from what Parley knows of the marketplace: the
-Mirakl operator catalogue (per instance, EmpikPlace's 10 MB per conversation among
-them), the Allegro client's documented limits, the email relay profiles.
+The policy of a destination is its family's (``Family.attachments`` in the family's
+folder): the Mirakl operator catalogue (per instance, EmpikPlace's 10 MB per
+conversation among them), the Allegro client's documented limits, the email relay
+profiles, text only for Fnac and Rakuten.
 """
 
 from __future__ import annotations
@@ -21,28 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from parley_connectors.allegro import ATTACHMENT_TYPES as ALLEGRO_TYPES
-from parley_connectors.allegro import MAX_ATTACHMENT_BYTES as ALLEGRO_MAX_BYTES
-from parley_connectors.allegro import Channel, parse_thread_key
-from parley_connectors.email_relay import AMAZON, CDON
-from parley_connectors.mirakl.catalogue import CATALOGUE, MIRAKL_DEFAULTS, OperatorCatalogue
+from parley_connectors.family import AttachmentPolicy as AttachmentPolicy
+from parley_connectors.registry import families
 
 LINK_SEPARATOR = "\n\n"
-
-
-@dataclass(frozen=True)
-class AttachmentPolicy:
-    """What a destination accepts natively; ``None`` means no known limit."""
-
-    native: bool
-    set_by: str
-    max_file_bytes: int | None = None
-    max_message_bytes: int | None = None
-    max_conversation_bytes: int | None = None
-    allowed_types: frozenset[str] | None = None
-    allowed_extensions: frozenset[str] | None = None
-    max_files: int | None = None
-    why_not_native: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,51 +120,13 @@ def _why_linked(
     return None
 
 
-def policy_for(
-    family: str, marketplace: str, thread_id: str, *, operators: OperatorCatalogue = CATALOGUE
-) -> AttachmentPolicy:
-    """The attachment policy of one destination (family, marketplace instance, thread)."""
-    if family == "mirakl":
-        operator = operators.find(marketplace)
-        caps = operator.capabilities if operator is not None else MIRAKL_DEFAULTS
-        return AttachmentPolicy(
-            native=caps.attachments_accepted,
-            set_by=operator.display_name if operator is not None else f"Mirakl ({marketplace})",
-            max_message_bytes=caps.max_attachment_bytes_per_message,
-            max_conversation_bytes=caps.max_attachment_bytes_per_conversation,
-            allowed_types=caps.allowed_attachment_types,
-            max_files=caps.max_attachments_per_entity,
-        )
-    if family == "allegro":
-        channel, _ = parse_thread_key(thread_id)
-        if channel is Channel.DISCUSSIONS:
-            # Issue chats take attachments from their own upload endpoint, which the
-            # Allegro client does not offer yet: links keep the files reachable.
-            return AttachmentPolicy(
-                native=False,
-                set_by="Allegro",
-                why_not_native="Parley does not upload files to Allegro disputes and claims",
-            )
-        return AttachmentPolicy(
-            native=True,
-            set_by="Allegro",
-            max_file_bytes=ALLEGRO_MAX_BYTES,
-            allowed_types=ALLEGRO_TYPES,
-        )
-    if family == "email_relay":
-        profile = CDON if marketplace.lower().startswith("cdon") else AMAZON
-        return AttachmentPolicy(
-            native=True,
-            set_by=profile.marketplace.value.capitalize(),
-            max_message_bytes=profile.max_message_attachment_bytes,
-            allowed_extensions=profile.attachment_extensions,
-        )
-    names = {"fnac": "Fnac", "rakuten": "Rakuten"}
-    return AttachmentPolicy(
-        native=False,
-        set_by=names.get(family, family),
-        why_not_native=f"{names.get(family, family)}'s reply API carries text only",
-    )
+def policy_for(family: str, marketplace: str, thread_id: str) -> AttachmentPolicy:
+    """The attachment policy of one destination (family, marketplace instance, thread),
+    as its family declares it; a family no folder declares accepts no files natively."""
+    found = families().get(family)
+    if found is None or found.attachments is None:
+        return AttachmentPolicy(native=False, set_by=family)
+    return found.attachments(marketplace, thread_id)
 
 
 def append_links(body: str, links: Iterable[tuple[str, str]]) -> str:

@@ -17,17 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
-
-@dataclass(frozen=True)
-class ShopReply:
-    """A message the shop sent in a thread, as the marketplace lists it."""
-
-    id: str
-    body: str
-    sent_at: datetime
+from parley_connectors.writing import ShopReply as ShopReply
+from parley_connectors.writing import same_text
 
 
 class Verdict(StrEnum):
@@ -44,15 +37,6 @@ class Reconciliation:
 
 
 NO_LISTING = "the marketplace cannot be asked whether the reply arrived"
-
-
-def same_text(listed: str, sent: str) -> bool:
-    """Marketplaces trim and re-encode line ends; what they keep is otherwise our text."""
-    return _canonical(listed) == _canonical(sent)
-
-
-def _canonical(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
 
 
 def known_ids(replies: Sequence[ShopReply] | None) -> frozenset[str] | None:

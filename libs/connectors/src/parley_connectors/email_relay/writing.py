@@ -12,7 +12,7 @@ i.e. the mail's Message-ID); every known message id of the discussion, oldest fi
 behind the root carried by the thread id, gives ``References``; the discussion's
 subject gives ``Re: <subject>``. The destination (the connection) says which store
 and marketplace the thread belongs to, so the discussion is read by its ``_id`` and
-its messages by theirs (:mod:`.mongo_threads`: the newest :data:`KNOWN_IDS_LIMIT`),
+its messages by theirs (the responder's thread reader: the newest :data:`KNOWN_IDS_LIMIT`),
 and the reply is sent *from* the connection's inbound address (or its
 ``from_address`` option): the merchant approves it as a sender at the marketplace
 (Amazon rejects mail to buyers from addresses that are not the registered or an
@@ -38,10 +38,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from typing import Any, Protocol
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from parley_connectors.email_relay import (
     OutgoingAttachment,
@@ -52,16 +48,16 @@ from parley_connectors.email_relay import (
 )
 from parley_connectors.errors import BadRequest, NotFound
 from parley_connectors.files import OutgoingFile
-from parley_responder.adapters.mongo_threads import MongoThreadReader, chronological
-from parley_responder.domain.reconcile import ShopReply
-from parley_responder.ports import Destination
+from parley_connectors.writing import (
+    Destination,
+    MailSender,
+    ShopReply,
+    ThreadReader,
+    chronological,
+)
 from parley_schemas import DiscussionKey, ParticipantRole
 
 KNOWN_IDS_LIMIT = 200
-
-
-class MailSender(Protocol):
-    async def send(self, message: EmailMessage) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -77,8 +73,8 @@ class ReplyContext:
 
 
 class EmailRelayReplies:
-    def __init__(self, db: AsyncDatabase[Any], sender: MailSender) -> None:
-        self._threads = MongoThreadReader(db)
+    def __init__(self, threads: ThreadReader, sender: MailSender) -> None:
+        self._threads = threads
         self._sender = sender
 
     async def send(

@@ -37,8 +37,8 @@ from parley_connectors.fnac import (
     split_thread_id,
     thread_id_for,
 )
-from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import FetchedFile, MalformedThread
+from parley_connectors.reading import ConnectionInfo as Connection
+from parley_connectors.reading import FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from parley_connectors.allegro import (
     AllegroClient,
@@ -55,8 +55,8 @@ from parley_connectors.allegro import (
     thread_key,
     tokens_from_credentials,
 )
-from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import FetchedFile, MalformedThread
+from parley_connectors.reading import ConnectionInfo as Connection
+from parley_connectors.reading import CredentialsRepository, FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,
@@ -69,14 +69,6 @@ from parley_schemas import (
 
 DEFAULT_ISSUES_LOOKBACK = timedelta(days=90)
 _ISSUE_ROLES = {"BUYER": ParticipantRole.CUSTOMER, "SELLER": ParticipantRole.MERCHANT}
-
-
-class CredentialsRepository(Protocol):
-    """Where a connection's encrypted credentials are read and written back."""
-
-    async def get(self, connection_id: str) -> Connection | None: ...
-
-    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None: ...
 
 
 class ConnectionTokenStore:

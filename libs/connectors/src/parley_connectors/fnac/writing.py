@@ -11,7 +11,7 @@ the conversation is read again to find our SELLER message (best effort: the repl
 already delivered, a failing lookup must not make it look failed and be re-sent).
 The same read lists the shop's messages (SELLER messages, and ``answer`` texts on
 messages) dated at or after a moment (less a clock-skew margin), from which
-:mod:`parley_responder.domain.reconcile` tells whether *our* reply arrived.
+the responder's reconciliation tells whether *our* reply arrived.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from parley_connectors.fnac import (
     FnacMessage,
     split_thread_id,
 )
-from parley_responder.domain.reconcile import ShopReply, same_text
-from parley_responder.ports import Destination
+from parley_connectors.writing import Destination, ShopReply, same_text
 from parley_schemas import ParticipantRole, utcnow
 
 if TYPE_CHECKING:  # the pool is the connectors library's httpx; no import at run time

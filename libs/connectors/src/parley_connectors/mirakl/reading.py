@@ -20,8 +20,8 @@ from parley_connectors.mirakl import (
     MiraklThread,
 )
 from parley_connectors.mirakl.models import MiraklCustomerOrganization
-from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import FetchedFile, MalformedThread
+from parley_connectors.reading import ConnectionInfo as Connection
+from parley_connectors.reading import FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Organization,

@@ -26,8 +26,7 @@ from parley_connectors.rakuten import (
     RakutenItem,
     split_thread_id,
 )
-from parley_responder.domain.reconcile import ShopReply
-from parley_responder.ports import Destination
+from parley_connectors.writing import Destination, ShopReply
 from parley_schemas import ParticipantRole, utcnow
 
 if TYPE_CHECKING:  # the pool is the connectors library's httpx; no import at run time

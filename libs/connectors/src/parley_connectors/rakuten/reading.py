@@ -21,7 +21,7 @@ operator (Rakuten France).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 
 from parley_connectors.errors import MarketplaceUnavailable, NotFound
@@ -35,8 +35,8 @@ from parley_connectors.rakuten import (
     split_thread_id,
     thread_id_for,
 )
-from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import MalformedThread
+from parley_connectors.reading import ConnectionInfo as Connection
+from parley_connectors.reading import MalformedThread
 from parley_schemas import (
     Participant,
     ParticipantRole,
@@ -50,7 +50,7 @@ VERSION_OPTIONS = ("getitemtodolist", "getiteminfos", "contactuseraboutitem")
 
 
 def client_for(
-    base_url: str, credentials: dict[str, str], options: dict[str, str]
+    base_url: str, credentials: Mapping[str, str], options: Mapping[str, str]
 ) -> RakutenClient:
     """A client from a connection's fields; ``options['<action>_version']`` pins versions."""
     versions = {

@@ -4,7 +4,7 @@ OR74 files a reply's invoice on its order, and OR72 tells whether it is there.
 M12 addresses recipients by party type and id, so the thread (M10) is read first to
 find the customer's or operator's participant entry. The same read lists the SHOP
 messages dated at or after a moment (less a clock-skew margin), from which
-:mod:`parley_responder.domain.reconcile` tells whether *our* reply arrived.
+the responder's reconciliation tells whether *our* reply arrived.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from parley_connectors.mirakl import (
     MiraklRecipient,
     MiraklThread,
 )
-from parley_responder.domain.reconcile import ShopReply
-from parley_responder.ports import Destination
+from parley_connectors.writing import Destination, ShopReply
 from parley_schemas import ParticipantRole
 
 if TYPE_CHECKING:  # the pool is the connectors library's httpx; no import at run time

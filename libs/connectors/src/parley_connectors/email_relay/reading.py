@@ -28,8 +28,8 @@ from datetime import datetime
 
 from parley_connectors.email_relay import InboundEmail
 from parley_connectors.errors import NotFound
-from parley_ingest.domain.connections import Connection
-from parley_ingest.ports import MalformedThread
+from parley_connectors.reading import ConnectionInfo as Connection
+from parley_connectors.reading import MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,

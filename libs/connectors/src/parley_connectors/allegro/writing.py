@@ -8,7 +8,7 @@ buyer only, which :mod:`parley_connectors.reply_rules` checks beforehand.
 To tell whether a reply arrived, the conversation is read back: the seller's messages
 (Message Center: ``author.isInterlocutor`` false; issues: role SELLER) created at or
 after a moment (less a clock-skew margin). Which of them is our reply is decided by
-:mod:`parley_responder.domain.reconcile`, never by the text alone.
+the responder's reconciliation, never by the text alone.
 
 The connection's OAuth tokens rotate on refresh, and a used refresh token is dead, so
 one service must own the rotation: ingest, which owns the connections and their
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from parley_connectors.allegro import (
     AllegroClient,
@@ -43,23 +42,10 @@ from parley_connectors.allegro import (
 )
 from parley_connectors.errors import BadRequest
 from parley_connectors.files import OutgoingFile
-from parley_responder.domain.reconcile import ShopReply
-from parley_responder.ports import Destination
+from parley_connectors.writing import CredentialsReader, Destination, RefreshRequests, ShopReply
 from parley_schemas import ParticipantRole
 
 CLOCK_SKEW = timedelta(minutes=2)
-
-
-class CredentialsReader(Protocol):
-    """Reads a connection's (decrypted) credentials as ingest last saved them."""
-
-    async def load_credentials(self, connection_id: str) -> dict[str, str] | None: ...
-
-
-class RefreshRequests(Protocol):
-    """Asks ingest, the owner of the credentials, to refresh a connection's tokens."""
-
-    async def request_refresh(self, destination: Destination) -> None: ...
 
 
 class _AskIngest:

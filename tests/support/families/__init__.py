@@ -1,0 +1,1 @@
+"""Family folders that live outside ``parley_connectors`` (added with ``add_folder``)."""
