@@ -101,3 +101,33 @@ async def test_dead_letters_keep_the_reason_and_the_original_bytes(
     assert envelope.type == DEAD_LETTER.name
     assert envelope.data.reason == f"bad payload {marker}"
     assert envelope.data.original_value == "\x00garbage"
+
+
+async def test_several_envelopes_land_in_the_order_given(
+    publisher: KafkaPublisher, kafka_bootstrap: str
+) -> None:
+    """One call, one acknowledgement for all: the discussion's records still keep the
+    order they were given in (consumers apply them in that order)."""
+    thread = uuid.uuid4().hex
+    envelopes = [snapshot_envelope(thread) for _ in range(20)]
+    async with TopicProbe(kafka_bootstrap, MARKETPLACE_RAW) as probe:
+        await publisher.publish(MARKETPLACE_RAW, *envelopes)
+        records = await probe.wait_for(
+            lambda r: r.key == f"s1:carrefour:{thread}".encode(), count=20
+        )
+    assert [r.envelope().id for r in sorted(records, key=lambda r: r.offset)] == [
+        e.id for e in envelopes
+    ]
+
+
+async def test_a_foreign_envelope_among_several_sends_none_of_them(
+    publisher: KafkaPublisher, kafka_bootstrap: str
+) -> None:
+    thread = uuid.uuid4().hex
+    good = snapshot_envelope(thread)
+    foreign = good.model_copy(update={"type": REPLY_REQUESTED.name})
+    async with TopicProbe(kafka_bootstrap, MARKETPLACE_RAW) as probe:
+        with pytest.raises(ValueError, match="does not belong"):
+            await publisher.publish(MARKETPLACE_RAW, good, foreign)
+        seen = await probe.drain(2.0)
+    assert [r for r in seen if r.key == f"s1:carrefour:{thread}".encode()] == []
