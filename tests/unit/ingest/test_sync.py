@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from parley_connectors.errors import AuthenticationFailed, MarketplaceUnavailable, RateLimited
+from parley_ingest.connectors import connector_factory
 from parley_ingest.domain.connections import Connection, ConnectionHealth
 from parley_ingest.ports import MalformedThread
 from parley_ingest.sync import SyncService
@@ -128,3 +130,22 @@ async def test_a_sync_stops_when_its_lease_ends_and_keeps_the_cursor() -> None:
     assert sink.published == ["a"]
     assert outcome.connection.cursor == ACTIVATED
     assert outcome.next_sync_at == NOW + timedelta(seconds=200)
+
+
+async def test_a_connection_of_an_unregistered_family_is_flagged_not_retried() -> None:
+    stray = replace(connection(), family="pigeon-post")
+    outcome = await SyncService(connector_factory(NoCredentials()), Sink()).sync(stray, NOW, 3)
+    assert outcome.connection.health is ConnectionHealth.NEEDS_ATTENTION
+    reason = outcome.connection.health_reason or ""
+    assert "'pigeon-post' is not registered" in reason
+    assert outcome.error is not None and "pigeon-post" in outcome.error.message
+    assert outcome.failures == 0  # a person must act; the pass is not retried in a loop
+    assert NOW + timedelta(seconds=300) <= outcome.next_sync_at <= NOW + timedelta(seconds=330)
+
+
+class NoCredentials:
+    async def get(self, connection_id: str) -> Connection | None:
+        return None
+
+    async def save_credentials(self, connection_id: str, credentials: dict[str, str]) -> None:
+        raise AssertionError("no credentials are saved for a family that does not exist")
