@@ -176,53 +176,63 @@ class MongoDiscussionStore:
                 upsert=True,
             )
 
-        await _insert_new(
-            self._pending,
-            [
-                {"_id": d.discussion_id, "touched": touched, "events": entries}
-                for d, entries in marks
-                if not d.marked
-            ],
-            add_to_mark,
-            self._chunk,
-        )
-        await _bulk(
-            self._pending,
-            [
-                add_to_mark({"_id": d.discussion_id, "events": entries})
-                for d, entries in marks
-                if d.marked
-            ],
-            self._chunk,
-        )
-        customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
-        # Created once (when a discussion is linked), never changed here: inserted in
-        # one unordered command; one that exists already (another discussion of the
-        # buyer, another worker's batch) is a duplicate key, told apart per customer
-        # and left as it is, as an upsert with only $setOnInsert would.
-        await _insert_new(
-            self._customers,
-            [{**doc, "_id": cid} for cid, doc in customers.items()],
-            lambda doc: None,
-            self._chunk,
-        )
-        # New messages are inserted (a message already stored, by a batch that crashed
-        # before its discussion, is the same document: its duplicate key is ignored);
-        # a reply's message is rewritten whole.
-        await _insert_new(
-            self._messages,
-            [doc for d in drafts for mid, doc in d.messages.items() if mid not in d.replaced],
-            lambda doc: None,
-            self._chunk,
-        )
-        changed: list[Any] = [
-            ReplaceOne({"_id": mid}, {k: v for k, v in doc.items() if k != "_id"}, upsert=True)
-            for d in drafts
-            for mid, doc in d.messages.items()
-            if mid in d.replaced
-        ]
-        changed.extend(DeleteOne({"_id": mid}) for d in drafts for mid in d.deleted)
-        await _bulk(self._messages, changed, self._chunk)
+        async def write_marks() -> None:
+            await _insert_new(
+                self._pending,
+                [
+                    {"_id": d.discussion_id, "touched": touched, "events": entries}
+                    for d, entries in marks
+                    if not d.marked
+                ],
+                add_to_mark,
+                self._chunk,
+            )
+            await _bulk(
+                self._pending,
+                [
+                    add_to_mark({"_id": d.discussion_id, "events": entries})
+                    for d, entries in marks
+                    if d.marked
+                ],
+                self._chunk,
+            )
+
+        async def write_customers() -> None:
+            # Created once (when a discussion is linked), never changed here: inserted
+            # in one unordered command; one that exists already (another discussion of
+            # the buyer, another worker's batch) is a duplicate key, told apart per
+            # customer and left as it is, as an upsert with only $setOnInsert would.
+            customers = {cid: doc for d in drafts for cid, doc in d.customers.items()}
+            await _insert_new(
+                self._customers,
+                [{**doc, "_id": cid} for cid, doc in customers.items()],
+                lambda doc: None,
+                self._chunk,
+            )
+
+        async def write_messages() -> None:
+            # New messages are inserted (a message already stored, by a batch that
+            # crashed before its discussion, is the same document: its duplicate key is
+            # ignored); a reply's message is rewritten whole.
+            await _insert_new(
+                self._messages,
+                [doc for d in drafts for mid, doc in d.messages.items() if mid not in d.replaced],
+                lambda doc: None,
+                self._chunk,
+            )
+            changed: list[Any] = [
+                ReplaceOne({"_id": mid}, {k: v for k, v in doc.items() if k != "_id"}, upsert=True)
+                for d in drafts
+                for mid, doc in d.messages.items()
+                if mid in d.replaced
+            ]
+            changed.extend(DeleteOne({"_id": mid}) for d in drafts for mid in d.deleted)
+            await _bulk(self._messages, changed, self._chunk)
+
+        # Marks, customers and messages name different documents and are each
+        # idempotent, so they go together; the discussions (the commit point) only once
+        # all three are stored: a crash before that leaves the batch to be run again.
+        await asyncio.gather(write_marks(), write_customers(), write_messages())
         by_id = {d.discussion_id: d for d in drafts if d.touched}
 
         def update_of(draft: Draft) -> UpdateOne:
