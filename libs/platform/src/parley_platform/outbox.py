@@ -44,13 +44,13 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from parley_schemas import ALL_TOPICS, Envelope, Topic, utcnow
+from parley_schemas import ALL_TOPICS, Envelope, Topic, as_utc, utcnow
 
 from .logging import get_logger
 from .metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED
@@ -159,8 +159,8 @@ class MongoOutbox:
         # The whole pending set, ordered here: it is small (normally empty), and FerretDB
         # would scan the collection for any filter or sort anyway.
         docs = [d async for d in self._col.find({})]
-        due = [d for d in docs if _aware(d["created_at"]) < older_than]
-        due.sort(key=lambda d: (_aware(d["created_at"]), d.get("seq", 0), str(d["_id"])))
+        due = [d for d in docs if as_utc(d["created_at"]) < older_than]
+        due.sort(key=lambda d: (as_utc(d["created_at"]), d.get("seq", 0), str(d["_id"])))
         return [_record(d) for d in due[:limit]]
 
     async def remove(self, record_id: str) -> None:
@@ -168,13 +168,8 @@ class MongoOutbox:
 
     async def backlog(self) -> tuple[int, datetime | None]:
         docs = [d async for d in self._col.find({}, {"created_at": 1})]
-        oldest = min((_aware(d["created_at"]) for d in docs), default=None)
+        oldest = min((as_utc(d["created_at"]) for d in docs), default=None)
         return len(docs), oldest
-
-
-def _aware(at: datetime) -> datetime:
-    """BSON dates come back naive (UTC) unless the client is tz-aware."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _record(doc: dict[str, Any]) -> OutboxRecord:
@@ -182,7 +177,7 @@ def _record(doc: dict[str, Any]) -> OutboxRecord:
         id=str(doc["_id"]),
         topic=_topic(str(doc["topic"])),
         envelope=Envelope[Any].model_validate(doc["envelope"]),
-        created_at=_aware(doc["created_at"]),
+        created_at=as_utc(doc["created_at"]),
     )
 
 

@@ -12,7 +12,7 @@ from .delivery import (
     OrderDocumentOutcome,
     OrderDocumentState,
 )
-from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, utcnow
+from .envelope import CLOUDEVENTS_CONTENT_TYPE, Envelope, as_utc, utcnow
 from .events import (
     AttachmentStored,
     AutoresponseSent,
@@ -147,6 +147,7 @@ __all__ = [
     "UndecodableRecord",
     "WorkflowChanged",
     "alert_thread_id",
+    "as_utc",
     "decode",
     "discussion_id_for",
     "utcnow",

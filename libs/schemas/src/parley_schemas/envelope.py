@@ -89,6 +89,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored date made comparable with :func:`utcnow`: BSON dates come back naive
+    (UTC) from a client that is not tz-aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _extensions_of(values: Any) -> Any:
     """Checks extension names before pydantic stores them; drops ``null`` ones."""
     if not isinstance(values, dict):

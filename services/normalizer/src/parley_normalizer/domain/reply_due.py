@@ -19,7 +19,9 @@ discussion's summary fields, so replaying records changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from parley_schemas import as_utc
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,7 @@ def reply_due(
     since = signal_since if signal else unanswered_since
     if since is None:
         return NOT_EXPECTED
-    since = _aware(since)
-    if last_reply_at is not None and _aware(last_reply_at) >= since:
+    since = as_utc(since)
+    if last_reply_at is not None and as_utc(last_reply_at) >= since:
         return NOT_EXPECTED
     return ReplyDue(expected=True, since=since, due_at=since + window)
-
-
-def _aware(moment: datetime) -> datetime:
-    """Stored dates come back naive (UTC) from a client that is not tz-aware."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
