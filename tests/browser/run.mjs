@@ -116,6 +116,7 @@ async function main() {
     axe_minor: [],
     page_errors: [],
     console_errors: [],
+    secrets: [],
     seconds: 0,
   };
   const started = Date.now();
@@ -154,7 +155,13 @@ async function main() {
   } catch (err) {
     report.error = `browser: ${err && err.stack ? err.stack : err}`;
   } finally {
-    if (context) await context.close().catch(() => {});
+    if (context) {
+      // The session tokens the run was given: pytest adds them to the e2e secret scan
+      // (and keeps them out of report.json), so a token in a log fails the session.
+      const cookies = await context.cookies().catch(() => []);
+      report.secrets = cookies.filter((c) => c.name === 'parley_session').map((c) => c.value);
+      await context.close().catch(() => {});
+    }
     await rm(profile, { recursive: true, force: true }).catch(() => {});
   }
   report.seconds = (Date.now() - started) / 1000;

@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from support.secret_scan import SecretLedger
+
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_DIR = ROOT / "tests" / "browser"
 # Screenshots and reports of the inbox scenarios: <OUT_DIR>/<scenario>/.
@@ -37,9 +39,13 @@ def install_browser_tools() -> None:
     assert done.returncode == 0, f"tests/browser/install.sh failed:\n{done.stderr}"
 
 
-def run_scenario(name: str, context: dict[str, Any]) -> dict[str, Any]:
+def run_scenario(
+    name: str, context: dict[str, Any], ledger: SecretLedger | None = None
+) -> dict[str, Any]:
     """Runs one scenario in a node process; answers its JSON report (also written to
-    <out_dir>/<name>/report.json). The API key travels in the environment only."""
+    <out_dir>/<name>/report.json). The API key travels in the environment only; the
+    session tokens the browser was given go to ``ledger`` (the e2e secret scan), never
+    to the report."""
     node = shutil.which("node") or "/usr/bin/node"
     done = subprocess.run(
         [node, str(BROWSER_DIR / "run.mjs"), name],
@@ -54,6 +60,9 @@ def run_scenario(name: str, context: dict[str, Any]) -> dict[str, Any]:
     lines = done.stdout.strip().splitlines()
     assert lines, f"{name}: no report (exit {done.returncode}):\n{done.stderr[-4000:]}"
     report: dict[str, Any] = json.loads(lines[-1])
+    for token in report.pop("secrets", []):
+        if ledger is not None:
+            ledger.add("session cookie", token)
     (Path(context["out_dir"]) / name / "report.json").write_text(json.dumps(report, indent=2))
     assert done.returncode == (0 if report["ok"] else 1), done.stderr[-4000:]
     return report

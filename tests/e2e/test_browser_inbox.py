@@ -1,0 +1,133 @@
+"""The web inbox in a real browser (issue 15): Debian's headless Chromium driven by
+playwright-core, axe-core on every page, against the whole system of the e2e session.
+
+The scenarios themselves are JavaScript (tests/browser/scenarios.mjs, run one per
+process by tests/browser/run.mjs); this module gives them a world to act on and judges
+what they report. It seeds one store with buyer threads on a sandbox Mirakl instance
+through the same services as every e2e test (so the secret scan of the session covers
+the browser's traffic too), makes an API key of the store's account, and runs each
+scenario with the gateway's URL, the key and the seeded threads. A scenario passes when
+its steps did, no page threw, and axe-core found no serious or critical violation; its
+screenshots and its JSON report land in .run/browser/<scenario>/ (the path is in every
+failure message).
+
+tests/browser/install.sh (idempotent, also run by `make test`) provides Chromium from
+Debian's packages and the pinned node packages; this module runs it too, so a bare
+pytest gets them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from devstack import ServiceGroup, create_api_key
+from support.browser import OUT_DIR, install_browser_tools, run_scenario, verdict
+from support.secret_scan import SecretLedger
+from support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+# How long one wait of a scenario may take (a click's effect, a page's data).
+WAIT_MS = 15_000
+SEED_TIMEOUT = 60.0
+
+# The seeded threads: the topic (the discussion's subject) each scenario looks for.
+# Scenarios that change a thread (read, reply, status) each have their own, so their
+# order in this module does not matter.
+THREADS = {
+    "filter": "Colis abîmé à la livraison",
+    "read": "Question sur la garantie",
+    "reply": "Facture demandée",
+    "live": "Retard de livraison",
+    "bulk_a": "Taille trop petite",
+    "bulk_b": "Couleur différente",
+}
+
+
+@pytest.fixture(scope="module")
+def browser_tools() -> None:
+    install_browser_tools()
+
+
+@pytest.fixture(scope="module")
+async def inbox(
+    system: ServiceGroup, sandbox: httpx.AsyncClient, secret_ledger: SecretLedger
+) -> AsyncIterator[dict[str, Any]]:
+    """A store with one buyer thread per entry of THREADS, listed by the gateway, and
+    what the scenarios need to find them: the context run.mjs reads."""
+    suffix = uuid.uuid4().hex[:8]
+    store_id = f"browser-{suffix}"
+    instance = f"brw{suffix}"
+    system.activate_family(
+        "mirakl",
+        f"{store_id}-{instance}",
+        store_id,
+        instance,
+        since=datetime.now(UTC) - timedelta(minutes=1),
+        interval_seconds=1,
+    )
+    threads: dict[str, str] = {}
+    for name, topic in THREADS.items():
+        answer = await sandbox.post(
+            f"/_sandbox/mirakl/{instance}/messages",
+            json={
+                "body": f"Bonjour, {topic.lower()} ({name}).",
+                "sender": "CUSTOMER",
+                "customer_name": "Camille Martin",
+                "order_id": f"ORDER-{suffix}-{name}",
+                "topic": topic,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        threads[name] = answer.json()["thread_id"]
+    key = create_api_key(system, f"browser-{suffix}", [store_id])
+    secret_ledger.add("API key", key)
+    base_url = f"http://127.0.0.1:{system.ports.gateway}"
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {key}"}
+    ) as gateway:
+
+        async def all_listed() -> bool:
+            page = await gateway.get("/discussions", params={"store_id": store_id, "limit": 50})
+            return page.status_code == 200 and len(page.json()["items"]) >= len(THREADS)
+
+        await eventually(all_listed, timeout=SEED_TIMEOUT)
+    yield {
+        "base_url": base_url,
+        "api_key": key,
+        "sandbox_url": f"http://127.0.0.1:{system.ports.sandbox}",
+        "store_id": store_id,
+        "instance": instance,
+        "marketplace": instance,
+        "subjects": THREADS,
+        "threads": threads,
+        "out_dir": str(OUT_DIR),
+        "timeout_ms": WAIT_MS,
+    }
+
+
+# The inbox's scenarios (tests/browser/scenarios.mjs), each against the seeded store.
+SCENARIOS = [
+    "sign_in",
+    "filter",
+    "open_read",
+    "reply_with_file",
+    "live",
+    "bulk_status",
+    "autoresponder",
+    "connections",
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_inbox_scenario(
+    browser_tools: None, inbox: dict[str, Any], secret_ledger: SecretLedger, scenario: str
+) -> None:
+    report = run_scenario(scenario, inbox, secret_ledger)
+    assert report["ok"], verdict(report)
+    assert report["screenshots"], f"{scenario} checked no page"
