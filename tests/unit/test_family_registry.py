@@ -14,8 +14,10 @@ from parley_connectors.registry import (
     IncompleteFamily,
     Registry,
     UnknownFamily,
+    buyer_language,
     descriptor,
     discover,
+    display_name,
     families,
     load_folder,
 )
@@ -72,3 +74,10 @@ def test_a_family_module_without_a_descriptor_is_refused() -> None:
 def test_the_process_registry_is_discovered_once() -> None:
     assert families() is families()
     assert isinstance(families()["mirakl"], Family)
+
+
+def test_autoresponder_defaults_are_the_families_declarations() -> None:
+    assert buyer_language("allegro") == "pl"
+    assert buyer_language("empik") == "pl"  # Mirakl's: from its operator catalogue
+    assert display_name("darty") == "Darty"  # Darty's marketplace runs on Fnac's API
+    assert buyer_language("pigeon-post") is None and display_name("pigeon-post") is None

@@ -4,14 +4,15 @@ Each family folder (``parley_connectors/<family>/``) exposes ``FAMILY = Family(.
 in its ``family`` module; :mod:`parley_connectors.registry` finds them. Services read
 a family only through its descriptor: ingest builds readers, the responder writers and
 attachment policies, the gateway and the responder check replies against ``rules``,
-the normalizer asks ``reply_window``, activation ``credential_fields``. So adding a family
+the normalizer asks ``reply_window``, activation ``credential_fields``,
+autoresponders ``languages`` and ``display_names``. So adding a family
 is one folder, and a family missing a part fails start-up (:meth:`Family.missing`)
 instead of a reply being dead-lettered later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -77,6 +78,8 @@ class Family:
     prefixes, e.g. ``amazon`` for ``amazon-de``) it serves; ``attachments`` gives the
     policy of one destination (marketplace instance, thread id); ``reply_window`` how
     long the shop has to answer a message expecting a reply on a marketplace;
+    ``languages`` the buyers' language and ``display_names`` the name shown to them
+    (autoresponders' default text and ``{marketplace}``), per marketplace id;
     ``credential_fields`` what activation asks for."""
 
     name: str
@@ -86,6 +89,8 @@ class Family:
     rules: ReplyRules | None
     attachments: Callable[[str, str], AttachmentPolicy] | None
     reply_window: Callable[[str], timedelta] = field(default_factory=fixed_window)
+    languages: Mapping[str, str] = field(default_factory=dict)
+    display_names: Mapping[str, str] = field(default_factory=dict)
     credential_fields: tuple[str, ...] = ()
 
     def missing(self) -> list[str]:

@@ -139,3 +139,19 @@ def add_folder(folder: Path) -> Family:
     added = load_folder(folder)
     families().add(added)
     return added
+
+
+def buyer_language(marketplace: str) -> str | None:
+    """The buyers' language the family serving that marketplace id declares, if any."""
+    for found in families().values():
+        if marketplace in found.languages:
+            return found.languages[marketplace]
+    return None
+
+
+def display_name(marketplace: str) -> str | None:
+    """The marketplace's name as its family shows it to buyers, if declared."""
+    for found in families().values():
+        if marketplace in found.display_names:
+            return found.display_names[marketplace]
+    return None

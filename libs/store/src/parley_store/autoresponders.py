@@ -34,6 +34,7 @@ from email.utils import format_datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley_connectors.registry import buyer_language, display_name
 from parley_schemas.text import EMPTY_TEXT, TextRejected, clean_text, contains_html
 
 AUTORESPONDERS = "autoresponders"
@@ -142,28 +143,10 @@ _SAMPLE_BUYER: Mapping[str, str] = {
 }
 SAMPLE_ORDER_ID = "TEST-0001"
 
-# Buyers' language per marketplace. Mirakl operators agree with the Mirakl catalogue
-# (parley_connectors.mirakl.catalogue, guarded by a unit test); ids carrying a country
+# Buyers' language per marketplace: what the marketplace's family declares (its folder
+# in parley_connectors; Mirakl's from its operator catalogue); ids carrying a country
 # (amazon-de, cdon-se, carrefour-es) take that country's language when it has a
 # template; anything else (Amazon .com/.co.uk, CDON, unknown) falls back to English.
-_MARKETPLACE_LANGUAGES: Mapping[str, str] = {
-    "carrefour": "fr",
-    "carrefour-es": "es",
-    "decathlon": "fr",
-    "leroymerlin": "fr",
-    "darty": "fr",
-    "fnac": "fr",
-    "conforama": "fr",
-    "boulanger": "fr",
-    "maisonsdumonde": "fr",
-    "rakuten": "fr",
-    "worten": "pt",
-    "empik": "pl",
-    "allegro": "pl",
-    "mediamarkt": "de",
-    "amazon": "en",
-    "cdon": "en",
-}
 _COUNTRY_LANGUAGES: Mapping[str, str] = {
     "fr": "fr",
     "be": "fr",
@@ -178,34 +161,20 @@ _COUNTRY_LANGUAGES: Mapping[str, str] = {
     "com": "en",
     "ie": "en",
 }
-_DISPLAY_NAMES: Mapping[str, str] = {
-    "carrefour": "Carrefour",
-    "decathlon": "Decathlon",
-    "leroymerlin": "Leroy Merlin",
-    "darty": "Darty",
-    "fnac": "Fnac",
-    "conforama": "Conforama",
-    "boulanger": "Boulanger",
-    "maisonsdumonde": "Maisons du Monde",
-    "rakuten": "Rakuten",
-    "worten": "Worten",
-    "empik": "Empik",
-    "allegro": "Allegro",
-    "mediamarkt": "MediaMarkt",
-    "amazon": "Amazon",
-    "cdon": "CDON",
-}
 
 
 def default_language(marketplace: str) -> str:
     """The language of the marketplace's buyers, among those with a default text."""
     name = marketplace.lower().replace("_", "-")
-    if name in _MARKETPLACE_LANGUAGES:
-        return _MARKETPLACE_LANGUAGES[name]
     base, _, country = name.rpartition("-")
-    if base and country in _COUNTRY_LANGUAGES:
-        return _COUNTRY_LANGUAGES[country]
-    return _MARKETPLACE_LANGUAGES.get(base or name, FALLBACK_LANGUAGE)
+    declared = buyer_language(name)
+    if declared is None and base and country in _COUNTRY_LANGUAGES:
+        declared = _COUNTRY_LANGUAGES[country]
+    if declared is None:
+        declared = buyer_language(base or name)
+    if declared is not None and declared in DEFAULT_TEMPLATES:
+        return declared
+    return FALLBACK_LANGUAGE
 
 
 def default_template(language: str) -> str:
@@ -216,7 +185,7 @@ def marketplace_display_name(marketplace: str) -> str:
     """What ``{marketplace}`` shows: "Amazon" for amazon-de, the id itself when unknown."""
     name = marketplace.lower().replace("_", "-")
     base = name.rpartition("-")[0] if "-" in name else name
-    return _DISPLAY_NAMES.get(name) or _DISPLAY_NAMES.get(base) or marketplace
+    return display_name(name) or display_name(base) or marketplace
 
 
 # --- the settings --------------------------------------------------------------------

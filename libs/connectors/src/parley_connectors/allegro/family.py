@@ -63,5 +63,7 @@ FAMILY = Family(
     ),
     attachments=attachment_policy,
     reply_window=fixed_window(timedelta(hours=24)),
+    languages={"allegro": "pl"},
+    display_names={"allegro": "Allegro"},
     credential_fields=("client_id", "client_secret", "refresh_token"),
 )

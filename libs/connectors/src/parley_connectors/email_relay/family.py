@@ -62,6 +62,9 @@ FAMILY = Family(
     ),
     attachments=attachment_policy,
     reply_window=reply_window,
+    # amazon-de, cdon-se…: the country in the id decides (parley_store.autoresponders).
+    languages={"amazon": "en", "cdon": "en"},
+    display_names={"amazon": "Amazon", "cdon": "CDON"},
     # Inbound mail is pushed; replies use the platform's SMTP relay.
     credential_fields=(),
 )

@@ -26,7 +26,7 @@ def _writer(deps: WriterDeps) -> FnacReplies:
 
 FAMILY = Family(
     name="fnac",
-    marketplaces=("fnac",),
+    marketplaces=("fnac", "darty"),  # Darty's marketplace runs on Fnac's API
     reader=_reader,
     writer=_writer,
     rules=ReplyRules(
@@ -34,5 +34,7 @@ FAMILY = Family(
         max_body_length=4000,
     ),
     attachments=text_only("Fnac"),
+    languages={"fnac": "fr", "darty": "fr"},
+    display_names={"fnac": "Fnac", "darty": "Darty"},
     credential_fields=("partner_id", "shop_id", "key"),
 )

@@ -57,9 +57,11 @@ def _writer(deps: WriterDeps) -> MiraklReplies:
     return MiraklReplies()
 
 
+_INSTANCES = tuple(i for i in CATALOGUE if i.messaging_family == "mirakl")
+
 FAMILY = Family(
     name="mirakl",
-    marketplaces=tuple(i.id for i in CATALOGUE if i.messaging_family == "mirakl"),
+    marketplaces=tuple(i.id for i in _INSTANCES),
     reader=_reader,
     writer=_writer,
     rules=ReplyRules(
@@ -70,5 +72,18 @@ FAMILY = Family(
         order_document_types=((InvoiceKind.INVOICE, CUSTOMER_INVOICE),),
     ),
     attachments=attachment_policy,
+    # The buyers' language is the catalogue's; the names are what buyers call them.
+    languages={i.id: i.language for i in _INSTANCES},
+    display_names={
+        "carrefour": "Carrefour",
+        "decathlon": "Decathlon",
+        "leroymerlin": "Leroy Merlin",
+        "empik": "Empik",
+        "conforama": "Conforama",
+        "boulanger": "Boulanger",
+        "maisonsdumonde": "Maisons du Monde",
+        "worten": "Worten",
+        "mediamarkt": "MediaMarkt",
+    },
     credential_fields=("api_key",),
 )

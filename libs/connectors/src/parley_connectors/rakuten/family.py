@@ -34,5 +34,7 @@ FAMILY = Family(
         max_body_length=2000,
     ),
     attachments=text_only("Rakuten"),
+    languages={"rakuten": "fr"},
+    display_names={"rakuten": "Rakuten"},
     credential_fields=("login", "token"),
 )
