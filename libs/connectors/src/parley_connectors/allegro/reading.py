@@ -55,8 +55,12 @@ from parley_connectors.allegro import (
     thread_key,
     tokens_from_credentials,
 )
-from parley_connectors.reading import ConnectionInfo as Connection
-from parley_connectors.reading import CredentialsRepository, FetchedFile, MalformedThread
+from parley_connectors.reading import (
+    ConnectionInfo,
+    CredentialsRepository,
+    FetchedFile,
+    MalformedThread,
+)
 from parley_schemas import (
     AttachmentRef,
     Participant,
@@ -77,7 +81,7 @@ class ConnectionTokenStore:
     Without a repository (tests, one-off runs) the tokens live in memory only.
     """
 
-    def __init__(self, connection: Connection, repo: CredentialsRepository | None) -> None:
+    def __init__(self, connection: ConnectionInfo, repo: CredentialsRepository | None) -> None:
         self._connection_id = connection.id
         self._credentials = dict(connection.credentials)
         self._repo = repo
@@ -103,7 +107,7 @@ class ConnectionTokenStore:
 
 
 def client_for(
-    connection: Connection, repo: CredentialsRepository | None = None, **kwargs: Any
+    connection: ConnectionInfo, repo: CredentialsRepository | None = None, **kwargs: Any
 ) -> AllegroClient:
     """The Allegro client of a connection (``options.auth_url`` overrides the token host)."""
     return AllegroClient(
@@ -127,7 +131,7 @@ class _Changed:
 class AllegroConnector:
     def __init__(
         self,
-        connection: Connection,
+        connection: ConnectionInfo,
         client: AllegroClient | None = None,
         credentials: CredentialsRepository | None = None,
     ) -> None:

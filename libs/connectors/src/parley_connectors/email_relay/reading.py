@@ -28,8 +28,7 @@ from datetime import datetime
 
 from parley_connectors.email_relay import InboundEmail
 from parley_connectors.errors import NotFound
-from parley_connectors.reading import ConnectionInfo as Connection
-from parley_connectors.reading import MalformedThread
+from parley_connectors.reading import ConnectionInfo, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,
@@ -46,7 +45,7 @@ CHANNEL = "email"
 class EmailRelayConnector:
     """The polling side of an email-relay connection: inbound mail is pushed, not pulled."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: ConnectionInfo) -> None:
         self._connection = connection
 
     async def changes_since(
@@ -66,7 +65,7 @@ class EmailRelayConnector:
 
 
 def snapshot_of(
-    connection: Connection,
+    connection: ConnectionInfo,
     mail: InboundEmail,
     attachments: Sequence[AttachmentRef],
     received_at: datetime,

@@ -37,8 +37,7 @@ from parley_connectors.fnac import (
     split_thread_id,
     thread_id_for,
 )
-from parley_connectors.reading import ConnectionInfo as Connection
-from parley_connectors.reading import FetchedFile, MalformedThread
+from parley_connectors.reading import ConnectionInfo, FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Participant,
@@ -64,7 +63,7 @@ class UnknownSender(ValueError):
 
 class FnacConnector:
     def __init__(
-        self, connection: Connection, client: FnacClient | None = None, *, page_size: int = 100
+        self, connection: ConnectionInfo, client: FnacClient | None = None, *, page_size: int = 100
     ) -> None:
         self._connection = connection
         self._page_size = page_size

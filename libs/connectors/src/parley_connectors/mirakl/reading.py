@@ -20,8 +20,7 @@ from parley_connectors.mirakl import (
     MiraklThread,
 )
 from parley_connectors.mirakl.models import MiraklCustomerOrganization
-from parley_connectors.reading import ConnectionInfo as Connection
-from parley_connectors.reading import FetchedFile, MalformedThread
+from parley_connectors.reading import ConnectionInfo, FetchedFile, MalformedThread
 from parley_schemas import (
     AttachmentRef,
     Organization,
@@ -47,7 +46,7 @@ class UnknownParty(ValueError):
 
 
 class MiraklConnector:
-    def __init__(self, connection: Connection, client: MiraklClient | None = None) -> None:
+    def __init__(self, connection: ConnectionInfo, client: MiraklClient | None = None) -> None:
         self._connection = connection
         shop_id = connection.options.get("shop_id")
         self._client = client or MiraklClient(

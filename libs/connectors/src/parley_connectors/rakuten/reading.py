@@ -35,8 +35,7 @@ from parley_connectors.rakuten import (
     split_thread_id,
     thread_id_for,
 )
-from parley_connectors.reading import ConnectionInfo as Connection
-from parley_connectors.reading import MalformedThread
+from parley_connectors.reading import ConnectionInfo, MalformedThread
 from parley_schemas import (
     Participant,
     ParticipantRole,
@@ -67,7 +66,7 @@ def client_for(
 
 
 class RakutenConnector:
-    def __init__(self, connection: Connection, client: RakutenClient | None = None) -> None:
+    def __init__(self, connection: ConnectionInfo, client: RakutenClient | None = None) -> None:
         self._connection = connection
         self._client = client or client_for(
             connection.base_url, connection.credentials, connection.options
