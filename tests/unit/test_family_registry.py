@@ -81,3 +81,28 @@ def test_autoresponder_defaults_are_the_families_declarations() -> None:
     assert buyer_language("empik") == "pl"  # Mirakl's: from its operator catalogue
     assert display_name("darty") == "Darty"  # Darty's marketplace runs on Fnac's API
     assert buyer_language("pigeon-post") is None and display_name("pigeon-post") is None
+
+
+def test_discovery_stops_at_an_incomplete_folder_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "somefamilies"
+    (package / "half").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "half" / "__init__.py").write_text("")
+    (package / "half" / "family.py").write_text(
+        "from parley_connectors.family import Family\n"
+        "FAMILY = Family(name='half', marketplaces=('halfmart',), reader=None,"
+        " writer=None, rules=None, attachments=None)\n"
+    )
+    (package / "no_family_here").mkdir()
+    (package / "no_family_here" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import somefamilies  # type: ignore[import-not-found]
+
+    with pytest.raises(
+        IncompleteFamily,
+        match=r"^marketplace family 'half' \(somefamilies\.half\.family\) is incomplete: "
+        r"missing reader, writer, rules, attachments$",
+    ):
+        discover(somefamilies)

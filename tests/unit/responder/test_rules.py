@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from parley_connectors.reply_rules import RuleViolation, check_reply
+from parley_connectors.writing import WriterDeps
+from parley_responder.bootstrap import writers
 from parley_schemas import ParticipantRole, ReplyCommand
 from parley_schemas.text import contains_html
 
@@ -52,3 +54,8 @@ def test_unknown_family_is_refused() -> None:
 
 def test_valid_reply_to_customer_and_operator_passes() -> None:
     check_reply(command("Bonjour", [ParticipantRole.CUSTOMER, ParticipantRole.OPERATOR]), "mirakl")
+
+
+def test_a_writer_missing_what_it_needs_stops_the_responder_naming_its_family() -> None:
+    with pytest.raises(ValueError, match="email_relay writer needs a thread reader"):
+        writers(WriterDeps())

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from parley_connectors.registry import families
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
 from parley_store import ensure_indexes
@@ -36,6 +37,7 @@ class Runtime:
 
 
 async def bootstrap(settings: NormalizerSettings) -> Runtime:
+    families()  # reply deadlines are the families': an incomplete one stops start-up here
     client, db = connect(
         settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "normalizer"
     )
