@@ -131,3 +131,19 @@ async def test_a_foreign_envelope_among_several_sends_none_of_them(
             await publisher.publish(MARKETPLACE_RAW, good, foreign)
         seen = await probe.drain(2.0)
     assert [r for r in seen if r.key == f"s1:carrefour:{thread}".encode()] == []
+
+
+async def test_warm_up_starts_the_producer_and_learns_the_topics_partitions(
+    kafka_bootstrap: str,
+) -> None:
+    """So the first record after a start does not wait for the topic's metadata."""
+    publisher = KafkaPublisher(kafka_bootstrap, "test-warm-up", session_topic_prefix())
+    try:
+        await publisher.warm_up(MARKETPLACE_RAW)
+        assert publisher.started
+        known = publisher._producer.client.cluster.partitions_for_topic(
+            session_topic_prefix() + MARKETPLACE_RAW.name
+        )
+        assert known, "the topic's partitions are known before anything is sent"
+    finally:
+        await publisher.stop()

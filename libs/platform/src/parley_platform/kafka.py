@@ -126,6 +126,14 @@ class KafkaPublisher:
                 raise
             self._started = True
 
+    async def warm_up(self, *topics: Topic) -> None:
+        """Starts the producer and learns the topics' partitions now, so the first
+        record a service publishes after a start does not wait for that metadata."""
+        if not self._started:
+            await self.start()
+        for topic in topics:
+            await self._producer.partitions_for(self._prefix + topic.name)
+
     async def stop(self) -> None:
         """Final: a stopped publisher is never started again by :meth:`publish`."""
         self._stopped = True

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from parley_connectors.registry import families
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.mongo import connect
+from parley_schemas import CONVERSATION_EVENTS
 from parley_store import ensure_indexes
 
 from .adapters.kafka_events import KafkaEventSink
@@ -44,13 +45,14 @@ async def bootstrap(settings: NormalizerSettings) -> Runtime:
     await ensure_indexes(db)
     await ensure_pending_index(db)
     publisher = KafkaPublisher.from_settings(settings, "normalizer")
-    await publisher.start()
+    await publisher.warm_up(CONVERSATION_EVENTS)
     retention = RetentionPolicies.with_default_days(settings.retention_default_days)
     store = MongoDiscussionStore(
         db,
         by_id_reads=settings.normalizer_by_id_reads,
         write_chunk=settings.normalizer_write_chunk,
     )
+    await store.warm_up()
     events = KafkaEventSink(publisher)
     normalizer = Normalizer(store, events, retention)
     return Runtime(

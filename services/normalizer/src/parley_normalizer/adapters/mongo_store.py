@@ -104,12 +104,21 @@ class MongoDiscussionStore:
         if write_chunk < 1 or read_concurrency < 1:
             raise ValueError("write_chunk and read_concurrency must be positive")
         self._chunk = write_chunk
+        self._read_concurrency = read_concurrency
         self._reads = asyncio.Semaphore(read_concurrency)
         self._discussions = db[DISCUSSIONS]
         self._messages = db[MESSAGES]
         self._customers = db[CUSTOMERS]
         self._pending = db[PENDING_EVENTS]
         self._by_id_reads = by_id_reads
+
+    async def warm_up(self) -> None:
+        """Opens the connections a batch's concurrent reads use, before the first batch:
+        the driver opens them two at a time (maxConnecting), which a first batch would
+        otherwise wait for, read by read."""
+        await asyncio.gather(
+            *(self._find_one(self._pending, "") for _ in range(self._read_concurrency))
+        )
 
     async def _read_many(
         self, collection: AsyncCollection[Any], ids: Sequence[str]
