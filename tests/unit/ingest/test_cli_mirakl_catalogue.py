@@ -11,14 +11,14 @@ import pytest
 from parley_cli.main import main
 from parley_connectors.mirakl.catalogue import instance
 from parley_ingest import activation
-from parley_ingest.activation import mirakl_base_url
+from parley_ingest.activation import base_url_for
 from parley_platform.crypto import CredentialCipher
 
 
 def test_catalogue_supplies_the_base_url_and_asks_for_confirmation(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url = mirakl_base_url("decathlon", None)
+    url = base_url_for("mirakl", "decathlon", None)
 
     assert url == instance("decathlon").base_url == "https://marketplace-decathlon-eu.mirakl.net"
     assert "onboarding pack" in capsys.readouterr().err
@@ -27,23 +27,23 @@ def test_catalogue_supplies_the_base_url_and_asks_for_confirmation(
 def test_explicit_base_url_wins_even_for_ids_outside_the_catalogue() -> None:
     sandbox = "http://127.0.0.1:8900/mirakl/sandbox-shop"
 
-    assert mirakl_base_url("sandbox-shop", sandbox) == sandbox
-    assert mirakl_base_url("decathlon", sandbox) == sandbox
+    assert base_url_for("mirakl", "sandbox-shop", sandbox) == sandbox
+    assert base_url_for("mirakl", "decathlon", sandbox) == sandbox
 
 
 def test_unknown_marketplace_without_base_url_is_refused() -> None:
     with pytest.raises(SystemExit, match=r"unknown Mirakl operator instance 'pigeon'.*--base-url"):
-        mirakl_base_url("pigeon", None)
+        base_url_for("mirakl", "pigeon", None)
 
 
 def test_operator_without_a_known_url_needs_an_explicit_one() -> None:
     with pytest.raises(SystemExit, match=r"no known API URL for Conforama.*--base-url"):
-        mirakl_base_url("conforama", None)
+        base_url_for("mirakl", "conforama", None)
 
 
 def test_operator_whose_messages_left_mirakl_points_to_its_family() -> None:
     with pytest.raises(SystemExit, match="--family fnac"):
-        mirakl_base_url("darty", None)
+        base_url_for("mirakl", "darty", None)
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, *extra: str) -> None:

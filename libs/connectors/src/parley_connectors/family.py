@@ -68,6 +68,20 @@ def fixed_window(window: timedelta = DEFAULT_REPLY_WINDOW) -> Callable[[str], ti
     return lambda marketplace: window
 
 
+class NoDefaultBaseUrl(ValueError):
+    """The family knows no API root for that marketplace instance: activation must be
+    given one (the message says why, and what to pass)."""
+
+
+@dataclass(frozen=True)
+class InstanceUrl:
+    """A marketplace instance's API root as the family knows it; ``note`` is something
+    the person activating should check (a URL taken from public integrations)."""
+
+    url: str
+    note: str | None = None
+
+
 ReaderFactory = Callable[[ConnectionInfo, ReaderDeps], Reader]
 WriterFactory = Callable[[WriterDeps], Writer]
 
@@ -80,7 +94,8 @@ class Family:
     long the shop has to answer a message expecting a reply on a marketplace;
     ``languages`` the buyers' language and ``display_names`` the name shown to them
     (autoresponders' default text and ``{marketplace}``), per marketplace id;
-    ``credential_fields`` what activation asks for."""
+    ``credential_fields`` what activation asks for, and ``base_url`` the API root of
+    an instance when activation is given none (None: always given)."""
 
     name: str
     marketplaces: tuple[str, ...]
@@ -92,6 +107,7 @@ class Family:
     languages: Mapping[str, str] = field(default_factory=dict)
     display_names: Mapping[str, str] = field(default_factory=dict)
     credential_fields: tuple[str, ...] = ()
+    base_url: Callable[[str], InstanceUrl] | None = None
 
     def missing(self) -> list[str]:
         """The parts a family cannot work without that this descriptor lacks."""

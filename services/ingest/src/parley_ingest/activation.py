@@ -14,9 +14,8 @@ import sys
 from datetime import datetime
 
 from parley_connectors.email_relay import new_inbound_address, normalize_address
-from parley_connectors.mirakl.catalogue import UnknownOperatorInstance
-from parley_connectors.mirakl.catalogue import instance as mirakl_instance
-from parley_connectors.registry import family
+from parley_connectors.family import NoDefaultBaseUrl
+from parley_connectors.registry import UnknownFamily, family
 from parley_ingest.adapters.connections_repo import MongoConnectionRepository
 from parley_ingest.config import IngestSettings
 from parley_ingest.domain.connections import Connection
@@ -36,8 +35,11 @@ def read_credentials(args: argparse.Namespace) -> dict[str, str]:
     if args.api_key_env:
         sources.setdefault("api_key", args.api_key_env)
     # The fields the family declares it needs (Family.credential_fields), each read from
-    # an environment variable; UnknownFamily for a family no folder declares.
-    required = family(args.family).credential_fields
+    # an environment variable.
+    try:
+        required = family(args.family).credential_fields
+    except UnknownFamily as exc:
+        raise SystemExit(str(exc)) from None
     credentials: dict[str, str] = {}
     for field in dict.fromkeys([*required, *sources]):
         variable = sources.get(field)
@@ -62,32 +64,21 @@ def email_relay_options(args: argparse.Namespace, settings: IngestSettings) -> d
     return options
 
 
-def mirakl_base_url(marketplace: str, base_url: str | None) -> str:
+def base_url_for(family_name: str, marketplace: str, base_url: str | None) -> str:
     """An explicit ``--base-url`` wins (sandbox instances, operators not catalogued);
-    otherwise the operator catalogue names the instance's API root."""
+    otherwise the family names the instance's API root (Mirakl: its catalogue)."""
     if base_url:
         return base_url
+    lookup = family(family_name).base_url
+    if lookup is None:
+        raise SystemExit(f"the {family_name} family needs --base-url")
     try:
-        operator = mirakl_instance(marketplace)
-    except UnknownOperatorInstance as exc:
-        raise SystemExit(f"{exc}; pass --base-url for an operator outside the catalogue") from None
-    if not operator.messages_through_mirakl:
-        raise SystemExit(
-            f"{operator.display_name} messages do not go through Mirakl: "
-            f"use --family {operator.messaging_family}"
-        )
-    if operator.base_url is None:
-        raise SystemExit(
-            f"no known API URL for {operator.display_name}: pass --base-url from the"
-            " operator's onboarding pack"
-        )
-    if operator.base_url_needs_confirmation:
-        print(
-            f"{operator.display_name}: using {operator.base_url} ({operator.base_url_status}"
-            " in public integrations); check it against the operator's onboarding pack",
-            file=sys.stderr,
-        )
-    return operator.base_url
+        found = lookup(marketplace)
+    except NoDefaultBaseUrl as exc:
+        raise SystemExit(str(exc)) from None
+    if found.note:
+        print(found.note, file=sys.stderr)
+    return found.url
 
 
 async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> None:
@@ -96,10 +87,7 @@ async def add_connection(args: argparse.Namespace, settings: IngestSettings) -> 
     if args.family == "email_relay":
         options |= email_relay_options(args, settings)
         args.base_url = args.base_url or f"mailto:{options['inbound_address']}"
-    if args.family == "mirakl":
-        args.base_url = mirakl_base_url(args.marketplace, args.base_url)
-    if not args.base_url:
-        raise SystemExit(f"the {args.family} family needs --base-url")
+    args.base_url = base_url_for(args.family, args.marketplace, args.base_url)
     client, db = connect(settings.mongodb_uri.get_secret_value(), settings.mongodb_database, "cli")
     try:
         repo = MongoConnectionRepository(

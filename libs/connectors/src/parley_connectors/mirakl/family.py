@@ -12,9 +12,21 @@ conversation among them), else Mirakl's defaults.
 
 from __future__ import annotations
 
-from parley_connectors.family import AttachmentPolicy, Family, ReplyRules
+from parley_connectors.family import (
+    AttachmentPolicy,
+    Family,
+    InstanceUrl,
+    NoDefaultBaseUrl,
+    ReplyRules,
+)
 from parley_connectors.mirakl import CUSTOMER_INVOICE
-from parley_connectors.mirakl.catalogue import CATALOGUE, MIRAKL_DEFAULTS, OperatorCatalogue
+from parley_connectors.mirakl.catalogue import (
+    CATALOGUE,
+    MIRAKL_DEFAULTS,
+    OperatorCatalogue,
+    UnknownOperatorInstance,
+)
+from parley_connectors.mirakl.catalogue import instance as mirakl_instance
 from parley_connectors.mirakl.reading import MiraklConnector
 from parley_connectors.mirakl.writing import MiraklReplies
 from parley_connectors.reading import ConnectionInfo, ReaderDeps
@@ -47,6 +59,34 @@ def attachment_policy(
         allowed_types=caps.allowed_attachment_types,
         max_files=caps.max_attachments_per_entity,
     )
+
+
+def instance_url(marketplace: str) -> InstanceUrl:
+    """The operator instance's API root from the catalogue; NoDefaultBaseUrl when the
+    catalogue has none (unknown instance, URL not public, messages not on Mirakl)."""
+    try:
+        operator = mirakl_instance(marketplace)
+    except UnknownOperatorInstance as exc:
+        raise NoDefaultBaseUrl(
+            f"{exc}; pass --base-url for an operator outside the catalogue"
+        ) from None
+    if not operator.messages_through_mirakl:
+        raise NoDefaultBaseUrl(
+            f"{operator.display_name} messages do not go through Mirakl: "
+            f"use --family {operator.messaging_family}"
+        )
+    if operator.base_url is None:
+        raise NoDefaultBaseUrl(
+            f"no known API URL for {operator.display_name}: pass --base-url from the"
+            " operator's onboarding pack"
+        )
+    note = None
+    if operator.base_url_needs_confirmation:
+        note = (
+            f"{operator.display_name}: using {operator.base_url} ({operator.base_url_status}"
+            " in public integrations); check it against the operator's onboarding pack"
+        )
+    return InstanceUrl(operator.base_url, note)
 
 
 def _reader(connection: ConnectionInfo, deps: ReaderDeps) -> MiraklConnector:
@@ -86,4 +126,5 @@ FAMILY = Family(
         "mediamarkt": "MediaMarkt",
     },
     credential_fields=("api_key",),
+    base_url=instance_url,
 )
