@@ -198,6 +198,14 @@ async function open_read(s) {
   if (await row(s, 'read').getByTestId('row-unread').count()) {
     throw new Error('the unread badge is still shown on a read discussion');
   }
+
+  s.step('mark it unread again from its page');
+  await row(s, 'read').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+  await s.tid('mark-unread').click();
+  await ready(s, 'inbox');
+  await row(s, 'read').and(s.page.locator('[data-read="false"]')).waitFor();
+  await row(s, 'read').getByTestId('row-unread').waitFor();
 }
 
 /** A reply with a file attached: the delivery state turns sent without a reload, and
@@ -308,8 +316,13 @@ async function autoresponder(s) {
     await setField(s.tid('ar-store'), s.ctx.store_id);
     await setField(s.tid('ar-marketplace'), s.ctx.marketplace);
     await setField(s.tid('ar-channel'), 'messages');
+    // The page opens on a default choice and draws its editor; the one to edit is the
+    // editor drawn after "load": the old one is marked so the wait cannot take it.
+    await s.page
+      .locator('[data-testid="ar-template"]')
+      .evaluateAll((found) => found.forEach((el) => el.setAttribute('data-stale', '')));
     await s.tid('ar-load').click();
-    await s.tid('ar-template').waitFor();
+    await s.page.locator('[data-testid="ar-template"]:not([data-stale])').waitFor();
   };
   s.step('load store × marketplace × messages');
   await load();
@@ -368,6 +381,177 @@ async function connections(s) {
   await s.check('connections-fr');
 }
 
+/** A file dropped on the reply box (drag and drop), sent with "reply and solve": the
+ * discussion turns solved and the delivery sent. */
+async function reply_drop_solve(s) {
+  await signIn(s);
+  await openInbox(s);
+  await row(s, 'drop').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+
+  s.step('drop a file on the reply box');
+  const text = `photo du colis ${Date.now()}`;
+  const transfer = await s.page.evaluateHandle((content) => {
+    const data = new DataTransfer();
+    data.items.add(new File([content], 'colis.txt', { type: 'text/plain' }));
+    return data;
+  }, text);
+  await s.tid('reply-dropzone').dispatchEvent('dragover', { dataTransfer: transfer });
+  await s.tid('reply-dropzone').dispatchEvent('drop', { dataTransfer: transfer });
+  await s.tid('reply-file').filter({ hasText: 'colis.txt' }).waitFor();
+
+  s.step('reply and solve');
+  const body = `Voici la photo demandée (${Date.now()}).`;
+  await s.tid('reply-body').fill(body);
+  await s.tid('send-reply-solve').click();
+  const sent = s.page.locator('[data-testid="message"][data-direction="outbound"]').filter({ hasText: body });
+  await sent.locator('[data-testid="delivery-state"][data-state="sent"]').waitFor({ timeout: PIPELINE_MS });
+  await sent.getByTestId('attachment-link').filter({ hasText: 'colis.txt' }).waitFor();
+  await until(s, () => document.querySelector('[data-testid="discussion-status"]').value === 'solved');
+  await s.check('discussion-solved');
+}
+
+/** A reply the marketplace refuses every time (the responder gives up): shown failed,
+ * retried from the page, then sent. */
+async function delivery_retry(s) {
+  await signIn(s);
+  await openInbox(s);
+  await row(s, 'retry').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+
+  const faults = `/_sandbox/mirakl/${s.ctx.instance}/faults`;
+  s.step('the marketplace answers 503 to every attempt');
+  await sandboxJson(s, faults, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'server_error', status: 503, count: 5, operations: ['M12'] }),
+  });
+  try {
+    const body = `Nous revenons vers vous (${Date.now()}).`;
+    await s.tid('reply-body').fill(body);
+    await s.tid('send-reply').click();
+    const sent = s.page.locator('[data-testid="message"][data-direction="outbound"]').filter({ hasText: body });
+    s.step('delivery turns failed');
+    await sent.locator('[data-testid="delivery-state"][data-state="failed"]').waitFor({ timeout: PIPELINE_MS });
+    await s.check('discussion-delivery-failed');
+    s.step('retry');
+    await sent.getByTestId('delivery-retry').click();
+    await sent.locator('[data-testid="delivery-state"][data-state="sent"]').waitFor({ timeout: PIPELINE_MS });
+    if (await sent.getByTestId('delivery-retry').count()) throw new Error('retry still offered once sent');
+    await s.check('discussion-delivery-retried');
+  } finally {
+    // Whatever happened, no armed fault outlives the scenario (other replies share the
+    // instance).
+    await sandboxJson(s, faults, { method: 'DELETE' });
+  }
+}
+
+/** The keyboard: on the list j / k move the focus, e solves the focused discussion, o
+ * opens it; on its page r focuses the reply box and u goes back to the list. */
+async function keyboard(s) {
+  await signIn(s);
+  await openInbox(s);
+  const focusedRow = () =>
+    s.page.evaluate(() => {
+      const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+      return rows.findIndex((r) => r.contains(document.activeElement));
+    });
+
+  s.step('j j k');
+  await s.page.locator('h1').click(); // the keys act when no form field has the focus
+  for (const key of ['j', 'j', 'k']) await s.page.keyboard.press(key);
+  const index = await focusedRow();
+  if (index !== 1) throw new Error(`after j j k the focused row is #${index}, not #1`);
+
+  s.step('focus the keyboard thread alone, e solves it');
+  await s.tid('filter-subject').fill(s.ctx.subjects.keyboard);
+  await s.tid('filter-apply').click();
+  await until(s, () => document.querySelectorAll('[data-testid="discussion-row"]').length === 1);
+  await s.page.locator('h1').click();
+  await s.page.keyboard.press('j');
+  await until(s, () => document.activeElement.closest('[data-testid="discussion-row"]') !== null);
+  await s.page.keyboard.press('e');
+  await row(s, 'keyboard').and(s.page.locator('[data-status="solved"]')).waitFor();
+  await s.check('inbox-keyboard-solved');
+
+  s.step('o opens it; on its page r focuses the reply box, u goes back');
+  await s.page.keyboard.press('o');
+  await ready(s, 'discussion');
+  await s.tid('discussion-subject').filter({ hasText: s.ctx.subjects.keyboard }).waitFor();
+  await s.page.keyboard.press('r');
+  await until(s, () => document.activeElement && document.activeElement.dataset.testid === 'reply-body');
+  await s.tid('discussion-subject').click();
+  await s.page.keyboard.press('u');
+  await ready(s, 'inbox');
+}
+
+/** r on the list opens the focused discussion with its reply box focused (TESTING.md). */
+async function keyboard_reply(s) {
+  await signIn(s);
+  await openInbox(s);
+  await s.tid('filter-subject').fill(s.ctx.subjects.keyboard);
+  await s.tid('filter-apply').click();
+  await until(s, () => document.querySelectorAll('[data-testid="discussion-row"]').length === 1);
+  await s.page.locator('h1').click();
+  await s.page.keyboard.press('j');
+  s.step('r on the list');
+  await s.page.keyboard.press('r');
+  await ready(s, 'discussion');
+  await until(s, () => document.activeElement && document.activeElement.dataset.testid === 'reply-body');
+  await s.check('discussion-reply-focused');
+}
+
+/** The store switcher: all stores list both of the account's stores, one store only its
+ * own discussions. */
+async function stores(s) {
+  await signIn(s);
+  await openInbox(s);
+  const other = s.ctx.other_store;
+  const otherRow = s.tid('discussion-row').filter({ hasText: other.subject });
+  s.step('all stores');
+  await otherRow.waitFor();
+  await row(s, 'filter').waitFor();
+
+  s.step(`only ${other.store_id}`);
+  await setField(s.tid('store-switcher'), other.store_id);
+  await until(
+    s,
+    (subject) => {
+      const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+      return rows.length === 1 && rows[0].textContent.includes(subject);
+    },
+    other.subject,
+  );
+  await s.check('inbox-one-store');
+
+  s.step(`only ${s.ctx.store_id}`);
+  await setField(s.tid('store-switcher'), s.ctx.store_id);
+  await row(s, 'filter').waitFor();
+  await otherRow.waitFor({ state: 'detached' });
+
+  s.step('all stores again');
+  await setField(s.tid('store-switcher'), '');
+  await otherRow.waitFor();
+}
+
+/** Every language of the interface: the page's lang follows the picker, the words
+ * change, and axe finds nothing serious in any of them. */
+async function languages(s) {
+  await signIn(s);
+  await openInbox(s);
+  const seen = new Map();
+  for (const lang of ['en', 'fr', 'es', 'pl', 'de']) {
+    s.step(lang);
+    await setField(s.tid('language-picker'), lang);
+    await until(s, (l) => document.documentElement.lang === l, lang);
+    await ready(s, 'inbox');
+    const words = await s.tid('filter-apply').innerText();
+    if (seen.has(words)) throw new Error(`${lang} reads like ${seen.get(words)}: ${JSON.stringify(words)}`);
+    seen.set(words, lang);
+    await s.check(`inbox-${lang}`);
+  }
+}
+
 export const scenarios = {
   smoke,
   sign_in,
@@ -378,4 +562,10 @@ export const scenarios = {
   bulk_status,
   autoresponder,
   connections,
+  reply_drop_solve,
+  delivery_retry,
+  keyboard,
+  keyboard_reply,
+  stores,
+  languages,
 };
