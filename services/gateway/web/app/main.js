@@ -138,7 +138,11 @@ async function render() {
   } catch (error) {
     replace(root, h('p', {class: 'error', role: 'alert'}, `${t('common.error')}: ${error.message}`));
   }
-  root.focus({preventScroll: true});
+  // Move focus into the new page (screen readers announce it) unless the page already
+  // put it somewhere on purpose (e.g. the reply box after `r`).
+  if (!root.contains(document.activeElement) || document.activeElement === document.body) {
+    root.focus({preventScroll: true});
+  }
 }
 
 async function start() {
