@@ -246,7 +246,7 @@ class AllegroConnector:
             subject=_issue_subject(issue),
             entities=_issue_entities(issue),
             participants=[customer],
-            messages=[_issue_message(m) for m in chat],
+            messages=[_issue_message(m, customer) for m in chat],
             created_at=issue.opened_date,
             updated_at=issue.last_activity,
             fetched_at=utcnow(),
@@ -302,20 +302,25 @@ def _message_entities(messages: list[AllegroMessage]) -> list[RawEntity]:
     return list(found.values())
 
 
-def _issue_message(m: IssueMessage) -> RawMessage:
+def _issue_message(m: IssueMessage, customer: Participant) -> RawMessage:
     role = _ISSUE_ROLES.get(m.author.role.upper(), ParticipantRole.OPERATOR)
     recipients = (
         [ParticipantRole.CUSTOMER]
         if role is ParticipantRole.MERCHANT
         else [ParticipantRole.MERCHANT]
     )
-    return RawMessage(
-        marketplace_message_id=m.id,
-        sender=Participant(
+    if role is ParticipantRole.CUSTOMER:
+        # The issue's buyer: the same marketplace id as the thread's customer participant.
+        sender = customer.model_copy(update={"name": m.author.login or customer.name})
+    else:
+        sender = Participant(
             role=role,
             name=m.author.login or ("Allegro" if role is ParticipantRole.OPERATOR else None),
             marketplace_id=m.author.login,
-        ),
+        )
+    return RawMessage(
+        marketplace_message_id=m.id,
+        sender=sender,
         recipients=recipients,
         body=m.text or "",
         sent_at=m.created_at,

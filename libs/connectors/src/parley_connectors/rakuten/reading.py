@@ -137,7 +137,7 @@ class RakutenConnector:
                 RawEntity(type="order", id=item.purchase_id or item.itemid, label=item.headline)
             ],
             participants=_participants(item, login),
-            messages=[_message(m, login) for m in item.messages],
+            messages=[_message(m, login, item.seller_id) for m in item.messages],
             created_at=min(dates),
             updated_at=item.last_activity,
             fetched_at=utcnow(),
@@ -155,16 +155,20 @@ def _role(message: RakutenMessage, login: str) -> ParticipantRole:
     return ParticipantRole.OPERATOR if message.kind == MAIL else ParticipantRole.CUSTOMER
 
 
-def _message(m: RakutenMessage, login: str) -> RawMessage:
+def _message(m: RakutenMessage, login: str, seller_id: str | None) -> RawMessage:
     role = _role(m, login)
     if role is ParticipantRole.MERCHANT:
         recipients = [ParticipantRole.OPERATOR if m.kind == MAIL else ParticipantRole.CUSTOMER]
     else:
         recipients = [ParticipantRole.MERCHANT]
     body = f"{m.subject}\n\n{m.content}" if m.kind == MAIL and m.subject else m.content
+    # The shop is known by its ``sellerid`` (as its participant is), others by their name.
+    shop = role is ParticipantRole.MERCHANT and seller_id
     return RawMessage(
         marketplace_message_id=m.message_id,
-        sender=Participant(role=role, name=m.sender, marketplace_id=m.sender),
+        sender=Participant(
+            role=role, name=m.sender, marketplace_id=seller_id if shop else m.sender
+        ),
         recipients=recipients,
         body=body,
         sent_at=m.sent_at,
