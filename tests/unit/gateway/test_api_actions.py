@@ -151,7 +151,8 @@ async def test_probes_and_docs_stay_public(api: Api) -> None:
     for path in ("/health", "/ready", "/docs", "/openapi.json"):
         assert (await api.client.get(path)).status_code == 200, path
     spec = (await api.client.get("/openapi.json")).json()
-    assert set(spec["components"]["securitySchemes"]) == {"BearerKey", "HeaderKey"}
+    # The web inbox's session cookie is the third way in (see api/session.py).
+    assert set(spec["components"]["securitySchemes"]) == {"BearerKey", "HeaderKey", "SessionCookie"}
     assert "401" in spec["paths"]["/discussions"]["get"]["responses"]
 
 

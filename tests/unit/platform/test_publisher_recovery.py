@@ -7,6 +7,7 @@ stalled. The producer is replaced, so the caller's retry goes through.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +30,15 @@ class ScriptedProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def send_and_wait(self, topic: str, **record: Any) -> None:
+    async def send(self, topic: str, **record: Any) -> asyncio.Future[None]:
+        """As aiokafka's: queued now, the broker's answer comes with the future."""
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail:
-            raise OutOfOrderSequenceNumber()
-        self.sent.append(record["value"])
+            answer.set_exception(OutOfOrderSequenceNumber())
+        else:
+            self.sent.append(record["value"])
+            answer.set_result(None)
+        return answer
 
 
 def created() -> Envelope[DiscussionCreated]:
