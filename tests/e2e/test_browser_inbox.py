@@ -134,16 +134,13 @@ SCENARIOS = [
     "open_read",
     "reply_with_file",
     "live",
+    "keyboard_reply",
     "bulk_status",
     "autoresponder",
     "connections",
     "reply_drop_solve",
     "delivery_retry",
     "keyboard",
-    # Not run yet: keyboard_reply (r on the list opens the discussion with its reply box
-    # focused, as TESTING.md says). It fails: the shell focuses <main> after every page
-    # render (web/app/main.js, render()), taking the focus the discussion page has just
-    # given its reply box. Add it here with the fix.
     "stores",
     "languages",
 ]

@@ -195,6 +195,64 @@ async def test_a_reply_due_discussion_is_listed_as_due_until_the_reply_is_sent(
     assert (detail["reply_expected"], detail["reply_due_at"]) == (False, None)
 
 
+async def test_a_discussion_due_within_the_window_is_at_risk_until_the_reply_is_sent(
+    system: ServiceGroup,
+    store_id: str,
+    instance: str,
+    gateway: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    """The buyer has waited 45 h of Mirakl's assumed 48: due in 3 h, inside the
+    gateway's 4 h at-risk window, so counted at risk; the reply takes it out."""
+    waiting_since = datetime.now(UTC) - timedelta(hours=45)
+    first = await ok_json(
+        await sandbox.post(
+            f"/_sandbox/mirakl/{instance}/messages",
+            json={
+                "body": "Bonjour, où en est ma commande ?",
+                "customer_name": "Camille Martin",
+                "order_id": f"ORDER-{instance}",
+                "sent_at": waiting_since.isoformat(),
+            },
+        ),
+        201,
+    )
+    await ok_json(
+        await sandbox.post(
+            f"/_sandbox/mirakl/{instance}/messages",
+            json={"body": "Toujours rien ?", "thread_id": first["thread_id"]},
+        ),
+        201,
+    )
+    system.activate_family(
+        "mirakl",
+        f"{store_id}-carrefour",
+        store_id,
+        instance,
+        marketplace="carrefour",
+        since=a_minute_ago(),
+        interval_seconds=2,
+    )
+    item = await listed(gateway, store_id)
+    due = datetime.fromisoformat(item["reply_due_at"])
+    assert timedelta(hours=2) < due - datetime.now(UTC) <= timedelta(hours=3)
+
+    async def at_risk() -> int:
+        counts = await ok_json(
+            await gateway.get("/discussions/counts", params={"store_id": store_id})
+        )
+        return int(counts["at_risk"])
+
+    assert await at_risk() == 1
+    command_id = await post_reply(gateway, item["id"], "Elle part aujourd'hui.")
+    await outbound(gateway, item["id"], command_id, "sent")
+
+    async def safe() -> bool:
+        return await at_risk() == 0
+
+    await eventually(safe, timeout=TIMEOUT)
+
+
 # --- actions, HTML, recipients ---------------------------------------------------------
 
 
