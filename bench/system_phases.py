@@ -242,7 +242,10 @@ def families(system: System, run: str) -> dict[str, tuple[str, Writer]]:
 
 
 async def listed(system: System, store: str, token: str) -> bool:
-    r = await system.gateway.get("/discussions", params={"store_id": store, "limit": "10"})
+    """On the store's first page of 100: the family's discussions of a run all share a
+    minute where the marketplace dates to the minute (Rakuten), and the list breaks
+    that tie by id, so a new one need not be among the first 10."""
+    r = await system.gateway.get("/discussions", params={"store_id": store, "limit": "100"})
     r.raise_for_status()
     return any(token in (item.get("last_message_preview") or "") for item in r.json()["items"])
 
