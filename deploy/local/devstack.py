@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -85,6 +86,10 @@ DEMO_CONNECTIONS = (
 )
 
 
+# Below Linux's default ephemeral range (32768-60999): see Ports.free.
+STATIC_PORTS = (20000, 32000)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,7 +109,41 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(8)))
+        """Eight distinct ports nobody listens on, below the kernel's ephemeral range.
+
+        ``free_port`` (bind to 0) picks from the ephemeral range, where the next
+        outgoing connection or another bind-to-0 may take the port before the service
+        binds it: an e2e gateway once found its port taken and a Faust app answered its
+        health check. Ports here are held until all eight are chosen (so they differ)
+        and come from a range the kernel never hands out on its own.
+        """
+        held: list[socket.socket] = []
+        rng = random.Random()
+        try:
+            while len(held) < 8:
+                s = socket.socket()
+                try:
+                    s.bind(("127.0.0.1", rng.randrange(*STATIC_PORTS)))
+                except OSError:
+                    s.close()
+                    continue
+                held.append(s)
+            return cls(*(int(s.getsockname()[1]) for s in held))
+        finally:
+            for s in held:
+                s.close()
+
+
+def _check_answered_by(name: str, body: bytes, url: str) -> None:
+    """A health answer naming another service means the port was taken before ``name``
+    could bind it: said at once, not seen later as every request failing."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return
+    other = answer.get("service") if isinstance(answer, dict) else None
+    if other is not None and other != name:
+        raise RuntimeError(f"{url} is answered by {other}, not {name}: its port was taken")
 
 
 @dataclass
@@ -194,6 +233,7 @@ class ServiceGroup:
             try:
                 with urllib.request.urlopen(urls[name], timeout=2) as resp:  # noqa: S310
                     if resp.status == 200:
+                        _check_answered_by(name, resp.read(), urls[name])
                         pending.pop(0)
                         continue
             except OSError:
