@@ -70,6 +70,27 @@ async def test_only_one_instance_gets_the_lease(repo: MongoConnectionRepository)
     assert await repo.claim("c1", "after-expiry", NOW + timedelta(seconds=61), 60) is not None
 
 
+async def test_a_claim_late_in_its_slot_also_holds_the_next_slot(
+    repo: MongoConnectionRepository,
+) -> None:
+    """A pass started 5 s before its slot ends gets the next slot too, not 5 s."""
+    await repo.add(connection())
+    late = NOW + timedelta(seconds=55)
+    claimed = await repo.claim("c1", "me", late, 60)
+    assert claimed is not None
+    assert claimed.lease_deadline == NOW + timedelta(seconds=120)
+    assert await repo.claim("c1", "other", NOW + timedelta(seconds=61), 60) is None, "held"
+    await repo.release(claimed, "me", next_sync_at=NOW)
+    assert await repo.claim("c1", "other", NOW + timedelta(seconds=62), 60) is not None
+
+
+async def test_a_claim_early_in_its_slot_ends_with_it(repo: MongoConnectionRepository) -> None:
+    await repo.add(connection())
+    claimed = await repo.claim("c1", "me", NOW + timedelta(seconds=20), 60)
+    assert claimed is not None and claimed.lease_deadline == NOW + timedelta(seconds=60)
+    assert await repo.claim("c1", "other", NOW + timedelta(seconds=61), 60) is not None
+
+
 async def test_release_saves_cursor_and_health_and_frees_the_lease(
     repo: MongoConnectionRepository,
 ) -> None:
@@ -156,8 +177,9 @@ async def test_removing_a_connection_ends_its_newest_lease(
 ) -> None:
     await repo.add(connection())
     claimed = await repo.claim("c1", "me", NOW, 60)
-    assert claimed is not None and claimed.lease_id is not None
+    assert claimed is not None and claimed.lease_ids
     assert await repo.remove("c1")
-    assert await mongo_db["connection_claims"].find_one({"_id": claimed.lease_id}) is None
+    for claim_id in claimed.lease_ids:
+        assert await mongo_db["connection_claims"].find_one({"_id": claim_id}) is None
     await repo.add(connection())
     assert await repo.claim("c1", "again", NOW, 60) is not None, "re-added: claimable at once"

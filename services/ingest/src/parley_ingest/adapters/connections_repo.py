@@ -8,13 +8,16 @@ of an ``_id`` can succeed, on MongoDB and on FerretDB alike. (A conditional
 reads then writes: the lease test caught five winners out of eight.) A lease ends
 with its slot, so a crashed instance holds nothing for long; a sync still running at
 the end of its slot stops and leaves the cursor, so the next slot's owner redoes the
-pass (idempotent downstream) instead of two running side by side.
+pass (idempotent downstream) instead of two running side by side. A claim made in the
+second half of its slot also claims the next slot, so every pass gets at least half a
+lease: a pass started a moment before the slot's end used to be cut at once, and the
+whole pass redone by the next owner.
 
 Every per-connection read and write is by ``_id``: the connection's own id, the claim
 ``<connection>#<slot>``, and the key documents of :mod:`parley_store.connections`
 ((store, marketplace) in ``connection_keys``, an email relay's inbound address in
 ``inbound_addresses``), written here with the connection. Claims are never searched
-for: the connection notes its newest claim (``lease_id``), which removing it deletes
+for: the connection notes its newest claims (``lease_ids``), which removing it deletes
 by ``_id``; an older one only ever gated its own slot, gone by. (A claim id is
 unambiguous whatever the connection id holds: the slot after the last ``#`` is
 digits.) Scans remain only where the whole small collection is the answer: the
@@ -177,19 +180,32 @@ class MongoConnectionRepository:
         """The connection with its lease deadline, or None when another instance has it."""
         slot = int(now.timestamp()) // lease_seconds
         claim_id = f"{connection_id}#{slot}"
-        try:
-            await self._claims.insert_one({"_id": claim_id, "owner": owner, "at": now})
-        except DuplicateKeyError:
+        if not await self._claim_one(claim_id, owner, now):
             return None
         doc = await self._col.find_one({"_id": connection_id})
         due = doc is not None and (doc.get("next_sync_at") is None or doc["next_sync_at"] <= now)
         if doc is None or not due:  # synced by the previous slot's owner meanwhile
             await self._claims.delete_one({"_id": claim_id})
             return None
-        # The newest claim is noted on the connection, so removing it finds it by _id.
-        await self._col.update_one({"_id": connection_id}, {"$set": {"lease_id": claim_id}})
-        deadline = datetime.fromtimestamp((slot + 1) * lease_seconds, UTC)
-        return replace(self._from_doc(doc), lease_id=claim_id, lease_deadline=deadline)
+        claims = [claim_id]
+        slot_end = (slot + 1) * lease_seconds
+        if slot_end - now.timestamp() < lease_seconds / 2 and await self._claim_one(
+            f"{connection_id}#{slot + 1}", owner, now
+        ):
+            claims.append(f"{connection_id}#{slot + 1}")
+            slot_end += lease_seconds
+        # The newest claims are noted on the connection, so removing it finds them by _id.
+        await self._col.update_one({"_id": connection_id}, {"$set": {"lease_ids": claims}})
+        deadline = datetime.fromtimestamp(slot_end, UTC)
+        return replace(self._from_doc(doc), lease_ids=tuple(claims), lease_deadline=deadline)
+
+    async def _claim_one(self, claim_id: str, owner: str, now: datetime) -> bool:
+        """Only one insert of a claim's _id succeeds: the winner holds that slot."""
+        try:
+            await self._claims.insert_one({"_id": claim_id, "owner": owner, "at": now})
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def release(
         self,
@@ -221,10 +237,10 @@ class MongoConnectionRepository:
             update["$inc"] = {"consecutive_failures": 1}
         update["$set"] = changes
         await self._col.update_one({"_id": connection.id}, update)
-        if connection.lease_id is not None:
-            # By _id alone: a claim id names one slot of one connection, and only the
-            # instance whose insert of it won holds it (claim() deletes its own only).
-            await self._claims.delete_one({"_id": connection.lease_id})
+        # By _id alone: a claim id names one slot of one connection, and only the
+        # instance whose insert of it won holds it (claim() deletes its own only).
+        for claim_id in connection.lease_ids:
+            await self._claims.delete_one({"_id": claim_id})
 
     async def request_resync(self, connection_id: str, *, retry_attention: bool = False) -> bool:
         """Due at once; ``retry_attention`` also retries a connection whose credentials
@@ -255,8 +271,8 @@ class MongoConnectionRepository:
         if doc is None:
             return False
         result = await self._col.delete_one({"_id": connection_id})
-        if doc.get("lease_id"):
-            await self._claims.delete_one({"_id": doc["lease_id"]})
+        for claim_id in doc.get("lease_ids") or ():
+            await self._claims.delete_one({"_id": claim_id})
         known = ConnectionDocument.model_validate(doc)
         await _drop_key(self._keys, connection_key_id(known.store_id, known.marketplace), known.id)
         if address := inbound_address_of(known):

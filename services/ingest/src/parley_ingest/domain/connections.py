@@ -33,7 +33,7 @@ class Connection:
     health_reason: str | None = None
     next_sync_at: datetime | None = None
     options: dict[str, str] = field(default_factory=dict)
-    lease_id: str | None = None  # set while this instance holds the sync lease
+    lease_ids: tuple[str, ...] = ()  # the claims this instance holds for the sync lease
     lease_deadline: datetime | None = None  # the lease ends here; the sync must stop
 
     def advanced_to(self, cursor: datetime) -> Connection:
