@@ -1,8 +1,10 @@
 """The web inbox's edge on in-memory fakes: the page and its CSP, the session cookie
-(sign in, scope, expiry, sign out, revoked keys), the anti-forgery header."""
+(sign in, scope, expiry, sign out, revoked keys, the periodic sweep), the anti-forgery
+header, and the cookie on GraphQL and with Idempotency-Key."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from support.waiting import eventually
 from unit.gateway.autoresponder_fakes import autoresponder_service
 from unit.gateway.fakes import (
     PEPPER,
@@ -18,13 +21,20 @@ from unit.gateway.fakes import (
     RecordingPublisher,
     discussion,
 )
+from unit.gateway.idempotency_fakes import InMemoryIdempotencyStore
 
 from parley_gateway.accounts import AccessService
 from parley_gateway.app import create_app
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
+from parley_gateway.idempotency import IdempotencyService
 from parley_gateway.service import DiscussionService
-from parley_gateway.sessions import SESSION_COOKIE, SessionService, WebSession
+from parley_gateway.sessions import (
+    SESSION_COOKIE,
+    SessionService,
+    WebSession,
+    sweep_periodically,
+)
 
 PROBLEM = "application/problem+json"
 CSRF = {"X-Requested-With": "parley-inbox"}
@@ -42,6 +52,12 @@ class InMemorySessions:
 
     async def delete(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
+
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [s.id for s in self.sessions.values() if s.expires_at <= now]
+        for session_id in expired:
+            del self.sessions[session_id]
+        return len(expired)
 
 
 @dataclass
@@ -61,6 +77,8 @@ class Inbox:
     key_id: str
     sessions: InMemorySessions
     clock: Clock
+    service: SessionService
+    published: RecordingPublisher
 
 
 @pytest.fixture
@@ -75,13 +93,15 @@ async def inbox() -> AsyncIterator[Inbox]:
     sessions = InMemorySessions()
     clock = Clock()
     service = SessionService(sessions, access, accounts, timedelta(hours=12), clock=clock)
+    published = RecordingPublisher()
 
     @asynccontextmanager
     async def wire(_: GatewaySettings) -> AsyncIterator[Runtime]:
         yield Runtime(
-            service=DiscussionService(repo, RecordingPublisher()),
+            service=DiscussionService(repo, published),
             access=access,
             autoresponders=autoresponder_service(),
+            idempotency=IdempotencyService(InMemoryIdempotencyStore(), purges=False),
             sessions=service,
         )
 
@@ -92,7 +112,17 @@ async def inbox() -> AsyncIterator[Inbox]:
         return httpx.AsyncClient(transport=transport, base_url=base_url)
 
     async with app.router.lifespan_context(app), client_at("http://gateway") as client:
-        yield Inbox(client_at, client, issued.secret, access, issued.stored.key_id, sessions, clock)
+        yield Inbox(
+            client_at,
+            client,
+            issued.secret,
+            access,
+            issued.stored.key_id,
+            sessions,
+            clock,
+            service,
+            published,
+        )
 
 
 async def sign_in(inbox: Inbox) -> httpx.Response:
@@ -227,3 +257,124 @@ async def test_revoking_the_key_ends_its_sessions(inbox: Inbox) -> None:
 async def test_an_unknown_cookie_is_a_401(inbox: Inbox) -> None:
     inbox.client.cookies.set(SESSION_COOKIE, "made-up")
     assert_problem(await inbox.client.get("/discussions"), 401)
+
+
+async def test_a_sweep_deletes_expired_sessions_never_presented_again(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    inbox.clock.now += timedelta(hours=6)
+    await sign_in(inbox)
+    [older, newer] = sorted(inbox.sessions.sessions.values(), key=lambda s: s.created_at)
+    inbox.clock.now = older.expires_at
+    assert await inbox.service.sweep() == 1
+    assert list(inbox.sessions.sessions) == [newer.id]
+
+
+class FlakySessions(InMemorySessions):
+    """Fails its first sweep, as a store out of reach would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sweeps = 0
+
+    async def delete_expired(self, now: datetime) -> int:
+        self.sweeps += 1
+        if self.sweeps == 1:
+            raise ConnectionError("store unreachable")
+        return await super().delete_expired(now)
+
+
+async def test_the_periodic_sweep_outlives_a_failure_and_stops_when_cancelled(
+    inbox: Inbox,
+) -> None:
+    sessions = FlakySessions()
+    expired = WebSession("x", "acct", "key", inbox.clock.now, inbox.clock.now)
+    sessions.sessions[expired.id] = expired
+    service = SessionService(
+        sessions, inbox.access, InMemoryAccounts(), timedelta(hours=1), clock=inbox.clock
+    )
+    task = asyncio.create_task(sweep_periodically(service, timedelta(milliseconds=10)))
+
+    async def swept() -> bool:
+        return not sessions.sessions
+
+    await eventually(swept, timeout=5, interval=0.01)
+    assert sessions.sweeps >= 2  # the failed first sweep did not end the loop
+    task.cancel()
+    await asyncio.wait([task])
+    assert task.cancelled()
+
+
+MINE = discussion("mine").id
+THEIRS = discussion("theirs", store_id="store-2").id
+COUNTS = "{ counts { new open pending solved closed } }"
+MARK_UNREAD = f'mutation {{ markUnread(discussionId: "{MINE}") {{ id }} }}'
+
+
+async def test_graphql_takes_the_cookie_with_the_rest_csrf_rule(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    forged = await inbox.client.post("/graphql", json={"query": MARK_UNREAD})
+    assert_problem(forged, 403)
+    assert forged.json()["type"].endswith("csrf-header-missing")
+    # Any POST: a query too (nothing tells a forged one from the inbox's).
+    assert_problem(await inbox.client.post("/graphql", json={"query": COUNTS}), 403)
+
+    allowed = await inbox.client.post("/graphql", json={"query": MARK_UNREAD}, headers=CSRF)
+    assert allowed.status_code == 200
+    assert allowed.json() == {"data": {"markUnread": {"id": MINE}}}
+    by_get = await inbox.client.get("/graphql", params={"query": COUNTS})
+    assert by_get.status_code == 200, by_get.text
+    assert "errors" not in by_get.json()
+    assert sum(by_get.json()["data"]["counts"].values()) == 1  # store-1's one discussion
+
+    # Mutations never run over GET, with or without the header.
+    refused = await inbox.client.get("/graphql", params={"query": MARK_UNREAD}, headers=CSRF)
+    assert refused.status_code == 400  # strawberry's own refusal, before anything runs
+    assert "mutations are not allowed" in refused.text
+
+
+async def test_graphql_prefers_a_key_in_a_header_to_the_cookie(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    other, _ = await inbox.access.create_account("Other", ["store-2"])
+    key = (await inbox.access.issue_key(other.id)).secret
+    # No anti-forgery header needed: the key, not the cookie, authenticates.
+    response = await inbox.client.post(
+        "/graphql",
+        json={"query": MARK_UNREAD.replace(MINE, THEIRS)},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.json() == {"data": {"markUnread": {"id": THEIRS}}}
+
+
+async def test_graphql_with_an_expired_cookie_is_unauthenticated(inbox: Inbox) -> None:
+    await sign_in(inbox)
+    inbox.clock.now += timedelta(hours=13)
+    response = await inbox.client.post("/graphql", json={"query": COUNTS}, headers=CSRF)
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_idempotency_key_replays_for_the_cookie_as_for_the_api_key(
+    inbox: Inbox,
+) -> None:
+    await sign_in(inbox)
+    reply = {"body": "Votre colis part aujourd'hui."}
+    headers = {**CSRF, "Idempotency-Key": "reply-1"}
+    first = await inbox.client.post(f"/discussions/{MINE}/replies", json=reply, headers=headers)
+    assert first.status_code == 202, first.text
+    again = await inbox.client.post(f"/discussions/{MINE}/replies", json=reply, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    # The account's API key is the same caller: the same key replays too.
+    async with inbox.app_client("http://gateway") as api:
+        by_key = await api.post(
+            f"/discussions/{MINE}/replies",
+            json=reply,
+            headers={"Authorization": f"Bearer {inbox.key}", "Idempotency-Key": "reply-1"},
+        )
+    assert by_key.headers["idempotent-replayed"] == "true"
+    assert len(inbox.published.published) == 1
+    # A forged (header-less) cookie request is refused, not replayed.
+    forged = await inbox.client.post(
+        f"/discussions/{MINE}/replies", json=reply, headers={"Idempotency-Key": "reply-1"}
+    )
+    assert_problem(forged, 403)

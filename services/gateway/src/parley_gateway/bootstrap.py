@@ -37,7 +37,7 @@ from parley_gateway.idempotency import IdempotencyService
 from parley_gateway.invoices import InvoiceService
 from parley_gateway.live import LiveFeed
 from parley_gateway.service import DiscussionService
-from parley_gateway.sessions import SessionService
+from parley_gateway.sessions import SessionService, sweep_periodically
 from parley_platform.kafka import KafkaPublisher
 from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.logging import get_logger
@@ -139,27 +139,41 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             )
             accounts = MongoAccountRepository(db)
             access = AccessService(accounts, settings.pepper())
-            yield Runtime(
-                service=service,
-                access=access,
-                autoresponders=AutoresponderService(
-                    MongoAutoresponderStore(db),
-                    SmtpMailer(_smtp(settings)),
-                    from_address=settings.gateway_notification_from,
-                ),
-                files=uploads,
-                deliveries=DeliveryService(discussions, MongoDeliveryRecords(db), commands),
-                connections=ConnectionService(MongoConnectionReader(db)),
-                idempotency=IdempotencyService(MongoIdempotencyStore(db)),
-                live=live,
-                sessions=SessionService(
-                    MongoSessionRepository(db),
-                    access,
-                    accounts,
-                    timedelta(hours=settings.gateway_session_ttl_hours),
-                ),
-                invoices=InvoiceService(discussions, invoicer, service, uploads),
+            sessions = SessionService(
+                MongoSessionRepository(db),
+                access,
+                accounts,
+                timedelta(hours=settings.gateway_session_ttl_hours),
             )
+            sweeper = asyncio.create_task(
+                sweep_periodically(
+                    sessions, timedelta(seconds=settings.gateway_session_sweep_interval_seconds)
+                ),
+                name="web-session-sweep",
+            )
+            try:
+                yield Runtime(
+                    service=service,
+                    access=access,
+                    autoresponders=AutoresponderService(
+                        MongoAutoresponderStore(db),
+                        SmtpMailer(_smtp(settings)),
+                        from_address=settings.gateway_notification_from,
+                    ),
+                    files=uploads,
+                    deliveries=DeliveryService(discussions, MongoDeliveryRecords(db), commands),
+                    connections=ConnectionService(MongoConnectionReader(db)),
+                    idempotency=IdempotencyService(MongoIdempotencyStore(db)),
+                    live=live,
+                    sessions=sessions,
+                    invoices=InvoiceService(discussions, invoicer, service, uploads),
+                )
+            finally:
+                # Before the client closes: a sweep in flight ends here, not on a
+                # closed client. wait() rather than await: the task's cancellation is
+                # not this shutdown's.
+                sweeper.cancel()
+                await asyncio.wait([sweeper])
         finally:
             await invoicer.close()
             unmeasure()

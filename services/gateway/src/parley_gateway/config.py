@@ -182,6 +182,12 @@ class GatewaySettings(ServiceSettings, LinkSettings):
         description="How long a web inbox sign-in (its session cookie) lasts; the "
         "merchant then pastes the API key again",
     )
+    gateway_session_sweep_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often expired web inbox sessions are deleted from the store "
+        "(FerretDB has no TTL index: a session never presented again would stay)",
+    )
     gateway_cors_origins: list[str] = Field(
         default=[],
         description="Origins allowed to call the API from a browser (CORS), e.g. "

@@ -9,10 +9,15 @@ account's stores (the session's scope is the key's, as they are now).
 
 The secret carries 256 random bits, so a plain SHA-256 is enough to make a copy of the
 sessions collection useless for signing in (no pepper needed, unlike API keys).
+
+Expired sessions are refused when presented and deleted then; one never presented again
+would stay stored forever where the server has no TTL index (FerretDB), so the gateway
+also sweeps them periodically (:func:`sweep_periodically`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -65,6 +70,10 @@ class SessionRepository(Protocol):
     async def get(self, session_id: str) -> WebSession | None: ...
 
     async def delete(self, session_id: str) -> None: ...
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Deletes the sessions expired at ``now``; how many (a sweep, not a hot path)."""
+        ...
 
 
 def session_id_of(secret: str) -> str:
@@ -139,3 +148,53 @@ class SessionService:
         """Signs out: the session is gone (closing an unknown one is fine)."""
         if secret:
             await self._sessions.delete(session_id_of(secret))
+
+    async def sweep(self) -> int:
+        """Deletes every expired session, presented again or not; how many."""
+        return await self._sessions.delete_expired(self._clock())
+
+
+async def sweep_periodically(sessions: SessionService, interval: timedelta) -> None:
+    """Sweeps expired sessions at once, then every ``interval``, until cancelled (at
+    shutdown).
+
+    The first sweep comes at start so that a gateway restarted more often than the
+    interval still sweeps. A failed sweep (the store unreachable, say) is logged and
+    tried again at the next interval: housekeeping must never stop the gateway, and an
+    expired session is refused when presented whether or not it has been swept yet.
+    """
+    while True:
+        try:
+            swept = await sessions.sweep()
+        except Exception:
+            log.warning("expired web sessions not swept", exc_info=True)
+        else:
+            if swept:
+                log.info("expired web sessions swept", count=swept)
+        await asyncio.sleep(interval.total_seconds())
+
+
+async def authenticate(
+    access: AccessService,
+    sessions: SessionService | None,
+    *,
+    presented_key: str | None,
+    session_secret: str | None,
+    method: str,
+    csrf_header: str | None,
+) -> Caller:
+    """The caller of a request, by its API key or else its session cookie.
+
+    One function for REST routes, GraphQL and the Idempotency-Key middleware, so the
+    three agree on who is asking: a key in a header wins over the cookie (an API
+    client never depends on a browser's state); a cookie-authenticated unsafe request
+    without the inbox's header raises CsrfRefused before the session is even looked
+    up; otherwise NotAuthenticated for a missing or bad key or session.
+    """
+    if presented_key or not session_secret:
+        return await access.authenticate(presented_key)
+    if method.upper() not in SAFE_METHODS and csrf_header != CSRF_VALUE:
+        raise CsrfRefused()
+    if sessions is None:
+        raise NotAuthenticated(presented=True)
+    return await sessions.caller(session_secret)

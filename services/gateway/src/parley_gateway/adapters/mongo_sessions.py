@@ -1,15 +1,18 @@
 """MongoDB adapter of :class:`~parley_gateway.sessions.SessionRepository`.
 
 ``web_sessions``: ``{_id: digest of the cookie's secret, account_id, key_id,
-created_at, expires_at}``. Every read and write goes by ``_id``, the one filter
-FerretDB v1 pushes down. Expired sessions are refused by the service and deleted when
-they are next presented; where the server has TTL indexes one on ``expires_at`` also
-deletes those never presented again (FerretDB v1 refuses it: a plain index is kept).
+created_at, expires_at}``. Every read and write on the request path goes by ``_id``,
+the one filter FerretDB v1 pushes down. Expired sessions are refused by the service and
+deleted when they are next presented; those never presented again are deleted by the
+gateway's periodic sweep (:meth:`MongoSessionRepository.delete_expired`, one
+``delete_many`` on ``expires_at``) and, where the server has TTL indexes (MongoDB), by
+a TTL index on ``expires_at`` too (FerretDB v1 refuses it: a plain index is kept, which
+the sweep uses).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -18,6 +21,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from parley_gateway.sessions import WebSession
 from parley_platform.logging import get_logger
+from parley_schemas import as_utc
 from parley_store.collections import WEB_SESSIONS, create_missing_indexes
 
 log = get_logger(__name__)
@@ -36,11 +40,6 @@ async def ensure_session_indexes(db: AsyncDatabase[Any]) -> None:
     except OperationFailure as exc:
         log.info("no TTL index on this server; expired sessions go when presented", reason=exc.code)
         await create_missing_indexes(db, WEB_SESSIONS, [PLAIN_INDEX])
-
-
-def _aware(moment: datetime) -> datetime:
-    """BSON dates come back naive (UTC) unless the client is tz_aware."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class MongoSessionRepository:
@@ -74,9 +73,13 @@ class MongoSessionRepository:
             id=str(doc["_id"]),
             account_id=str(doc["account_id"]),
             key_id=str(doc["key_id"]),
-            created_at=_aware(doc["created_at"]),
-            expires_at=_aware(doc["expires_at"]),
+            created_at=as_utc(doc["created_at"]),
+            expires_at=as_utc(doc["expires_at"]),
         )
 
     async def delete(self, session_id: str) -> None:
         await self._sessions.delete_one({"_id": session_id})
+
+    async def delete_expired(self, now: datetime) -> int:
+        result = await self._sessions.delete_many({"expires_at": {"$lte": now}})
+        return int(result.deleted_count)

@@ -18,7 +18,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from parley_gateway.accounts import AccessService, NotAuthenticated
+from parley_gateway.accounts import AccessService
 from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
 from parley_gateway.domain import Caller, Scope
@@ -26,10 +26,9 @@ from parley_gateway.service import DiscussionService
 from parley_gateway.sessions import (
     CSRF_HEADER,
     CSRF_VALUE,
-    SAFE_METHODS,
     SESSION_COOKIE,
-    CsrfRefused,
     SessionService,
+    authenticate,
 )
 
 # auto_error=False: a missing key is answered by the problem handler, as problem+json
@@ -87,14 +86,14 @@ async def get_caller(
 ) -> Caller:
     """The authenticated caller; NotAuthenticated (401) otherwise, CsrfRefused (403) for
     a cookie-authenticated unsafe request without the inbox's header."""
-    if presented or not session_secret:
-        return await access.authenticate(presented)
-    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
-        raise CsrfRefused()
-    sessions = get_sessions(request)
-    if sessions is None:
-        raise NotAuthenticated(presented=True)
-    return await sessions.caller(session_secret)
+    return await authenticate(
+        access,
+        get_sessions(request),
+        presented_key=presented,
+        session_secret=session_secret,
+        method=request.method,
+        csrf_header=request.headers.get(CSRF_HEADER),
+    )
 
 
 def get_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Scope:

@@ -17,9 +17,13 @@ Refusals (problem+json):
 - 409 ``idempotency-key-in-progress`` + ``Retry-After``: the first request with the
   key has not finished yet.
 
-The key is scoped to the caller's account, so the middleware authenticates the caller
-first; without a valid API key the request passes on and is refused by the route (401)
-as usual, and nothing is stored.
+The key is scoped to the caller's account (not to the API key or the session), so the
+middleware authenticates the caller first, the way routes do
+(:func:`parley_gateway.sessions.authenticate`): the same key sent with an API key of
+the account or with the web inbox's session cookie is the same key, and another
+account's same key is another key. Without a valid key or session (or for a cookie
+request without the inbox's anti-forgery header) the request passes on and is refused
+by the route (401, 403) as usual, and nothing is stored.
 
 Query limits (:class:`QueryLimits`): a query string over ``max_bytes`` or a parameter
 repeated more than ``max_repeats`` times is refused with 400 before any route parses it,
@@ -61,6 +65,7 @@ from parley_gateway.domain.idempotency import (
     fingerprint,
 )
 from parley_gateway.idempotency import Begun, IdempotencyService, Replay
+from parley_gateway.sessions import CSRF_HEADER, SESSION_COOKIE, CsrfRefused, authenticate
 from parley_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -105,9 +110,16 @@ class IdempotencyKeys:
             return
         access: AccessService = runtime.access  # type: ignore[union-attr]
         try:
-            caller = await access.authenticate(_presented_key(headers))
-        except NotAuthenticated:
-            await self.app(scope, receive, send)  # the route answers 401
+            caller = await authenticate(
+                access,
+                getattr(runtime, "sessions", None),
+                presented_key=_presented_key(headers),
+                session_secret=request.cookies.get(SESSION_COOKIE),
+                method=request.method,
+                csrf_header=headers.get(CSRF_HEADER),
+            )
+        except (NotAuthenticated, CsrfRefused):
+            await self.app(scope, receive, send)  # the route answers 401 or 403
             return
 
         body = await request.body()  # bounded by BodySizeLimit, outside this middleware

@@ -1,9 +1,17 @@
-"""Who a GraphQL request comes from, resolved with the same API keys as REST (F15).
+"""Who a GraphQL request comes from, resolved as for REST (F15).
 
-The key is read from ``Authorization: Bearer`` or ``X-API-Key`` and checked by the
-same :class:`AccessService`. A missing or bad key does not fail the HTTP request:
-the schema (committed in the repository anyway) stays introspectable, so GraphiQL
-and code generators work, while every field that touches data asks
+The caller is found by :func:`parley_gateway.sessions.authenticate`, as REST's: an API
+key from ``Authorization: Bearer`` or ``X-API-Key``, else the web inbox's session
+cookie, with the same CSRF rule: a POST authenticated by the cookie must send
+``X-Requested-With: parley-inbox`` or the whole request is refused with REST's 403
+problem+json before anything runs (a GraphQL POST may be a mutation, and even a query
+answered to a forged cross-site request is work done on the merchant's behalf).
+Mutations never run over GET (see :func:`parley_gateway.graphql.schema.graphql_router`),
+so a cookie-authenticated GET needs no header.
+
+A missing or bad key (or session) does not fail the HTTP request: the schema
+(committed in the repository anyway) stays introspectable, so GraphiQL and code
+generators work, while every field that touches data asks
 :meth:`GraphQLContext.scope` and fails with ``UNAUTHENTICATED``.
 """
 
@@ -23,6 +31,7 @@ from parley_gateway.deliveries import DeliveryService
 from parley_gateway.domain import Caller, Scope
 from parley_gateway.invoices import InvoiceService
 from parley_gateway.service import DiscussionService
+from parley_gateway.sessions import CSRF_HEADER, SESSION_COOKIE, authenticate
 
 
 class Unavailable(RuntimeError):
@@ -99,16 +108,27 @@ async def get_context(
     access: Annotated[AccessService, Depends(get_access)],
     presented: Annotated[str | None, Depends(get_presented_key)],
 ) -> GraphQLContext:
-    """A FastAPI dependency: the context of one GraphQL request."""
+    """A FastAPI dependency: the context of one GraphQL request.
+
+    CsrfRefused is not caught: the app's handler answers it (403 problem+json).
+    """
+    runtime: Runtime = request.app.state.runtime
+    session_secret = request.cookies.get(SESSION_COOKIE)
     try:
-        caller: Caller | None = await access.authenticate(presented)
+        caller: Caller | None = await authenticate(
+            access,
+            runtime.sessions,
+            presented_key=presented,
+            session_secret=session_secret,
+            method=request.method,
+            csrf_header=request.headers.get(CSRF_HEADER),
+        )
     except NotAuthenticated:
         caller = None
-    runtime: Runtime = request.app.state.runtime
     return GraphQLContext(
         service,
         caller,
-        key_presented=bool(presented),
+        key_presented=bool(presented or session_secret),
         root_path=request.scope.get("root_path", ""),
         deliveries=runtime.deliveries,
         autoresponders=runtime.autoresponders,
