@@ -5,6 +5,7 @@ through GraphQL too."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -119,11 +120,15 @@ async def test_graphql_pages_and_counts(
         if after is None:
             break
     assert seen == ["other-a", "product-a", "order-b", "order-a"]
-    query = "{ counts { new open pending solved closed atRisk } }"
+    query = "{ counts { new open pending solved closed atRisk atRiskBefore } }"
     counts = data(await gql(gateway, query))["counts"]
+    graphql_cutoff = datetime.fromisoformat(counts.pop("atRiskBefore"))
     assert counts == {"new": 3, "open": 1, "pending": 0, "solved": 0, "closed": 0, "atRisk": 0}
     rest = (await gateway.get("/discussions/counts")).json()
+    rest_cutoff = datetime.fromisoformat(rest.pop("at_risk_before"))
     assert rest == {**{k: v for k, v in counts.items() if k != "atRisk"}, "at_risk": 0}
+    # Both report the same window (asked a moment apart).
+    assert timedelta(0) <= rest_cutoff - graphql_cutoff < timedelta(minutes=1)
 
 
 async def test_graphql_actions_change_only_workflow_fields(

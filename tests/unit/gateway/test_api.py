@@ -361,3 +361,44 @@ def test_openapi_documents_problems() -> None:
     responses = schema["paths"]["/discussions/{discussion_id}/replies"]["post"]["responses"]
     assert PROBLEM in responses["422"]["content"]
     assert "202" in responses
+
+
+async def test_counts_report_the_at_risk_cutoff_of_the_configured_window() -> None:
+    """The inbox filters and highlights with the cutoff the counts return, so it must be
+    the configured window's (48 h here, not the default 4 h), the one at_risk counted
+    with, in REST and GraphQL alike."""
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    repo = InMemoryDiscussions()
+    for thread, hours in (("in-window", 40.0), ("beyond", 50.0)):
+        doc = discussion(thread).model_copy(
+            update={"reply_expected": True, "reply_due_at": now + timedelta(hours=hours)}
+        )
+        repo.discussions[doc.id] = doc
+    service = DiscussionService(
+        repo, RecordingPublisher(), clock=lambda: now, at_risk_window=timedelta(hours=48)
+    )
+    access = AccessService(InMemoryAccounts(), PEPPER)
+    account, _ = await access.create_account("Shop", ["store-1"])
+    key = await access.issue_key(account.id)
+    app = create_app(GatewaySettings(), bootstrap=fake_bootstrap(service, access))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://gateway",
+            headers={"Authorization": f"Bearer {key.secret}"},
+        ) as client,
+    ):
+        rest = await client.get("/discussions/counts")
+        graphql = await client.post(
+            "/graphql", json={"query": "{ counts { atRisk atRiskBefore } }"}
+        )
+    assert rest.status_code == 200, rest.text
+    cutoff = now + timedelta(hours=48)
+    assert datetime.fromisoformat(rest.json()["at_risk_before"]) == cutoff
+    assert rest.json()["at_risk"] == 1, "due in 40 h is within the 48 h window, 50 h is not"
+    assert graphql.status_code == 200, graphql.text
+    counts = graphql.json()["data"]["counts"]
+    assert datetime.fromisoformat(counts["atRiskBefore"]) == cutoff
+    assert counts["atRisk"] == 1

@@ -202,7 +202,8 @@ async def test_invalid_filters_are_named(api: Api, params: Any, parameter: str) 
 async def test_counts_per_status_follow_the_filters_but_not_the_status(api: Api) -> None:
     response = await api.mine.get("/discussions/counts", params={"status": "new"})
     assert response.status_code == 200, response.text
-    assert response.json() == {
+    assert "at_risk_before" in response.json()
+    assert without_cutoff(response.json()) == {
         "new": 1,
         "open": 2,
         "pending": 0,
@@ -211,7 +212,7 @@ async def test_counts_per_status_follow_the_filters_but_not_the_status(api: Api)
         "at_risk": 0,
     }
     by_type = await api.mine.get("/discussions/counts", params={"type": "order"})
-    assert by_type.json() == {
+    assert without_cutoff(by_type.json()) == {
         "new": 1,
         "open": 1,
         "pending": 0,
@@ -220,7 +221,12 @@ async def test_counts_per_status_follow_the_filters_but_not_the_status(api: Api)
         "at_risk": 0,
     }
     theirs = await api.mine.get("/discussions/counts", params={"store_id": "theirs"})
-    assert set(theirs.json().values()) == {0}
+    assert set(without_cutoff(theirs.json()).values()) == {0}
+
+
+def without_cutoff(counts: dict[str, Any]) -> dict[str, Any]:
+    """The counts without at_risk_before, a moment that moves with the clock."""
+    return {k: v for k, v in counts.items() if k != "at_risk_before"}
 
 
 async def test_patch_sets_the_workflow_fields(api: Api) -> None:

@@ -204,10 +204,22 @@ class DiscussionService:
         found = await self._discussions.count_by_status(scope, filters.without_statuses())
         return {status: found.get(status, 0) for status in DiscussionStatus}
 
-    async def count_at_risk(self, scope: Scope, filters: DiscussionFilters) -> int:
+    def at_risk_cutoff(self) -> datetime:
+        """The moment before which a reply due counts as at risk, as of now: the inbox
+        filters and highlights with it, so its view and its count agree with the
+        configured window instead of a constant of its own."""
+        return at_risk_before(self._clock(), self._at_risk_window)
+
+    async def count_at_risk(
+        self, scope: Scope, filters: DiscussionFilters, due_before: datetime | None = None
+    ) -> int:
         """Discussions whose reply is overdue or due within the at-risk window, among
-        those the filters (status aside) select, solved and closed ones left out."""
-        due_before = at_risk_before(self._clock(), self._at_risk_window)
+        those the filters (status aside) select, solved and closed ones left out.
+
+        ``due_before``: the cutoff to count with (default: ``at_risk_cutoff()`` now), so a
+        caller that also reports the cutoff reports the very one counted with."""
+        if due_before is None:
+            due_before = self.at_risk_cutoff()
         return await self._discussions.count_at_risk(scope, filters.without_statuses(), due_before)
 
     async def open_discussion(self, scope: Scope, discussion_id: str) -> DiscussionThread:

@@ -173,8 +173,11 @@ async def list_discussions(
 )
 async def count_discussions(service: Service, scope: CallerScope, where: Filters) -> StatusCounts:
     counts = await service.count_by_status(scope, where.filters)
-    at_risk = await service.count_at_risk(scope, where.filters)
-    return StatusCounts(**{status.value: n for status, n in counts.items()}, at_risk=at_risk)
+    cutoff = service.at_risk_cutoff()
+    at_risk = await service.count_at_risk(scope, where.filters, cutoff)
+    return StatusCounts(
+        **{status.value: n for status, n in counts.items()}, at_risk=at_risk, at_risk_before=cutoff
+    )
 
 
 @router.post(

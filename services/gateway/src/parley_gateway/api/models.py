@@ -358,6 +358,10 @@ class StatusCounts(ApiModel):
         description="Replies overdue or due within GATEWAY_REPLY_AT_RISK_HOURS (4 by "
         "default), solved and closed discussions left out"
     )
+    at_risk_before: datetime = Field(
+        description="The cutoff at_risk counted with (UTC): now plus the at-risk window. "
+        "List with reply_due_before set to it to see those discussions"
+    )
 
 
 class DiscussionPatch(BaseModel):

@@ -65,9 +65,11 @@ async def count_discussions(info: Info, filters: DiscussionFilter | None = None)
     scope = context.scope
     where = _filters_of(filters)
     service = context.service
+    cutoff = service.at_risk_cutoff()
     return StatusCounts.of(
         await service.count_by_status(scope, where),
-        at_risk=lambda: service.count_at_risk(scope, where),
+        at_risk_before=cutoff,
+        at_risk=lambda: service.count_at_risk(scope, where, cutoff),
     )
 
 

@@ -284,14 +284,27 @@ class StatusCounts:
         description="Replies overdue or due soon (GATEWAY_REPLY_AT_RISK_HOURS), solved and "
         "closed discussions left out",
     )
+    at_risk_before: datetime = strawberry.field(
+        description="The cutoff atRisk counts with (UTC): now plus the at-risk window. List "
+        "with replyDueBefore set to it to see those discussions"
+    )
     # What at_risk counts under: asked for only when the field is selected.
     at_risk_of: strawberry.Private[AtRiskCount | None] = None
 
     @classmethod
     def of(
-        cls, counts: dict[DiscussionStatus, int], at_risk: AtRiskCount | None = None
+        cls,
+        counts: dict[DiscussionStatus, int],
+        at_risk_before: datetime,
+        at_risk: AtRiskCount | None = None,
     ) -> StatusCounts:
-        return cls(**{status.value: n for status, n in counts.items()}, at_risk_of=at_risk)
+        """``at_risk`` counts replies due before ``at_risk_before``: the field reports the
+        very cutoff counted with."""
+        return cls(
+            **{status.value: n for status, n in counts.items()},
+            at_risk_before=at_risk_before,
+            at_risk_of=at_risk,
+        )
 
 
 async def _count_at_risk(root: StatusCounts) -> int:
