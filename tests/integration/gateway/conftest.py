@@ -3,7 +3,8 @@
 One database per test session (dropped at the end) and one running app; each test
 works in stores of its own, so tests never see each other's discussions. ``gateway``
 is a client with an API key of an account owning the test's store; ``gateway_as``
-makes clients of other accounts; ``anonymous`` sends no key.
+makes clients of other accounts; ``anonymous`` sends no key. ``served`` runs the app
+under uvicorn for tests that need a real HTTP server (event streams).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from integration.gateway.accounts import PEPPER, ClientFactory
+from integration.gateway.serving import Served, serve
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -110,3 +112,10 @@ async def gateway(gateway_as: ClientFactory, store_id: str) -> httpx.AsyncClient
 def store_id() -> str:
     """A store no other test uses."""
     return f"store-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+async def served(gateway_settings: GatewaySettings) -> AsyncIterator[Served]:
+    """The app under uvicorn with its real lifespan, following the events topic."""
+    async with serve(gateway_settings) as running:
+        yield running

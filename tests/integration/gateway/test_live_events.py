@@ -1,8 +1,9 @@
 """GET /events/stream on a served gateway, fed by the real Kafka events topic.
 
 The stream needs a real HTTP server (an in-process ASGI transport buffers a response
-until it ends, and this one does not end): the app runs under uvicorn on a free port,
-with its real lifespan (MongoDB, Kafka producer, the live events reader).
+until it ends, and this one does not end): the app runs under uvicorn (the ``served``
+fixture, :mod:`integration.gateway.serving`), with its real lifespan (MongoDB, Kafka
+producer, the live events reader).
 """
 
 from __future__ import annotations
@@ -10,18 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
-from support.waiting import eventually
+from integration.gateway.serving import Served
 
-from parley_gateway.app import create_app
-from parley_gateway.bootstrap import Runtime
 from parley_gateway.config import GatewaySettings
 from parley_platform.kafka import KafkaPublisher
 from parley_schemas import (
@@ -36,49 +33,11 @@ from parley_schemas import (
 )
 
 
-@dataclass
-class Served:
-    url: str
-    runtime: Runtime
-
-
 @dataclass(frozen=True)
 class SseEvent:
     id: str | None
     event: str
     data: str
-
-
-def _truthy(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def condition() -> bool:
-        return check()
-
-    return condition
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-async def served(gateway_settings: GatewaySettings) -> AsyncIterator[Served]:
-    port = _free_port()
-    app = create_app(gateway_settings.model_copy(update={"gateway_live_keepalive_seconds": 0.5}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    await eventually(_truthy(lambda: server.started), timeout=30, interval=0.05)
-    runtime: Runtime = app.state.runtime
-    live = runtime.live
-    assert live is not None
-    # The reader follows the topic from its end once it has its partitions.
-    await eventually(_truthy(lambda: bool(live.position.offsets)), timeout=30, interval=0.05)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", runtime)
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")
