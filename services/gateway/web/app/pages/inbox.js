@@ -8,13 +8,14 @@ import {discussionIdOf, onLiveEvent} from '../live.js';
 import {navigate, reflect} from '../router.js';
 
 export const STATUSES = ['new', 'open', 'pending', 'solved', 'closed'];
-// The gateway's default at-risk window (GATEWAY_REPLY_AT_RISK_HOURS).
-const AT_RISK_HOURS = 4;
 const PAGE_SIZE = 25;
 const FILTER_KEYS = ['marketplace', 'read', 'type', 'order_id', 'entity_id', 'participant',
   'subject', 'since', 'until', 'due'];
 
-/** The API query of the route's filters (status apart) in the chosen stores. */
+/** The API query of the route's filters (status apart) in the chosen stores. "Reply due
+ * soon" lists replies due before the cutoff the gateway's counts returned
+ * (`at_risk_before`: now plus its configured window), so the list, the at-risk count and
+ * the highlighted rows agree. */
 function filterQuery(state, stores, allStores) {
   const q = state.query;
   const get = (k) => (q.get(k) || '').trim();
@@ -30,15 +31,13 @@ function filterQuery(state, stores, allStores) {
     since: get('since') ? new Date(`${get('since')}T00:00:00`).toISOString() : undefined,
     until: get('until') ? new Date(`${get('until')}T23:59:59.999`).toISOString() : undefined,
   };
-  if (get('due')) {
-    query.reply_due_before = new Date(Date.now() + AT_RISK_HOURS * 3600 * 1000).toISOString();
-  }
+  if (get('due') && state.atRiskBefore) query.reply_due_before = state.atRiskBefore;
   return query;
 }
 
 export async function renderInbox(root, {route, stores, allStores}) {
   const state = {query: new URLSearchParams(route.query), items: [], cursor: null, focus: 0,
-    selected: new Set()};
+    selected: new Set(), atRiskBefore: null};
   root.dataset.testid = 'page-inbox';
 
   const tabs = h('div', {class: 'tabs', role: 'tablist', 'aria-label': t('inbox.statuses')});
@@ -151,7 +150,7 @@ export async function renderInbox(root, {route, stores, allStores}) {
     const checked = state.selected.has(d.id);
     const participant = (d.participants || []).find((p) => p.role !== 'merchant');
     const due = d.reply_expected && d.reply_due_at;
-    const overdue = due && new Date(d.reply_due_at) < new Date(Date.now() + AT_RISK_HOURS * 3600e3);
+    const overdue = Boolean(due && state.atRiskBefore && new Date(d.reply_due_at) < new Date(state.atRiskBefore));
     const checkboxId = `row-select-${index}`;
     return h('li', {class: `row ${d.read ? 'read' : 'unread'}${index === state.focus ? ' focused' : ''}`,
       testid: 'discussion-row', 'data-discussion-id': d.id, 'data-status': d.status,
@@ -175,7 +174,8 @@ export async function renderInbox(root, {route, stores, allStores}) {
       h('span', {class: 'market'}, `${d.marketplace} · ${d.store_id}`),
       participant ? h('span', {}, participant.name || participant.email || '') : null,
       d.last_message_at ? h('time', {datetime: d.last_message_at}, formatDate(d.last_message_at)) : null,
-      due ? h('span', {class: overdue ? 'due at-risk-due' : 'due', testid: 'row-due'},
+      due ? h('span', {class: overdue ? 'due at-risk-due' : 'due', testid: 'row-due',
+        'data-at-risk': String(overdue)},
         t('inbox.replyDue', {when: formatRelative(d.reply_due_at)})) : null));
   }
 
@@ -188,6 +188,10 @@ export async function renderInbox(root, {route, stores, allStores}) {
   }
 
   async function loadPage(first, keep = 0) {
+    if (first && state.query.get('due') && !state.atRiskBefore) {
+      // The window is the gateway's: learn its cutoff before listing what falls in it.
+      state.atRiskBefore = (await discussions.counts(filterQuery(state, stores, allStores))).at_risk_before;
+    }
     const base = filterQuery(state, stores, allStores);
     const status = state.query.get('status');
     const query = {...base, status: status || undefined,
@@ -198,7 +202,10 @@ export async function renderInbox(root, {route, stores, allStores}) {
     ]);
     state.items = first ? page.items : state.items.concat(page.items);
     state.cursor = page.next_cursor;
-    if (counts) drawTabs(counts);
+    if (counts) {
+      state.atRiskBefore = counts.at_risk_before || null;
+      drawTabs(counts);
+    }
     drawRows();
   }
 
