@@ -9,14 +9,7 @@ import {formatBytes, formatDate, t} from '../i18n.js';
 import {discussionIdOf, onLiveEvent} from '../live.js';
 import {navigate} from '../router.js';
 import {STATUSES} from './inbox.js';
-
-const INVOICE_EXAMPLE = JSON.stringify({
-  order_date: new Date().toISOString().slice(0, 10),
-  currency: 'EUR',
-  buyer: {name: 'Buyer', billing_address: {lines: ['1 rue Example'], postal_code: '75001',
-    city: 'Paris', country_code: 'FR'}},
-  lines: [{sku: 'SKU-1', label: 'Item', quantity: 1, unit_price_excl_vat: '10.00', vat_rate: '20'}],
-}, null, 2);
+import {invoiceForm} from './invoice_form.js';
 
 export async function renderDiscussion(root, {route}) {
   const id = route.path[1];
@@ -124,12 +117,14 @@ export async function renderDiscussion(root, {route}) {
         e.target.value = '';
       }});
     const fileList = h('ul', {class: 'files', 'aria-label': t('reply.attached')});
+    const invoiceOrder = invoiceForm(state.discussion);
+    invoiceOrder.element.hidden = true;
     const invoice = h('input', {type: 'checkbox', id: 'attach-invoice', testid: 'attach-invoice',
+      'aria-controls': 'invoice-form',
       onchange: (e) => {
-        invoiceOrder.parentElement.hidden = !e.target.checked;
+        invoiceOrder.element.hidden = !e.target.checked;
       }});
-    const invoiceOrder = h('textarea', {id: 'invoice-order', testid: 'invoice-order', rows: 8,
-      spellcheck: 'false', value: INVOICE_EXAMPLE});
+    invoiceOrder.element.id = 'invoice-form';
     const error = h('p', {class: 'error', role: 'alert', testid: 'reply-error', hidden: true});
     const drop = h('div', {class: 'dropzone', testid: 'reply-dropzone',
       ondragover: (e) => {
@@ -175,20 +170,16 @@ export async function renderDiscussion(root, {route}) {
         attachment_ids: state.files.map((f) => f.id)};
       if (!request.recipients.length) delete request.recipients;
       if (invoice.checked) {
-        try {
-          request.attach_invoice = JSON.parse(invoiceOrder.value);
-        } catch {
-          error.textContent = t('reply.invoiceJson');
-          error.hidden = false;
-          return;
-        }
+        request.attach_invoice = invoiceOrder.value();
+        if (!request.attach_invoice) return; // the form shows what is missing
       }
       try {
         await discussions.reply(id, request);
         body.value = '';
         state.files = [];
         invoice.checked = false;
-        invoiceOrder.parentElement.hidden = true;
+        invoiceOrder.element.hidden = true;
+        invoiceOrder.reset(state.discussion);
         drawFiles();
         toast(t('reply.queued'));
         await load();
@@ -199,8 +190,6 @@ export async function renderDiscussion(root, {route}) {
       }
     }
 
-    const invoiceField = field(t('reply.invoiceOrder'), invoiceOrder, t('reply.invoiceHint'));
-    invoiceField.hidden = true;
     const form = h('form', {class: 'card reply', 'aria-labelledby': 'reply-heading',
       onsubmit: (e) => {
         e.preventDefault();
@@ -213,13 +202,13 @@ export async function renderDiscussion(root, {route}) {
       h('span', {class: 'check'}, operator, h('label', {for: 'recipient-operator'}, t('role.operator')))),
     drop,
     h('div', {class: 'check'}, invoice, h('label', {for: 'attach-invoice'}, t('reply.attachInvoice'))),
-    invoiceField,
+    invoiceOrder.element,
     error,
     h('div', {class: 'actions'},
       h('button', {type: 'submit', class: 'primary', value: 'reply', testid: 'send-reply'}, t('reply.send')),
       h('button', {type: 'submit', value: 'reply_and_solve', testid: 'send-reply-solve'}, t('reply.sendSolve')),
       h('button', {type: 'submit', value: 'reply_and_pending', testid: 'send-reply-pending'}, t('reply.sendPending'))));
-    return {form, body};
+    return {form, body, invoice, invoiceOrder};
   }
 
   async function act(call, doneKey, reload = true) {
@@ -240,7 +229,10 @@ export async function renderDiscussion(root, {route}) {
         sender: m.sender ? (m.sender.name || t(`role.${m.sender.role}`)) : '', body: m.body.slice(0, 140)})).join(' ');
     }
     d.messages.forEach((m) => state.seen.add(m.id));
+    const first = !state.discussion;
     state.discussion = d;
+    // Prefilled from the discussion once it is known; never under an agent's typing.
+    if (first || replyBox.invoiceOrder.element.hidden) replyBox.invoiceOrder.reset(d);
     drawHeader(d);
     drawSide(d);
     replace(messages, d.messages.map(message));
