@@ -607,6 +607,226 @@ async function languages(s) {
   }
 }
 
+/** Opens the seeded thread `name` from the list; answers its discussion id. */
+async function openThread(s, name) {
+  await openInbox(s);
+  await row(s, name).getByTestId('row-link').click();
+  await ready(s, 'discussion');
+  await s.tid('discussion-subject').filter({ hasText: s.ctx.subjects[name] }).waitFor();
+  const hash = await s.page.evaluate(() => window.location.hash);
+  return decodeURIComponent(hash.replace(/^#\/discussions\//, '').split('?')[0]);
+}
+
+/** Clicks `button` and answers the API response of `method` on a path containing `part`. */
+async function clickFor(s, button, method, part) {
+  const [response] = await Promise.all([
+    s.page.waitForResponse((r) => r.request().method() === method && r.url().includes(part), {
+      timeout: PIPELINE_MS,
+    }),
+    button.click(),
+  ]);
+  return response;
+}
+
+/** The discussion as the API has it (the page's own session cookie). */
+async function apiDiscussion(s, id) {
+  const answer = await s.page.request.get(s.url(`/discussions/${encodeURIComponent(id)}`));
+  if (!answer.ok()) throw new Error(`GET /discussions/${id}: ${answer.status()}`);
+  return answer.json();
+}
+
+/** Tags set on a discussion are saved and still there after a reload. (The list has no
+ * tag filter: GET /discussions does not take one.) */
+async function tags(s) {
+  await signIn(s);
+  const id = await openThread(s, 'tags');
+  s.step('set two tags');
+  await s.tid('tags-input').fill('exchange, size-m');
+  const saved = await clickFor(s, s.tid('tags-save'), 'PATCH', '/discussions/');
+  if (saved.status() !== 200) throw new Error(`saving the tags: ${saved.status()} ${await saved.text()}`);
+  await s.check('discussion-tags');
+
+  s.step('reload: the tags persist');
+  await s.page.reload();
+  await ready(s, 'discussion');
+  const kept = await s.tid('tags-input').inputValue();
+  if (kept !== 'exchange, size-m') throw new Error(`after a reload the tags read ${JSON.stringify(kept)}`);
+  const stored = (await apiDiscussion(s, id)).tags;
+  if (JSON.stringify(stored) !== JSON.stringify(['exchange', 'size-m'])) {
+    throw new Error(`the API has the tags ${JSON.stringify(stored)}`);
+  }
+}
+
+/** The merchant's ticket id is saved and still there after a reload. */
+async function ticket(s) {
+  await signIn(s);
+  const id = await openThread(s, 'ticket');
+  const ticketId = `ZD-${Date.now()}`;
+  s.step(`set the ticket id ${ticketId}`);
+  await s.tid('ticket-input').fill(ticketId);
+  const saved = await clickFor(s, s.tid('ticket-save'), 'PATCH', '/discussions/');
+  if (saved.status() !== 200) throw new Error(`saving the ticket id: ${saved.status()} ${await saved.text()}`);
+  await s.check('discussion-ticket');
+
+  s.step('reload: the ticket id persists');
+  await s.page.reload();
+  await ready(s, 'discussion');
+  const kept = await s.tid('ticket-input').inputValue();
+  if (kept !== ticketId) throw new Error(`after a reload the ticket id reads ${JSON.stringify(kept)}`);
+  const stored = (await apiDiscussion(s, id)).merchant_ticket_id;
+  if (stored !== ticketId) throw new Error(`the API has the ticket id ${JSON.stringify(stored)}`);
+}
+
+/** Resync: the button queues it (202 and the notice), and the discussion is synced
+ * again: the API's last_synced_at moves past the click. */
+async function resync(s) {
+  await signIn(s);
+  const id = await openThread(s, 'resync');
+  const clicked = Date.now();
+  s.step('resync');
+  const queued = await clickFor(s, s.tid('resync'), 'POST', '/resync');
+  if (queued.status() !== 202) throw new Error(`POST …/resync: ${queued.status()} ${await queued.text()}`);
+  const request = await queued.json();
+  if (request.state !== 'queued' || !request.request_id) {
+    throw new Error(`the resync was not queued: ${JSON.stringify(request)}`);
+  }
+  await until(s, () => document.querySelector('[data-testid="toast"]').textContent.trim().length > 0);
+  await s.check('discussion-resync-queued');
+
+  s.step('the discussion is synced again');
+  await eventually('last_synced_at after the click', async () => {
+    const synced = (await apiDiscussion(s, id)).last_synced_at;
+    return synced && Date.parse(synced) >= clicked - 1000;
+  });
+}
+
+/** The order's invoice through the reply box's form: what is missing is named, lines can
+ * be added and removed, the total follows, and the reply reaches the marketplace with
+ * the invoice's PDF (the bytes the gateway serves for it). */
+async function invoice(s) {
+  await signIn(s);
+  await openThread(s, 'invoice');
+
+  s.step('open the invoice form: prefilled from the discussion');
+  await s.tid('attach-invoice').check();
+  await s.tid('invoice-form').waitFor();
+  const name = await s.tid('invoice-name').inputValue();
+  if (name !== 'Camille Martin') throw new Error(`the buyer's name is prefilled as ${JSON.stringify(name)}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(await s.tid('invoice-date').inputValue())) {
+    throw new Error('the order date is not prefilled');
+  }
+
+  s.step('send with the address missing: each field says what is wrong, nothing is sent');
+  const body = `Voici votre facture (${Date.now()}).`;
+  await s.tid('reply-body').fill(body);
+  let posted = 0;
+  const count = (r) => {
+    if (r.method() === 'POST' && r.url().includes('/replies')) posted += 1;
+  };
+  s.page.on('request', count);
+  await s.tid('send-reply').click();
+  await s.tid('invoice-errors').waitFor();
+  const messages = await s.page.locator('[data-testid="invoice-field-error"]:visible').count();
+  if (messages < 3) throw new Error(`only ${messages} field messages for line 1, city and the line's fields`);
+  if (!(await s.tid('invoice-line1').getAttribute('aria-invalid'))) {
+    throw new Error('the missing address line is not marked invalid');
+  }
+  if (posted) throw new Error('an invalid invoice was sent');
+  await s.check('discussion-invoice-invalid');
+
+  s.step('fill it in; add a line and remove it');
+  await s.tid('invoice-line1').fill('5 place Bellecour');
+  await s.tid('invoice-postal-code').fill('69002');
+  await s.tid('invoice-city').fill('Lyon');
+  await s.tid('invoice-country').selectOption('FR');
+  await s.tid('invoice-currency').selectOption('EUR');
+  const first = s.tid('invoice-line').first();
+  await first.getByTestId('invoice-line-description').fill('Mug en céramique');
+  await first.getByTestId('invoice-line-sku').fill('MUG-01');
+  await first.getByTestId('invoice-line-quantity').fill('2');
+  await first.getByTestId('invoice-line-unit-price').fill('12,50');
+  await first.getByTestId('invoice-line-vat').fill('20');
+  await s.tid('invoice-line-add').click();
+  await until(s, () => document.querySelectorAll('[data-testid="invoice-line"]').length === 2);
+  await s.tid('invoice-line').nth(1).getByTestId('invoice-line-remove').click();
+  await until(s, () => document.querySelectorAll('[data-testid="invoice-line"]').length === 1);
+  // 2 × 12.50 + 20 % VAT = 30.00, written the page's (English) way.
+  await s.tid('invoice-total').filter({ hasText: '30.00' }).waitFor();
+  await s.check('discussion-invoice-filled');
+
+  s.step('send: the reply carries the invoice');
+  s.page.off('request', count);
+  const sentReply = await clickFor(s, s.tid('send-reply'), 'POST', '/replies');
+  if (sentReply.status() !== 202) throw new Error(`the reply: ${sentReply.status()} ${await sentReply.text()}`);
+  const accepted = await sentReply.json();
+  if (!accepted.invoice || !accepted.invoice.number.startsWith('NAV')) {
+    throw new Error(`the reply was accepted without the invoice: ${JSON.stringify(accepted)}`);
+  }
+  const sent = s.page.locator('[data-testid="message"][data-direction="outbound"]').filter({ hasText: body });
+  await sent.locator('[data-testid="delivery-state"][data-state="sent"]').waitFor({ timeout: PIPELINE_MS });
+  const link = sent.getByTestId('attachment-link').filter({ hasText: '.pdf' });
+  await link.waitFor();
+  await s.check('discussion-invoice-sent');
+
+  s.step('the marketplace received the invoice PDF the gateway serves');
+  const pdf = await s.page.request.get(s.url(await link.getAttribute('href')));
+  const bytes = await pdf.body();
+  if (!pdf.ok() || !bytes.subarray(0, 4).equals(Buffer.from('%PDF'))) {
+    throw new Error(`the attachment link does not give a PDF: ${pdf.status()}`);
+  }
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const path = `/_sandbox/mirakl/${s.ctx.instance}/replies?thread_id=${encodeURIComponent(s.ctx.threads.invoice)}`;
+  const received = await sandboxJson(s, path);
+  const reply = received.replies.find((r) => r.body.includes(body));
+  if (!reply) throw new Error(`the sandbox has no reply with the body sent: ${JSON.stringify(received)}`);
+  if (!reply.attachments.some((a) => a.name.endsWith('.pdf') && a.sha256 === digest)) {
+    throw new Error(`the reply reached the marketplace without the invoice: ${JSON.stringify(reply.attachments)}`);
+  }
+}
+
+/** A discussion whose reply is due within the gateway's at-risk window: counted at risk,
+ * listed under the at-risk filter with its due date highlighted, and out of both once
+ * the reply is sent. */
+async function at_risk(s) {
+  await signIn(s);
+  await openInbox(s);
+  const riskCount = async () => Number.parseInt((await s.tid('at-risk-count').innerText()).replace(/\D/g, ''), 10);
+
+  s.step('counted at risk');
+  const before = await riskCount();
+  if (!(before >= 1)) throw new Error(`the at-risk count reads ${before}`);
+  await row(s, 'at_risk').getByTestId('row-due').and(s.page.locator('[data-at-risk="true"]')).waitFor();
+
+  s.step('the at-risk filter lists it, and only discussions at risk');
+  await s.tid('at-risk-count').click();
+  await s.page.locator('[data-testid="at-risk-count"][aria-pressed="true"]').waitFor();
+  await row(s, 'at_risk').waitFor();
+  await until(s, () => {
+    const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+    return rows.length > 0 && rows.every((r) => r.querySelector('[data-testid="row-due"][data-at-risk="true"]'));
+  });
+  if (await row(s, 'filter').count()) throw new Error('a discussion due in 48 h is listed as at risk');
+  await s.check('inbox-at-risk');
+
+  s.step('reply');
+  await row(s, 'at_risk').getByTestId('row-link').click();
+  await ready(s, 'discussion');
+  const body = `Votre colis part aujourd'hui (${Date.now()}).`;
+  await s.tid('reply-body').fill(body);
+  await s.tid('send-reply').click();
+  const sent = s.page.locator('[data-testid="message"][data-direction="outbound"]').filter({ hasText: body });
+  await sent.locator('[data-testid="delivery-state"][data-state="sent"]').waitFor({ timeout: PIPELINE_MS });
+
+  s.step('no longer at risk');
+  await eventually('the discussion out of the at-risk view', async () => {
+    await s.page.goto(s.url('/#/inbox?due=1'));
+    await s.page.reload();
+    await ready(s, 'inbox');
+    return (await row(s, 'at_risk').count()) === 0 && (await riskCount()) < before;
+  });
+  await s.check('inbox-at-risk-replied');
+}
+
 export const scenarios = {
   smoke,
   sign_in,
@@ -623,4 +843,9 @@ export const scenarios = {
   keyboard_reply,
   stores,
   languages,
+  tags,
+  ticket,
+  resync,
+  invoice,
+  at_risk,
 };

@@ -50,6 +50,33 @@ THREADS = {
     "drop": "Photo du colis",
     "retry": "Remboursement en attente",
     "keyboard": "Adresse de livraison erronée",
+    "tags": "Échange contre une autre taille",
+    "ticket": "Suivi du dossier client",
+    "resync": "Message manquant dans la conversation",
+    "invoice": "Facture de la commande, s'il vous plaît",
+    "at_risk": "Toujours pas de réponse",
+}
+# Threads whose buyer has waited this long already: Mirakl's reply is due 48 h after the
+# buyer's first unanswered message, so 45 h of waiting leaves 3 h, inside the gateway's
+# 4 h at-risk window (the at-risk scenario).
+WAITED = {"at_risk": timedelta(hours=45)}
+# The store's invoicing set-up, so a reply can carry the order's invoice (the invoice
+# scenario fills in the order itself, through the reply box's form).
+INVOICE_SETTINGS: dict[str, Any] = {
+    "seller": {
+        "legal_name": "Boutique Navigateur SAS",
+        "address": {
+            "lines": ["12 rue de la Paix"],
+            "postal_code": "75002",
+            "city": "Paris",
+            "country_code": "FR",
+        },
+        "vat_id": "FR40123456789",
+        "company_id": "123456789",
+    },
+    "numbering_prefix": "NAV",
+    "default_language": "fr",
+    "default_currency": "EUR",
 }
 # The account's second store, with one thread: the store switcher's scenario.
 OTHER_SUBJECT = "Question pour l'autre boutique"
@@ -61,21 +88,36 @@ def browser_tools() -> None:
 
 
 async def buyer_thread(
-    sandbox: httpx.AsyncClient, instance: str, topic: str, order_id: str, tag: str
+    sandbox: httpx.AsyncClient,
+    instance: str,
+    topic: str,
+    order_id: str,
+    tag: str,
+    waited: timedelta | None = None,
 ) -> str:
-    """A buyer opens a thread on the sandbox Mirakl ``instance``; answers its id."""
-    answer = await sandbox.post(
-        f"/_sandbox/mirakl/{instance}/messages",
-        json={
-            "body": f"Bonjour, {topic.lower()} ({tag}).",
-            "sender": "CUSTOMER",
-            "customer_name": "Camille Martin",
-            "order_id": order_id,
-            "topic": topic,
-        },
-    )
+    """A buyer opens a thread on the sandbox Mirakl ``instance``; answers its id.
+
+    ``waited``: the buyer's first message is that old and a second one is sent now (the
+    store's sync only looks at threads updated since it started), so the reply is due
+    that much sooner."""
+    first: dict[str, Any] = {
+        "body": f"Bonjour, {topic.lower()} ({tag}).",
+        "sender": "CUSTOMER",
+        "customer_name": "Camille Martin",
+        "order_id": order_id,
+        "topic": topic,
+    }
+    if waited is not None:
+        first["sent_at"] = (datetime.now(UTC) - waited).isoformat()
+    answer = await sandbox.post(f"/_sandbox/mirakl/{instance}/messages", json=first)
     assert answer.status_code == 201, answer.text
     thread_id: str = answer.json()["thread_id"]
+    if waited is not None:
+        again = await sandbox.post(
+            f"/_sandbox/mirakl/{instance}/messages",
+            json={"body": "Toujours rien ?", "sender": "CUSTOMER", "thread_id": thread_id},
+        )
+        assert again.status_code == 201, again.text
     return thread_id
 
 
@@ -84,9 +126,10 @@ async def inbox(
     system: ServiceGroup, sandbox: httpx.AsyncClient, secret_ledger: SecretLedger
 ) -> AsyncIterator[dict[str, Any]]:
     """An account with two stores, each on a sandbox Mirakl instance of its own: the
-    first with one buyer thread per entry of THREADS, the second with one thread (the
-    store switcher's); once the gateway lists them all, what the scenarios need to find
-    them: the context run.mjs reads."""
+    first with one buyer thread per entry of THREADS (those of WAITED with a buyer
+    waiting that long) and its invoice settings, the second with one thread (the store
+    switcher's); once the gateway lists them all, what the scenarios need to find them:
+    the context run.mjs reads."""
     suffix = uuid.uuid4().hex[:8]
     store_id, instance = f"browser-{suffix}", f"brw{suffix}"
     other_store, other_instance = f"browser-{suffix}-b", f"brwb{suffix}"
@@ -96,7 +139,9 @@ async def inbox(
             "mirakl", f"{store}-{inst}", store, inst, since=since, interval_seconds=1
         )
     threads = {
-        name: await buyer_thread(sandbox, instance, topic, f"ORDER-{suffix}-{name}", name)
+        name: await buyer_thread(
+            sandbox, instance, topic, f"ORDER-{suffix}-{name}", name, WAITED.get(name)
+        )
         for name, topic in THREADS.items()
     }
     await buyer_thread(sandbox, other_instance, OTHER_SUBJECT, f"ORDER-{suffix}-b", "other")
@@ -112,6 +157,8 @@ async def inbox(
             return page.status_code == 200 and len(page.json()["items"]) == len(THREADS) + 1
 
         await eventually(all_listed, timeout=SEED_TIMEOUT)
+        settings = await gateway.put(f"/stores/{store_id}/invoice-settings", json=INVOICE_SETTINGS)
+        assert settings.status_code == 200, settings.text
     yield {
         "base_url": base_url,
         "api_key": key,
@@ -143,6 +190,11 @@ SCENARIOS = [
     "keyboard",
     "stores",
     "languages",
+    "tags",
+    "ticket",
+    "resync",
+    "invoice",
+    "at_risk",
 ]
 
 
