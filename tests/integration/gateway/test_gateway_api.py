@@ -15,6 +15,8 @@ from opentelemetry.trace import format_trace_id
 from pymongo.asynchronous.database import AsyncDatabase
 from support.kafka import Record, TopicProbe
 
+from parley_gateway.app import create_app
+from parley_gateway.config import GatewaySettings
 from parley_platform.tracing import extract_context
 from parley_schemas import CONVERSATION_COMMANDS, REPLY_REQUESTED, ReplyCommand
 from parley_schemas.text import PLAIN_TEXT_ONLY
@@ -374,3 +376,36 @@ async def test_html_reply_is_refused_and_nothing_is_queued(
     assert ours == []
     stored = await gateway_db[DISCUSSIONS].find_one({"_id": doc["_id"]})
     assert stored is not None and stored["status"] == "new"
+
+
+async def test_the_counts_cutoff_follows_the_configured_at_risk_window(
+    gateway_settings: GatewaySettings, gateway_db: AsyncDatabase[Any], store_id: str
+) -> None:
+    """GATEWAY_REPLY_AT_RISK_HOURS reaches the counts through the real wiring: with 48 h,
+    a reply due in 40 h is at risk and at_risk_before is 48 h ahead, which the web inbox
+    then filters and highlights with."""
+    now = datetime.now(UTC)
+    soon = {**discussion_doc(store_id, "in-window"), "reply_expected": True}
+    later = {**discussion_doc(store_id, "beyond"), "reply_expected": True}
+    await insert(
+        gateway_db,
+        {**soon, "reply_due_at": now + timedelta(hours=40)},
+        {**later, "reply_due_at": now + timedelta(hours=50)},
+    )
+    app = create_app(gateway_settings.model_copy(update={"gateway_reply_at_risk_hours": 48}))
+    async with app.router.lifespan_context(app):
+        access = app.state.runtime.access
+        account, _ = await access.create_account("Window", [store_id])
+        key = await access.issue_key(account.id, name="integration")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers={"Authorization": f"Bearer {key.secret}"},
+        ) as client:
+            asked = datetime.now(UTC)
+            response = await client.get("/discussions/counts", params={"store_id": store_id})
+    assert response.status_code == 200, response.text
+    counts = response.json()
+    assert counts["at_risk"] == 1, "due in 40 h is within 48 h, due in 50 h is not"
+    cutoff = datetime.fromisoformat(counts["at_risk_before"])
+    assert timedelta(hours=48) <= cutoff - asked < timedelta(hours=48, minutes=1)
