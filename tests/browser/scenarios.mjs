@@ -782,6 +782,19 @@ async function invoice(s) {
   if (!reply.attachments.some((a) => a.name.endsWith('.pdf') && a.sha256 === digest)) {
     throw new Error(`the reply reached the marketplace without the invoice: ${JSON.stringify(reply.attachments)}`);
   }
+
+  s.step('in French: the form is emptied after the reply, its words and amounts are French');
+  await setField(s.tid('language-picker'), 'fr');
+  await until(s, () => document.documentElement.lang === 'fr');
+  await ready(s, 'discussion');
+  await s.tid('attach-invoice').check();
+  const line = s.tid('invoice-line').first();
+  if (await s.tid('invoice-city').inputValue()) throw new Error('the form kept the last invoice after the reply');
+  await line.getByTestId('invoice-line-quantity').fill('2');
+  await line.getByTestId('invoice-line-unit-price').fill('12.5');
+  await line.getByTestId('invoice-line-vat').fill('20');
+  await s.tid('invoice-total').filter({ hasText: 'TTC' }).filter({ hasText: '30,00' }).waitFor();
+  await s.check('discussion-invoice-fr');
 }
 
 /** A discussion whose reply is due within the gateway's at-risk window: counted at risk,
