@@ -181,9 +181,18 @@ async def test_the_reference_consumer_counts_what_the_api_counts(
             RetentionPolicies(),
             KafkaEventSink(publisher),
         )
-        later = datetime.now(UTC) + timedelta(days=400)
-        await sweeper.sweep(later)  # reviews the status changes first
-        assert await sweeper.sweep(later + timedelta(days=400)) == 3
+        # Sweeps a year and more apart until the store is empty. The first reviews the
+        # bulk close (dated then) unless the normalizer saw it first (dated now: that
+        # one goes at once); a normalizer write still in flight from before the close
+        # (the reply's delivery, its copy synced back) restores the old status's
+        # retention, which the next sweep dates anew. Either way each goes once.
+        deleted, moment = 0, datetime.now(UTC)
+        for _ in range(4):
+            moment += timedelta(days=400)
+            deleted += await sweeper.sweep(moment)
+            if deleted >= 3:
+                break
+        assert deleted == 3
     finally:
         await publisher.stop()
         await client.close()
