@@ -233,6 +233,7 @@ def _matches(d: DiscussionDocument, f: DiscussionFilters) -> bool:
         and (f.read is None or d.read is f.read)
         and (not f.types or d.type in f.types)
         and (not f.order_ids or d.order_id in f.order_ids)
+        and f.tags <= set(d.tags)  # every tag asked for
         and (
             f.participant is None
             or any(

@@ -138,6 +138,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
         _by_store_listed("read"),
         _by_store_listed("type"),
         _by_store_listed("order_id"),
+        # The tag filter (multikey: one key per tag); several tags ($all) seek the first.
+        _by_store_listed("tags"),
         # The orders, offers and products a discussion is about (multikey: one key per
         # entity); the list order is on plain fields, so pages still come in index order.
         IndexModel(

@@ -220,6 +220,11 @@ def list_query(
     PostgreSQL backend pushes such top-level equalities down to SQL (not ``$in``, not
     ranges, not ``$and``/``$or``), reading only the matching documents. Conditions a
     key already holds go under ``$and``.
+
+    Tags are an array: ``{"tags": "x"}`` matches a discussion holding ``x`` among
+    others (in MongoDB and FerretDB alike), so one tag stays a plain equality;
+    several must all be held, hence ``$all`` on the one key (MongoDB seeks the
+    multikey store_tags_last_message on its first value and checks the rest).
     """
     stores = scope.narrow(filters.store_ids)
     if stores is not None and not stores:
@@ -240,6 +245,9 @@ def list_query(
     if filters.entity_ids:
         # Equality on the (multikey) entity ids: seeks store_entity_last_message.
         query["entities.id"] = _one_or_in(filters.entity_ids)
+    if filters.tags:
+        ordered = sorted(filters.tags)
+        query["tags"] = ordered[0] if len(ordered) == 1 else {"$all": ordered}
     if filters.since is not None or filters.until is not None:
         window: dict[str, Any] = {}
         if filters.since is not None:

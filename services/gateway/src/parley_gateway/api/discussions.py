@@ -91,6 +91,13 @@ class ListFilters:
                 "marketplace's id as in `entities[].id` (repeatable, exact)"
             ),
         ] = None,
+        tag: Annotated[
+            list[str] | None,
+            Query(
+                description="Only discussions holding ALL these tags (repeatable: each "
+                "`tag` narrows further); any case, each a slug like `late-delivery`"
+            ),
+        ] = None,
         participant: Annotated[
             str | None,
             Query(
@@ -130,6 +137,7 @@ class ListFilters:
             types=frozenset(types or ()),
             order_ids=frozenset(order_id or ()),
             entity_ids=frozenset(entity_id or ()),
+            tags=frozenset(tag or ()),
             participant=participant,
             subject=subject,
             since=since,

@@ -22,6 +22,8 @@ from typing import Any
 
 from parley_store import DiscussionDocument, DiscussionStatus, DiscussionType
 
+from .workflow import WorkflowRejected, clean_tags
+
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_CHARS = 512
@@ -68,6 +70,13 @@ class DiscussionFilters:
     ranges never count a discussion twice; discussions without a message match neither.
     ``reply_due_before``: a reply is expected and due before that time (overdue ones
     included); discussions that expect no reply never match.
+    ``tags``: the discussion holds ALL of these tags. Every other filter offers
+    alternatives ("any of these statuses"), but tags label a discussion along several
+    axes at once (``urgent`` and ``late-delivery``), and a support team adding a second
+    tag means "narrow it down", not "show me more". Tags follow the rule tags are set
+    with (:func:`clean_tags`: lowercased, slugs, at most ``MAX_TAGS``), so ``Urgent``
+    finds what was tagged ``urgent`` and a tag that could never have been set is
+    refused instead of silently matching nothing.
     Store ids only ever narrow the caller's scope (see :meth:`Scope.narrow`).
     """
 
@@ -83,8 +92,17 @@ class DiscussionFilters:
     since: datetime | None = None
     until: datetime | None = None
     reply_due_before: datetime | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
+        if self.tags:
+            try:
+                cleaned = clean_tags(sorted(self.tags))
+            except WorkflowRejected as exc:
+                # Named after the API parameter (REST ?tag=, GraphQL tag), not the
+                # index in a set the caller never ordered.
+                raise InvalidFilter("tag", exc.detail, exc.code) from exc
+            object.__setattr__(self, "tags", frozenset(cleaned))
         for name in ("participant", "subject"):
             text = getattr(self, name)
             if text is None:

@@ -329,6 +329,11 @@ class DiscussionFilter:
         description="Only discussions about these orders, offers or products: the "
         "marketplace's id as in `entities.id` (exact)",
     )
+    tag: list[str] | None = strawberry.field(
+        default=None,
+        description="Only discussions holding ALL these tags (each one narrows further); "
+        "any case, each a slug like `late-delivery`",
+    )
     participant: str | None = strawberry.field(
         default=None, description="A participant's name or email contains this (any case)"
     )
@@ -360,6 +365,7 @@ class DiscussionFilter:
             read=self.read,
             order_ids=frozenset(self.order_id or ()),
             entity_ids=frozenset(self.entity_id or ()),
+            tags=frozenset(self.tag or ()),
             participant=self.participant,
             subject=self.subject,
             store_ids=frozenset(self.store_ids or ()),
