@@ -406,3 +406,20 @@ async def test_a_failed_delivery_is_retried_once(gql: Gql) -> None:
         "code": "NOT_FOUND"
     }
     assert len(gql.publisher.published) == 2
+
+
+async def test_http_level_refusals_are_problem_json(gql: Gql) -> None:
+    """Strawberry's own refusals, before any GraphQL runs, answer in the gateway's one
+    error shape rather than its plain text."""
+    no_query = await gql.client.post("/graphql", json={"variables": {}})
+    mutation_by_get = await gql.client.get(
+        "/graphql", params={"query": 'mutation { markRead(discussionId: "x") { id } }'}
+    )
+    for response, says in (
+        (no_query, "No GraphQL query found"),
+        (mutation_by_get, "mutations are not allowed"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 400 and says in problem["detail"]

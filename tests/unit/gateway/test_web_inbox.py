@@ -329,7 +329,8 @@ async def test_graphql_takes_the_cookie_with_the_rest_csrf_rule(inbox: Inbox) ->
     # Mutations never run over GET, with or without the header.
     refused = await inbox.client.get("/graphql", params={"query": MARK_UNREAD}, headers=CSRF)
     assert refused.status_code == 400  # strawberry's own refusal, before anything runs
-    assert "mutations are not allowed" in refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "mutations are not allowed" in refused.json()["detail"]
 
 
 async def test_graphql_prefers_a_key_in_a_header_to_the_cookie(inbox: Inbox) -> None:

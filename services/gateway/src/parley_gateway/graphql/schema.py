@@ -8,12 +8,16 @@ kept ("did you mean"): the schema is public and committed.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
+from cross_web import HTTPException as StrawberryRefusal
 from graphql import GraphQLError
+from starlette.exceptions import HTTPException
 from strawberry import Schema
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionContext
+from strawberry.types.unset import UNSET
 
 from parley_gateway.graphql.context import GraphQLContext, get_context
 from parley_gateway.graphql.cost import DEFAULT_MAX_COST, QueryCostLimiter
@@ -54,6 +58,19 @@ def build_schema(max_cost: int = DEFAULT_MAX_COST) -> Schema:
 schema = build_schema()
 
 
+class ProblemGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
+    """Strawberry answers its own HTTP-level refusals (a mutation over GET, a body with
+    no query, a content type it does not read) in plain text; every other error of
+    the gateway is problem+json, so a client parses one error shape. Re-raised as
+    Starlette's HTTPException, which the gateway's problem handler answers."""
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except StrawberryRefusal as exc:
+            raise HTTPException(exc.status_code, exc.reason) from exc
+
+
 def graphql_router(max_cost: int = DEFAULT_MAX_COST) -> GraphQLRouter[GraphQLContext, None]:
     """POST (and GET for queries) at /graphql; GraphiQL for browsers.
 
@@ -61,7 +78,7 @@ def graphql_router(max_cost: int = DEFAULT_MAX_COST) -> GraphQLRouter[GraphQLCon
     (services/gateway/schema.graphql), and a fuzzer of the REST contract has nothing
     to learn from one opaque endpoint.
     """
-    return GraphQLRouter(
+    return ProblemGraphQLRouter(
         schema if max_cost == DEFAULT_MAX_COST else build_schema(max_cost),
         path=GRAPHQL_PATH,
         context_getter=get_context,
