@@ -635,8 +635,10 @@ async function apiDiscussion(s, id) {
   return answer.json();
 }
 
-/** Tags set on a discussion are saved and still there after a reload. (The list has no
- * tag filter: GET /discussions does not take one.) */
+/** Tags set on a discussion are saved and still there after a reload; a tag chip on the
+ * discussion page opens the list filtered by it (only the tagged discussion, its tags on
+ * its row, the filter in the form and the URL); clearing the filter lists them all again,
+ * and a row's chip narrows the list the same way. */
 async function tags(s) {
   await signIn(s);
   const id = await openThread(s, 'tags');
@@ -655,6 +657,43 @@ async function tags(s) {
   if (JSON.stringify(stored) !== JSON.stringify(['exchange', 'size-m'])) {
     throw new Error(`the API has the tags ${JSON.stringify(stored)}`);
   }
+
+  const onlyTagged = (ids) => {
+    const rows = [...document.querySelectorAll('[data-testid="discussion-row"]')];
+    return rows.length === 1 && rows[0].dataset.discussionId === ids;
+  };
+  s.step('the tag chip on the discussion page filters the list by it');
+  await s.tid('discussion-tag').filter({ hasText: 'exchange' }).click();
+  await ready(s, 'inbox');
+  await until(s, onlyTagged, id);
+  const typed = await s.tid('filter-tag').inputValue();
+  if (typed !== 'exchange') throw new Error(`the tag filter reads ${JSON.stringify(typed)}`);
+  const url = await s.page.evaluate(() => window.location.hash);
+  if (!url.includes('tag=exchange')) throw new Error(`the URL does not hold the tag filter: ${url}`);
+  const chips = await s.tid('row-tag').allInnerTexts();
+  if (JSON.stringify(chips.map((c) => c.trim())) !== JSON.stringify(['exchange', 'size-m'])) {
+    throw new Error(`the row shows the tags ${JSON.stringify(chips)}`);
+  }
+  await s.check('inbox-tag-filter');
+
+  s.step('clear the tag filter: every discussion is listed again');
+  await s.tid('filter-tag').fill('');
+  await s.tid('filter-apply').click();
+  const seeded = Object.keys(s.ctx.subjects).length;
+  await until(s, (n) => document.querySelectorAll('[data-testid="discussion-row"]').length >= n, seeded);
+  const cleared = await s.page.evaluate(() => window.location.hash);
+  if (cleared.includes('tag=')) throw new Error(`the URL still holds a tag filter: ${cleared}`);
+
+  s.step("a row's tag chip filters the list by it");
+  await row(s, 'tags').getByTestId('row-tag').filter({ hasText: 'size-m' }).click();
+  await until(s, onlyTagged, id);
+  const chosen = await s.tid('filter-tag').inputValue();
+  if (chosen !== 'size-m') throw new Error(`the tag filter reads ${JSON.stringify(chosen)}`);
+
+  s.step('a tag no discussion holds lists none');
+  await s.tid('filter-tag').fill('size-m, no-such-tag');
+  await s.tid('filter-apply').click();
+  await s.tid('list-empty').waitFor();
 }
 
 /** The merchant's ticket id is saved and still there after a reload. */

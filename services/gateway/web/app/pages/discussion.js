@@ -68,6 +68,11 @@ export async function renderDiscussion(root, {route}) {
           p.organization && p.organization.name ? ` — ${p.organization.name}` : null)))),
       h('section', {class: 'card', 'aria-labelledby': 'workflow-heading'},
         h('h2', {id: 'workflow-heading'}, t('discussion.workflow')),
+        // Each saved tag leads to the list of the discussions holding it.
+        d.tags && d.tags.length ? h('ul', {class: 'tags', testid: 'discussion-tags', 'aria-label': t('discussion.tags')},
+          d.tags.map((tag) => h('li', {}, h('a', {href: `#/inbox?${new URLSearchParams({tag})}`,
+            class: 'chip tag', testid: 'discussion-tag', 'data-tag': tag,
+            'aria-label': t('inbox.filterByTag', {tag})}, tag)))) : null,
         field(t('discussion.tags'), tags, t('discussion.tagsHint')),
         h('button', {type: 'button', testid: 'tags-save', onclick: () => act(() => discussions.patch(id,
           {tags: tags.value.split(',').map((s) => s.trim()).filter(Boolean)}), 'discussion.saved')},

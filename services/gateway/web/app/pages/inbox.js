@@ -9,8 +9,11 @@ import {navigate, reflect} from '../router.js';
 
 export const STATUSES = ['new', 'open', 'pending', 'solved', 'closed'];
 const PAGE_SIZE = 25;
-const FILTER_KEYS = ['marketplace', 'read', 'type', 'order_id', 'entity_id', 'participant',
+const FILTER_KEYS = ['marketplace', 'read', 'type', 'order_id', 'entity_id', 'tag', 'participant',
   'subject', 'since', 'until', 'due'];
+
+/** The words of a comma-separated filter field, trimmed, empty ones dropped. */
+const words = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** The API query of the route's filters (status apart) in the chosen stores. "Reply due
  * soon" lists replies due before the cutoff the gateway's counts returned
@@ -21,11 +24,13 @@ function filterQuery(state, stores, allStores) {
   const get = (k) => (q.get(k) || '').trim();
   const query = {
     store_id: stores.length === allStores.length ? undefined : stores,
-    marketplace: get('marketplace') ? get('marketplace').split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    marketplace: get('marketplace') ? words(get('marketplace')) : undefined,
     read: get('read') || undefined,
     type: get('type') || undefined,
     order_id: get('order_id') || undefined,
     entity_id: get('entity_id') || undefined,
+    // Several tags narrow down: the API lists discussions holding all of them.
+    tag: get('tag') ? words(get('tag')) : undefined,
     participant: get('participant') || undefined,
     subject: get('subject') || undefined,
     since: get('since') ? new Date(`${get('since')}T00:00:00`).toISOString() : undefined,
@@ -110,6 +115,7 @@ export async function renderInbox(root, {route, stores, allStores}) {
       h('div', {class: 'field'}, label('type', t('filters.type')), select('type', [['', t('filters.any')], ['product', t('type.product')], ['order', t('type.order')], ['other', t('type.other')]])),
       h('div', {class: 'field'}, label('order_id', t('filters.orderId')), input('order_id')),
       h('div', {class: 'field'}, label('entity_id', t('filters.entityId')), input('entity_id')),
+      h('div', {class: 'field'}, label('tag', t('filters.tag')), input('tag', 'text', {placeholder: 'late-delivery'})),
       h('div', {class: 'field'}, label('participant', t('filters.participant')), input('participant')),
       h('div', {class: 'field'}, label('subject', t('filters.subject')), input('subject')),
       h('div', {class: 'field'}, label('since', t('filters.since')), input('since', 'date')),
@@ -168,7 +174,11 @@ export async function renderInbox(root, {route, stores, allStores}) {
         }},
       d.read ? null : h('span', {class: 'badge unread', testid: 'row-unread'}, t('inbox.unread')),
       d.subject || t('discussion.noSubject')),
-      h('span', {class: 'preview'}, d.last_message_preview || '')),
+      h('span', {class: 'preview'}, d.last_message_preview || ''),
+      d.tags && d.tags.length ? h('ul', {class: 'tags', testid: 'row-tags', 'aria-label': t('inbox.tags')},
+        d.tags.map((tag) => h('li', {}, h('button', {type: 'button', class: 'chip tag', testid: 'row-tag',
+          'data-tag': tag, 'aria-label': t('inbox.filterByTag', {tag}), onclick: () => filterByTag(tag)},
+        tag)))) : null),
     h('div', {class: 'row-meta'},
       h('span', {class: `status status-${d.status}`, testid: 'row-status'}, t(`status.${d.status}`)),
       h('span', {class: 'market'}, `${d.marketplace} · ${d.store_id}`),
@@ -177,6 +187,13 @@ export async function renderInbox(root, {route, stores, allStores}) {
       due ? h('span', {class: overdue ? 'due at-risk-due' : 'due', testid: 'row-due',
         'data-at-risk': String(overdue)},
         t('inbox.replyDue', {when: formatRelative(d.reply_due_at)})) : null));
+  }
+
+  /** A row's tag chip: the list narrowed to that tag, the other filters kept. */
+  function filterByTag(tag) {
+    state.query.set('tag', tag);
+    filters.elements.namedItem('tag').value = tag;
+    reload();
   }
 
   function drawRows() {
