@@ -134,7 +134,7 @@ async def test_connections_are_added_listed_shown_steered_and_removed(
     # A sync lease held (as MongoConnectionRepository.claim leaves it): removed too.
     await mongo_db["connection_claims"].insert_one({"_id": "c-mirakl#1", "owner": "x"})
     await mongo_db["connections"].update_one(
-        {"_id": "c-mirakl"}, {"$set": {"lease_id": "c-mirakl#1"}}
+        {"_id": "c-mirakl"}, {"$set": {"lease_ids": ["c-mirakl#1"]}}
     )
     assert (await parley(env, "connections", "remove", "c-mirakl")).code == 0
     assert await mongo_db["connections"].find_one({"_id": "c-mirakl"}) is None
