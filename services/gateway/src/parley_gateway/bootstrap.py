@@ -55,6 +55,8 @@ from parley_store import (
 from parley_store.autoresponder_store import MongoAutoresponderStore
 
 log = get_logger(__name__)
+# How long a shutdown waits for a cancelled session sweep to end.
+SWEEP_STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -171,9 +173,12 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
             finally:
                 # Before the client closes: a sweep in flight ends here, not on a
                 # closed client. wait() rather than await: the task's cancellation is
-                # not this shutdown's.
+                # not this shutdown's. Bounded: housekeeping never holds a shutdown (a
+                # cancelled driver call can wait on the pool's lock).
                 sweeper.cancel()
-                await asyncio.wait([sweeper])
+                _, pending = await asyncio.wait([sweeper], timeout=SWEEP_STOP_SECONDS)
+                if pending:
+                    log.warning("web session sweep still running at shutdown; left behind")
         finally:
             await invoicer.close()
             unmeasure()
