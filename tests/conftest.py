@@ -7,7 +7,9 @@ loudly instead of skipping, so a broken stack can never pass as green.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +34,21 @@ RUN_TOPIC_PREFIX = ""
 # exports the same values; a bare `pytest` gets them from here.
 TEST_DATABASE = os.environ.setdefault("MONGODB_DATABASE", "parley_test")
 TEST_TOPIC_PREFIX = os.environ.setdefault("KAFKA_TOPIC_PREFIX", "test.")
+
+
+def _print_tasks(_signum: int, _frame: Any) -> None:
+    """``kill -USR1 <pytest pid>``: every asyncio task's stack on stderr. A hung async
+    fixture finalizer shows in thread dumps only as the event loop waiting."""
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        print("no running event loop", file=sys.stderr)
+        return
+    for task in asyncio.all_tasks(loop):
+        print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _print_tasks)
 
 
 def pytest_configure(config: pytest.Config) -> None:
