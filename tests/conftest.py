@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,15 +38,19 @@ TEST_TOPIC_PREFIX = os.environ.setdefault("KAFKA_TOPIC_PREFIX", "test.")
 
 
 def _print_tasks(_signum: int, _frame: Any) -> None:
-    """``kill -USR1 <pytest pid>``: every asyncio task's stack on stderr. A hung async
-    fixture finalizer shows in thread dumps only as the event loop waiting."""
+    """``kill -USR1 <pytest pid>``: every asyncio task's stack, written to
+    ``$TMPDIR/parley-asyncio-tasks-<pid>.txt`` (pytest captures stderr, so a dump there
+    is lost with a hung test). A hung async fixture finalizer shows in thread dumps only
+    as the event loop waiting; this names the coroutine it waits on."""
+    path = Path(tempfile.gettempdir()) / f"parley-asyncio-tasks-{os.getpid()}.txt"
     loop = asyncio._get_running_loop()
-    if loop is None:
-        print("no running event loop", file=sys.stderr)
-        return
-    for task in asyncio.all_tasks(loop):
-        print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
-        task.print_stack(file=sys.stderr)
+    with path.open("a") as out:
+        if loop is None:
+            print("no running event loop", file=out)
+            return
+        for task in asyncio.all_tasks(loop):
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=out)
+            task.print_stack(file=out)
 
 
 signal.signal(signal.SIGUSR1, _print_tasks)

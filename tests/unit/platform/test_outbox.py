@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -159,3 +160,46 @@ def test_stable_ids_are_the_same_for_the_same_parts_only() -> None:
 def test_relay_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="batch"):
         OutboxRelay(MemoryOutbox(), Wire(), batch=0)
+
+
+class SwallowingWire(Wire):
+    """A transport whose client turns a cancellation into its own error, as a driver
+    may: the relay's task is cancelled, yet its pass returns an ordinary failure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+
+    async def publish(self, topic: Topic, envelope: Envelope[Any]) -> None:
+        self.entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise ConnectionError("operation cancelled") from None
+
+
+async def test_a_relay_whose_pass_swallows_the_cancellation_still_stops() -> None:
+    outbox, wire = MemoryOutbox(), SwallowingWire()
+    await outbox.record(CONVERSATION_COMMANDS, [resync(1)])
+    relay = OutboxRelay(outbox, wire, min_age=0, interval=0.01)
+    relay.start()
+    await asyncio.wait_for(wire.entered.wait(), 5)
+    # Before the fix the loop went on after the swallowed cancellation: stop() hung.
+    await asyncio.wait_for(relay.stop(), 2)
+    assert len(outbox.rows) == 1  # not published: it waits for the next start
+
+
+async def test_a_stopped_relay_can_start_again_and_relays_what_waits() -> None:
+    outbox, wire = MemoryOutbox(), Wire()
+    relay = OutboxRelay(outbox, wire, min_age=0, interval=0.01)
+    relay.start()
+    await relay.stop()
+    waiting = resync(2)
+    await outbox.record(CONVERSATION_COMMANDS, [waiting])
+    relay.start()
+    for _ in range(200):
+        if not outbox.rows:
+            break
+        await asyncio.sleep(0.01)
+    await relay.stop()
+    assert [e.id for e in wire.taken] == [waiting.id]

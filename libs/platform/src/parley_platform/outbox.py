@@ -40,6 +40,7 @@ deployment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Sequence
@@ -61,6 +62,7 @@ OUTBOX_PREFIX = "outbox_"
 CRASH_HOOK = "PARLEY_OUTBOX_CRASH_AFTER_RECORD"
 _NAMESPACE = uuid.UUID("9f4c1c52-3a55-4c1e-9a47-6f0b2f4d8a10")  # Parley's stable ids
 _DUPLICATE_KEY = 11000
+STOP_SECONDS = 5.0  # how long a shutdown waits for a relay pass in flight
 
 
 def outbox_collection(service: str) -> str:
@@ -240,6 +242,7 @@ class OutboxRelay:
         self._interval = interval
         self._min_age = timedelta(seconds=min_age)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def run_once(self) -> int:
         """One bounded pass; answers how many records it published."""
@@ -253,29 +256,46 @@ class OutboxRelay:
         return published
 
     async def run(self) -> None:
+        """Passes until :meth:`stop`. The stop flag, not only the task's cancellation,
+        ends the loop: a driver call that turns a cancellation into its own error or
+        a result would otherwise leave the relay passing for ever, and its shutdown
+        waiting on it (a test session's teardown hung so, the relay task "cancelling"
+        in its next sleep)."""
         delay = self._interval
-        while True:
+        while not self._stopping.is_set():
             try:
                 full = await self.run_once() >= self._batch
                 delay = self._interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping.is_set():
+                    return
                 log.warning("outbox relay pass failed", error=type(exc).__name__)
                 full = False
                 delay = min(delay * 2, 30.0)
             if not full:  # a full batch: more may wait, go on at once
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Ends the relay within ``STOP_SECONDS``: what it has not published stays in
+        the outbox for the next start, so a shutdown never waits on a pass."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        task.cancel()
+        _, pending = await asyncio.wait([task], timeout=STOP_SECONDS)
+        if pending:
+            log.warning("outbox relay pass still running at shutdown; left behind")
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("outbox relay ended with an error", error=type(task.exception()).__name__)
 
 
 async def measure(outbox: OutboxStore) -> None:
