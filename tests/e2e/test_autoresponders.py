@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from devstack import SANDBOX_API_KEY, ServiceGroup
-from support.barriers import pipeline_caught_up
+from support.barriers import pipeline_settled
 from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -84,16 +83,6 @@ def activate(system: ServiceGroup, store_id: str, instance: str) -> None:
         since=datetime.now(UTC) - timedelta(minutes=1),
         interval_seconds=SYNC_INTERVAL_SECONDS,
     )
-
-
-def settled(system: ServiceGroup) -> Callable[[], Awaitable[bool]]:
-    """The barrier before asserting that nothing more was sent: the normalizer, then
-    the responder (autoresponses and their shop copies), processed every record."""
-
-    async def caught_up() -> bool:
-        return await pipeline_caught_up(system.env)
-
-    return caught_up
 
 
 async def buyer_writes(
@@ -198,7 +187,7 @@ async def test_first_buyer_message_gets_one_autoresponse_and_the_shop_a_copy(
     second = "Je précise : commande passée lundi."
     await buyer_writes(sandbox, instance, second, thread_id=written["thread_id"])
     await discussion_messages(gateway, store_id, lambda ms: any(m["body"] == second for m in ms))
-    await eventually(settled(system), timeout=TIMEOUT)
+    await pipeline_settled(system.env, timeout=TIMEOUT)
 
     (reply,) = await sandbox_replies(sandbox, instance)
     assert reply["thread_id"] == written["thread_id"]
@@ -246,7 +235,7 @@ async def test_a_thread_the_merchant_already_answered_gets_no_autoresponse(
         lambda ms: {m["direction"] for m in ms} == {"inbound", "outbound"},
     )
     assert [m["body"] for m in messages if m["direction"] == "outbound"] == [merchant]
-    await eventually(settled(system), timeout=TIMEOUT)
+    await pipeline_settled(system.env, timeout=TIMEOUT)
 
     assert [r["body"] for r in await sandbox_replies(sandbox, instance)] == [merchant]
     assert await mails_to(sandbox, shop_address) == []

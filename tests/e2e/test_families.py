@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from devstack import ServiceGroup
-from support.barriers import pipeline_caught_up
+from support.barriers import pipeline_settled
 from support.waiting import eventually
 
 from parley_store import GridFsFileStore
@@ -124,11 +124,7 @@ async def exactly_one(
         return len(await fetch()) >= 1
 
     await eventually(arrived, timeout=TIMEOUT)
-
-    async def settled() -> bool:
-        return await pipeline_caught_up(system.env)
-
-    await eventually(settled, timeout=TIMEOUT)
+    await pipeline_settled(system.env, timeout=TIMEOUT)
     items = await fetch()
     assert len(items) == 1, items
     return items[0]

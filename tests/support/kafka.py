@@ -110,31 +110,47 @@ def envelopes_of(records: list[Record], type_name: str) -> list[Envelope[Any]]:
     return out
 
 
-async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
-    """True once ``group`` committed every record now in ``topics``: each was processed.
-
-    A barrier for tests that prove something did *not* happen: once the consumer has
-    committed past the record that could have caused it, it would have happened.
-    A partition the group never committed counts as caught up only while it is empty.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics``, now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
         cluster = await consumer._client.fetch_all_metadata()
         tps = [
             TopicPartition(topic, p)
             for topic in topics
             for p in sorted(cluster.partitions_for_topic(topic) or set())
         ]
-        ends = await consumer.end_offsets(tps)
-        for tp, end in ends.items():
-            done = committed.get(tp)
-            if (done.offset if done is not None else 0) < end:
-                return False
-        return True
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        return ends
     finally:
         await consumer.stop()
+
+
+async def committed_up_to(bootstrap: str, group: str, ends: dict[TopicPartition, int]) -> bool:
+    """True once ``group`` committed up to ``ends`` (from :func:`end_offsets`) on every
+    partition: each record there was then is processed. A partition the group never
+    committed counts only while it was empty."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
         await admin.close()
+    for tp, end in ends.items():
+        done = committed.get(tp)
+        if (done.offset if done is not None else 0) < end:
+            return False
+    return True
+
+
+async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """True once ``group`` committed every record now in ``topics``: each was processed.
+
+    A barrier for tests that prove something did *not* happen: once the consumer has
+    committed past the record that could have caused it, it would have happened. Only
+    for topics nothing else writes to meanwhile: the end it compares with is read at
+    each call, so under a steady flow (services that poll) it may never be met; use a
+    fixed :func:`end_offsets` and :func:`committed_up_to` there.
+    """
+    return await committed_up_to(bootstrap, group, await end_offsets(bootstrap, topics))
