@@ -17,10 +17,21 @@ export const CURRENCIES = ['EUR', 'PLN', 'GBP', 'SEK', 'DKK', 'NOK', 'CZK', 'HUF
 export const COUNTRIES = ['FR', 'DE', 'ES', 'IT', 'PL', 'BE', 'NL', 'LU', 'AT', 'PT', 'IE', 'SE',
   'DK', 'FI', 'CZ', 'SK', 'HU', 'RO', 'BG', 'GR', 'HR', 'SI', 'EE', 'LV', 'LT', 'CY', 'MT', 'GB',
   'CH', 'NO', 'US'];
-// The marketplace's country (from its name), for a first guess of the billing country.
-const MARKETPLACE_COUNTRY = [[/(^|_)fr$|carrefour|cdiscount|fnac|darty|boulanger|rakuten|leclerc/, 'FR'],
-  [/(^|_)de$|otto|kaufland|mediamarkt/, 'DE'], [/(^|_)es$|pccomponentes|worten|elcorte/, 'ES'],
-  [/(^|_)pl$|allegro|empik/, 'PL'], [/(^|_)it$/, 'IT'], [/(^|_)(uk|gb)$/, 'GB'], [/cdon/, 'SE']];
+// A first guess of the billing country: the country an id carries (amazon-de,
+// carrefour-es, cdon-se: Parley's marketplace ids, as parley_store reads them for the
+// buyers' language), else the home country of a single-country marketplace.
+const HOME_COUNTRY = [[/carrefour|cdiscount|fnac|darty|boulanger|rakuten|leclerc/, 'FR'],
+  [/otto|kaufland|mediamarkt/, 'DE'], [/pccomponentes|worten|elcorte/, 'ES'],
+  [/allegro|empik/, 'PL'], [/cdon/, 'SE']];
+
+/** "carrefour-es" → "ES", "amazon-uk" → "GB", "fnac" → "FR"; "" when unknown. */
+export function marketplaceCountry(marketplace) {
+  const id = String(marketplace || '').toLowerCase();
+  const suffix = (id.match(/[-_]([a-z]{2})$/) || [])[1];
+  const carried = suffix === 'uk' ? 'GB' : (suffix || '').toUpperCase();
+  if (COUNTRIES.includes(carried)) return carried;
+  return (HOME_COUNTRY.find(([pattern]) => pattern.test(id)) || [])[1] || '';
+}
 
 const DECIMAL = /^\d+([.,]\d+)?$/;
 
@@ -49,8 +60,7 @@ function prefillOf(d) {
   const customer = (d.participants || []).find((p) => p.role === 'customer');
   const order = (d.entities || []).find((e) => e.type === 'order') || {};
   const items = (d.entities || []).filter((e) => ['offer', 'product', 'order_line', 'item'].includes(e.type));
-  const market = String(d.marketplace || '').toLowerCase();
-  const country = (MARKETPLACE_COUNTRY.find(([pattern]) => pattern.test(market)) || [])[1] || '';
+  const country = marketplaceCountry(d.marketplace);
   const currency = [d.currency, order.currency].find((c) => CURRENCIES.includes(c)) || '';
   return {
     name: (customer && customer.name) || '',
