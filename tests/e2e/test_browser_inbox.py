@@ -28,6 +28,7 @@ import httpx
 import pytest
 from devstack import ServiceGroup, create_api_key
 from support.browser import OUT_DIR, install_browser_tools, run_scenario, verdict
+from support.invoicing import invoice_settings
 from support.secret_scan import SecretLedger
 from support.waiting import eventually
 
@@ -62,22 +63,7 @@ THREADS = {
 WAITED = {"at_risk": timedelta(hours=45)}
 # The store's invoicing set-up, so a reply can carry the order's invoice (the invoice
 # scenario fills in the order itself, through the reply box's form).
-INVOICE_SETTINGS: dict[str, Any] = {
-    "seller": {
-        "legal_name": "Boutique Navigateur SAS",
-        "address": {
-            "lines": ["12 rue de la Paix"],
-            "postal_code": "75002",
-            "city": "Paris",
-            "country_code": "FR",
-        },
-        "vat_id": "FR40123456789",
-        "company_id": "123456789",
-    },
-    "numbering_prefix": "NAV",
-    "default_language": "fr",
-    "default_currency": "EUR",
-}
+INVOICE_SETTINGS = invoice_settings("Boutique Navigateur SAS", "NAV")
 # The account's second store, with one thread: the store switcher's scenario.
 OTHER_SUBJECT = "Question pour l'autre boutique"
 

@@ -29,28 +29,14 @@ from e2e.test_replies import (
     outbound,
     problem,
 )
+from support.invoicing import invoice_settings
 from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 # A first render (fonts, PDF/A-3 conversion) takes seconds on a loaded machine.
 SLOW = httpx.Timeout(60.0)
-SETTINGS: dict[str, Any] = {
-    "seller": {
-        "legal_name": "Boutique Parley SAS",
-        "address": {
-            "lines": ["12 rue de la Paix"],
-            "postal_code": "75002",
-            "city": "Paris",
-            "country_code": "FR",
-        },
-        "vat_id": "FR40123456789",
-        "company_id": "123456789",
-    },
-    "numbering_prefix": "FA",
-    "default_language": "fr",
-    "default_currency": "EUR",
-}
+SETTINGS = invoice_settings("Boutique Parley SAS", "FA")
 ORDER: dict[str, Any] = {
     "order_date": "2026-05-30",
     "buyer": {
