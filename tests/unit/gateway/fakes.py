@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from pymongo.errors import ServerSelectionTimeoutError
 from unit.gateway.autoresponder_fakes import autoresponder_service
 
@@ -350,6 +352,25 @@ def fake_bootstrap(
         )
 
     return wire
+
+
+ClientFor = Callable[..., httpx.AsyncClient]
+
+
+@asynccontextmanager
+async def started(app: FastAPI) -> AsyncIterator[ClientFor]:
+    """Runs the app's lifespan and answers a maker of in-process clients,
+    ``client_for(headers, base_url="http://gateway")``. The app's own errors come back
+    as the 500 problem a server would answer, not as exceptions in the test."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    def client_for(
+        headers: Mapping[str, str] | None = None, base_url: str = "http://gateway"
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)
+
+    async with app.router.lifespan_context(app):
+        yield client_for
 
 
 class RecordingEvents:

@@ -17,6 +17,7 @@ from unit.gateway.fakes import (
     discussion,
     fake_bootstrap,
     message,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -48,14 +49,9 @@ async def api() -> AsyncIterator[Api]:
     key = await access.issue_key(account.id)
     settings = GatewaySettings(gateway_max_body_bytes=MAX_BODY)
     app = create_app(settings, bootstrap=fake_bootstrap(DiscussionService(repo, publisher), access))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://gateway",
-            headers={"Authorization": f"Bearer {key.secret}"},
-        ) as client,
+        started(app) as client_for,
+        client_for({"Authorization": f"Bearer {key.secret}"}) as client,
     ):
         yield Api(client, repo, publisher, access, account.id)
 
@@ -381,14 +377,9 @@ async def test_counts_report_the_at_risk_cutoff_of_the_configured_window() -> No
     account, _ = await access.create_account("Shop", ["store-1"])
     key = await access.issue_key(account.id)
     app = create_app(GatewaySettings(), bootstrap=fake_bootstrap(service, access))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://gateway",
-            headers={"Authorization": f"Bearer {key.secret}"},
-        ) as client,
+        started(app) as client_for,
+        client_for({"Authorization": f"Bearer {key.secret}"}) as client,
     ):
         rest = await client.get("/discussions/counts")
         graphql = await client.post(

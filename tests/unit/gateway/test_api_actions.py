@@ -15,6 +15,7 @@ from unit.gateway.fakes import (
     RecordingPublisher,
     discussion,
     fake_bootstrap,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -73,14 +74,10 @@ async def api() -> AsyncIterator[Api]:
     app = create_app(
         GatewaySettings(), bootstrap=fake_bootstrap(DiscussionService(repo, publisher), access)
     )
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    base = "http://gateway"
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
-        httpx.AsyncClient(
-            transport=transport, base_url=base, headers={"Authorization": f"Bearer {key}"}
-        ) as mine,
+        started(app) as client_for,
+        client_for() as anonymous,
+        client_for({"Authorization": f"Bearer {key}"}) as mine,
     ):
         yield Api(anonymous, mine, repo, publisher, access, account.id, key)
 

@@ -21,6 +21,7 @@ from unit.gateway.fakes import (
     InMemoryDiscussions,
     RecordingPublisher,
     fake_bootstrap,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -56,14 +57,9 @@ async def api() -> AsyncIterator[Api]:
             autoresponder_service(repo, mailer),
         ),
     )
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://gateway",
-            headers={"Authorization": f"Bearer {key.secret}"},
-        ) as client,
+        started(app) as client_for,
+        client_for({"Authorization": f"Bearer {key.secret}"}) as client,
     ):
         yield Api(client, repo, mailer, account.id)
 

@@ -21,6 +21,7 @@ from unit.gateway.fakes import (
     discussion,
     fake_bootstrap,
     message,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -113,15 +114,10 @@ async def gql() -> AsyncIterator[Gql]:
             yield replace(runtime, deliveries=DeliveryService(repo, outbox, publisher))
 
     app = create_app(GatewaySettings(), bootstrap=wire)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://gateway",
-            headers={"X-API-Key": key.secret},
-        ) as client,
-        httpx.AsyncClient(transport=transport, base_url="http://gateway") as anonymous,
+        started(app) as client_for,
+        client_for({"X-API-Key": key.secret}) as client,
+        client_for() as anonymous,
     ):
         yield Gql(client, anonymous, repo, publisher, account.id, outbox)
 

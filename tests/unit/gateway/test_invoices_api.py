@@ -20,6 +20,7 @@ from unit.gateway.fakes import (
     InMemoryDiscussions,
     RecordingPublisher,
     discussion,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -105,12 +106,9 @@ async def api() -> AsyncIterator[Api]:
         )
 
     app = create_app(GatewaySettings(), bootstrap=wire)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport, base_url="http://gw", headers={"Authorization": f"Bearer {key}"}
-        ) as mine,
+        started(app) as client_for,
+        client_for({"Authorization": f"Bearer {key}"}) as mine,
     ):
         yield Api(mine, invoicer, uploads_store, publisher, repo)
 

@@ -17,6 +17,7 @@ from unit.gateway.fakes import (
     RecordingPublisher,
     discussion,
     fake_bootstrap,
+    started,
 )
 from unit.gateway.idempotency_fakes import InMemoryIdempotencyStore
 
@@ -70,14 +71,9 @@ async def api() -> AsyncIterator[Api]:
             yield replace(runtime, idempotency=idempotency)
 
     app = create_app(GatewaySettings(), bootstrap=wire)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://gateway",
-            headers={"Authorization": f"Bearer {key.secret}"},
-        ) as client,
+        started(app) as client_for,
+        client_for({"Authorization": f"Bearer {key.secret}"}) as client,
     ):
         yield Api(client, repo, publisher, store, idempotency, account.id)
 

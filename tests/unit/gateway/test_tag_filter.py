@@ -18,6 +18,7 @@ from unit.gateway.fakes import (
     RecordingPublisher,
     discussion,
     fake_bootstrap,
+    started,
 )
 
 from parley_gateway.accounts import AccessService
@@ -78,12 +79,9 @@ async def apis() -> AsyncIterator[Apis]:
     key = await access.issue_key(account.id)
     service = DiscussionService(repo, RecordingPublisher())
     app = create_app(GatewaySettings(), bootstrap=fake_bootstrap(service, access))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", headers={"X-API-Key": key.secret}
-        ) as client,
+        started(app) as client_for,
+        client_for({"X-API-Key": key.secret}) as client,
     ):
         yield Apis(client, repo)
 

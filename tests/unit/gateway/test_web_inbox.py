@@ -20,6 +20,7 @@ from unit.gateway.fakes import (
     InMemoryDiscussions,
     RecordingPublisher,
     discussion,
+    started,
 )
 from unit.gateway.idempotency_fakes import InMemoryIdempotencyStore
 
@@ -106,12 +107,11 @@ async def inbox() -> AsyncIterator[Inbox]:
         )
 
     app = create_app(GatewaySettings(), bootstrap=wire)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with started(app) as client_for, client_for() as client:
 
-    def client_at(base_url: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=transport, base_url=base_url)
+        def client_at(base_url: str) -> httpx.AsyncClient:
+            return client_for(base_url=base_url)
 
-    async with app.router.lifespan_context(app), client_at("http://gateway") as client:
         yield Inbox(
             client_at,
             client,
