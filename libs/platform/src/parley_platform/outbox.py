@@ -55,6 +55,7 @@ from parley_schemas import ALL_TOPICS, Envelope, Topic, as_utc, utcnow
 
 from .logging import get_logger
 from .metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED
+from .tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -258,9 +259,9 @@ class OutboxRelay:
     async def run(self) -> None:
         """Passes until :meth:`stop`. The stop flag, not only the task's cancellation,
         ends the loop: a driver call that turns a cancellation into its own error or
-        a result would otherwise leave the relay passing for ever, and its shutdown
-        waiting on it (a test session's teardown hung so, the relay task "cancelling"
-        in its next sleep)."""
+        a result would otherwise leave the relay passing for ever (see
+        parley_platform.tasks: a test session's teardown hung so, the relay task
+        "cancelling" in its next sleep)."""
         delay = self._interval
         while not self._stopping.is_set():
             try:
@@ -290,12 +291,7 @@ class OutboxRelay:
         if task is None:
             return
         self._stopping.set()
-        task.cancel()
-        _, pending = await asyncio.wait([task], timeout=STOP_SECONDS)
-        if pending:
-            log.warning("outbox relay pass still running at shutdown; left behind")
-        elif not task.cancelled() and task.exception() is not None:
-            log.warning("outbox relay ended with an error", error=type(task.exception()).__name__)
+        await cancel_and_wait(task, grace=STOP_SECONDS)
 
 
 async def measure(outbox: OutboxStore) -> None:

@@ -44,6 +44,7 @@ from parley_platform.logging import get_logger
 from parley_platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_QUEUED, export, on_scrape
 from parley_platform.mongo import MongoTimeouts, connect
 from parley_platform.outbox import MongoOutbox, OutboxPublisher, OutboxRelay, measure
+from parley_platform.tasks import cancel_and_wait
 from parley_schemas import CONVERSATION_EVENTS
 from parley_store import (
     UPLOAD_KEYS,
@@ -172,13 +173,8 @@ async def bootstrap(settings: GatewaySettings) -> AsyncIterator[Runtime]:
                 )
             finally:
                 # Before the client closes: a sweep in flight ends here, not on a
-                # closed client. wait() rather than await: the task's cancellation is
-                # not this shutdown's. Bounded: housekeeping never holds a shutdown (a
-                # cancelled driver call can wait on the pool's lock).
-                sweeper.cancel()
-                _, pending = await asyncio.wait([sweeper], timeout=SWEEP_STOP_SECONDS)
-                if pending:
-                    log.warning("web session sweep still running at shutdown; left behind")
+                # closed client. Bounded: housekeeping never holds a shutdown.
+                await cancel_and_wait(sweeper, grace=SWEEP_STOP_SECONDS)
         finally:
             await invoicer.close()
             unmeasure()

@@ -8,7 +8,6 @@ family's inbound mail, which the marketplaces push to ingest's SMTP server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -24,6 +23,7 @@ from parley_platform.http_metrics import install_metrics
 from parley_platform.kafka_security import KafkaSecurity
 from parley_platform.metrics import CONNECTIONS_NEEDING_ATTENTION, on_scrape
 from parley_platform.readiness import KafkaProbe, check_readiness
+from parley_platform.tasks import cancel_and_wait
 from parley_schemas import INGEST_COMMANDS
 
 
@@ -55,9 +55,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             yield
         finally:
             unregister()
-            commands.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await commands
+            await cancel_and_wait(commands)
             await runtime.close()
             await scheduler
 

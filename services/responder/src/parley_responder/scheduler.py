@@ -42,6 +42,7 @@ from opentelemetry import trace
 from parley_platform.batches import BatchErrors
 from parley_platform.logging import get_logger
 from parley_platform.streams import TRANSIENT_ERRORS, Received
+from parley_platform.tasks import cancel_and_wait
 from parley_platform.tracing import current_span_context, job_span
 from parley_responder.ports import DeliveryQueue, ReplyDelivery
 from parley_schemas import REPLY_REQUESTED, Envelope, ReplyCommand, utcnow
@@ -201,9 +202,7 @@ class DeliveryScheduler:
 
     async def close(self) -> None:
         tasks = [*self._workers.values(), *([self._resumed] if self._resumed else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
 
     @property
     def connections_busy(self) -> int:
