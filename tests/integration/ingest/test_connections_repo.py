@@ -128,6 +128,19 @@ async def test_due_ids_skip_disabled_flagged_and_future_connections(
     assert sorted(await repo.due_ids(NOW + timedelta(minutes=6), limit=10)) == ["due", "later"]
 
 
+async def test_due_ids_answer_the_longest_waiting_first_not_the_oldest_added(
+    repo: MongoConnectionRepository,
+) -> None:
+    # More are due than one tick takes: three added first, due a minute ago, are
+    # passed by one due for ten minutes and one never synced (a resync asked).
+    for n in range(3):
+        await repo.add(connection(f"early{n}", next_sync_at=NOW - timedelta(minutes=1)))
+    await repo.add(connection("waiting", next_sync_at=NOW - timedelta(minutes=10)))
+    await repo.add(connection("new"))
+    assert await repo.due_ids(NOW, limit=2) == ["new", "waiting"]
+    assert len(await repo.due_ids(NOW, limit=10)) == 5
+
+
 async def test_store_and_marketplace_find_the_connection_through_its_key_document(
     repo: MongoConnectionRepository, mongo_db: AsyncDatabase[Any]
 ) -> None:

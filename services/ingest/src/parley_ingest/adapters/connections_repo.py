@@ -171,7 +171,12 @@ class MongoConnectionRepository:
                 "$or": [{"next_sync_at": None}, {"next_sync_at": {"$lte": now}}],
             },
             {"_id": 1},
-        ).limit(limit)
+        )
+        # Longest waiting first (never synced, or a resync asked: null sorts first).
+        # Unsorted, the server answered in insertion order, so once more connections
+        # were due than a tick takes, the oldest ones were served every time and a
+        # newer one waited minutes (an e2e thread never showed within 60 s).
+        cursor = cursor.sort("next_sync_at", ASCENDING).limit(limit)
         return [str(doc["_id"]) async for doc in cursor]
 
     async def claim(
