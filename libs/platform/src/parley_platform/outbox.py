@@ -40,7 +40,6 @@ deployment.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from collections.abc import Sequence
@@ -243,7 +242,6 @@ class OutboxRelay:
         self._interval = interval
         self._min_age = timedelta(seconds=min_age)
         self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
     async def run_once(self) -> int:
         """One bounded pass; answers how many records it published."""
@@ -257,31 +255,22 @@ class OutboxRelay:
         return published
 
     async def run(self) -> None:
-        """Passes until :meth:`stop`. The stop flag, not only the task's cancellation,
-        ends the loop: a driver call that turns a cancellation into its own error or
-        a result would otherwise leave the relay passing for ever (see
-        parley_platform.tasks: a test session's teardown hung so, the relay task
-        "cancelling" in its next sleep)."""
         delay = self._interval
-        while not self._stopping.is_set():
+        while True:
             try:
                 full = await self.run_once() >= self._batch
                 delay = self._interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self._stopping.is_set():
-                    return
                 log.warning("outbox relay pass failed", error=type(exc).__name__)
                 full = False
                 delay = min(delay * 2, 30.0)
             if not full:  # a full batch: more may wait, go on at once
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await asyncio.sleep(delay)
 
     def start(self) -> None:
         if self._task is None:
-            self._stopping.clear()
             self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
@@ -290,7 +279,8 @@ class OutboxRelay:
         task, self._task = self._task, None
         if task is None:
             return
-        self._stopping.set()
+        # Cancelled again until it ends (parley_platform.tasks): a pass's driver call
+        # can drop one cancellation, and the loop would then go on for ever.
         await cancel_and_wait(task, grace=STOP_SECONDS)
 
 
