@@ -153,8 +153,9 @@ class IdempotencyService:
     async def _purge(self, now: datetime) -> None:
         try:
             purged = await self._store.purge_expired(now)
-        except Exception:  # housekeeping must never fail a request
-            log.warning("expired idempotency keys not purged", exc_info=True)
+        except Exception as exc:  # housekeeping must never fail a request
+            # No traceback, as for the session sweep: it would stall the event loop.
+            log.warning("expired idempotency keys not purged", error=type(exc).__name__)
             return
         if purged:
             log.info("expired idempotency keys purged", count=purged)

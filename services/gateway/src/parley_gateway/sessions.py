@@ -166,8 +166,12 @@ async def sweep_periodically(sessions: SessionService, interval: timedelta) -> N
     while True:
         try:
             swept = await sessions.sweep()
-        except Exception:
-            log.warning("expired web sessions not swept", exc_info=True)
+        except Exception as exc:
+            # The error's type, no traceback (as the outbox relay logs a failed pass):
+            # this fails at every start while the store is out of reach, and rendering
+            # a traceback (with its frames' locals, where logging is not configured)
+            # took seconds on the event loop, stalling the requests in flight.
+            log.warning("expired web sessions not swept", error=type(exc).__name__)
         else:
             if swept:
                 log.info("expired web sessions swept", count=swept)
