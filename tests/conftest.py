@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -54,6 +55,27 @@ def _print_tasks(_signum: int, _frame: Any) -> None:
 
 
 signal.signal(signal.SIGUSR1, _print_tasks)
+
+# structlog's built-in console renderer draws an exception with rich, every frame's
+# locals included: one line logged with exc_info took 1.4-5 s of the event loop while
+# MongoDB was down, and a timing test missed its deadline for it. Services configure
+# their own (JSON) logging; code run in the test process gets plain tracebacks.
+_PLAIN_CONSOLE = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.StackInfoRenderer(),
+    structlog.dev.set_exc_info,
+    structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+    structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+]
+
+
+@pytest.fixture(autouse=True)
+def _plain_log_tracebacks() -> None:
+    """Before each test: structlog's defaults with plain tracebacks, unless the process
+    has configured structlog itself (a test's ``reset_defaults`` brings rich back)."""
+    if not structlog.is_configured():
+        structlog.configure(processors=_PLAIN_CONSOLE)
 
 
 def pytest_configure(config: pytest.Config) -> None:
