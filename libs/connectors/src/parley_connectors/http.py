@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from email.message import Message
 from email.utils import collapse_rfc2231_value, parsedate_to_datetime
 from types import TracebackType
@@ -48,6 +47,7 @@ from parley_connectors.errors import (
     RateLimited,
 )
 from parley_connectors.files import DownloadedFile
+from parley_schemas import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +150,7 @@ def retry_after_seconds(header: str | None, default: float = DEFAULT_RETRY_AFTER
         when = parsedate_to_datetime(header)
     except (TypeError, ValueError):
         return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (as_utc(when) - utcnow()).total_seconds())
 
 
 def error_for_status(

@@ -9,18 +9,12 @@ marketplace dropping the offset should not cost the merchant a conversation).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ValidationError
 
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant in UTC; a naive value is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
+from parley_schemas import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
@@ -42,4 +36,4 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems) + suffix
 
 
-__all__ = ["UtcDatetime", "as_utc", "describe_validation_error", "format_iso_millis"]
+__all__ = ["UtcDatetime", "describe_validation_error", "format_iso_millis"]

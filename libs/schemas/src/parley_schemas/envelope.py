@@ -90,9 +90,13 @@ def utcnow() -> datetime:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """A stored date made comparable with :func:`utcnow`: BSON dates come back naive
-    (UTC) from a client that is not tz-aware."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """The same instant in UTC, a naive one taken as UTC already: BSON dates come back
+    naive from a client that is not tz-aware, and a marketplace that drops the offset
+    should not cost the merchant a conversation. The one rule for every date Parley
+    keeps or compares."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _extensions_of(values: Any) -> Any:

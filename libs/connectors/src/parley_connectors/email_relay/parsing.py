@@ -35,7 +35,7 @@ import hashlib
 import mimetypes
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
@@ -46,6 +46,7 @@ from parley_connectors.email_relay.html_text import html_to_text
 from parley_connectors.email_relay.marketplaces import RelayProfile, Unframed, relay_for
 from parley_connectors.email_relay.threads import message_ids, thread_id_for
 from parley_connectors.errors import PayloadError
+from parley_schemas import as_utc
 
 MAX_TEXT_CHARS = 100_000  # keeps a snapshot far below Kafka's default 1 MB record limit
 _TRUNCATED = "\n[… message truncated by Parley]"
@@ -220,7 +221,7 @@ def _date(message: Message) -> datetime | None:
     when = getattr(header, "datetime", None)
     if not isinstance(when, datetime):
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return as_utc(when)
 
 
 # --- body ---------------------------------------------------------------------------------

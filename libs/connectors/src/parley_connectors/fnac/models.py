@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from parley_connectors import xmltree
 from parley_connectors.errors import PayloadError
 from parley_connectors.xmltree import child, children, text
+from parley_schemas import as_utc
 
 NAMESPACE = "http://www.fnac.com/schemas/mp-dialog.xsd"
 
@@ -91,16 +92,12 @@ def as_dict(element: ET.Element) -> dict[str, Any]:
 def parse_datetime(value: str) -> datetime:
     """``xs:dateTime`` (``2016-08-29T17:53:51+02:00``); a naive one is read as UTC."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def format_datetime(value: datetime) -> str:
     """``xs:dateTime`` in UTC with an explicit offset, e.g. ``2026-04-01T09:30:00+00:00``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+    return as_utc(value).replace(microsecond=0).isoformat()
 
 
 # --- errors in answers ----------------------------------------------------------------

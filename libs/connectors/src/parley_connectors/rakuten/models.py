@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from parley_connectors import xmltree
 from parley_connectors.errors import PayloadError
 from parley_connectors.xmltree import child, children, local, text
+from parley_schemas import as_utc
 
 # Rakuten shows dates as Paris wall-clock time, to the minute ("15/02/2011-11:46").
 RAKUTEN_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -77,9 +78,7 @@ def parse_date(value: str) -> datetime:
 
 def format_date(value: datetime) -> str:
     """UTC → Rakuten's ``dd/mm/yyyy-HH:MM`` in Paris time."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(RAKUTEN_TIMEZONE).strftime("%d/%m/%Y-%H:%M")
+    return as_utc(value).astimezone(RAKUTEN_TIMEZONE).strftime("%d/%m/%Y-%H:%M")
 
 
 def message_id_for(itemid: str, sender: str, sent: str, content: str, ordinal: int = 1) -> str:
